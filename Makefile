@@ -1,0 +1,46 @@
+# pg_eventlog: PGXS build.  See README.md for the two top-level commands.
+
+MODULE_big = pg_eventlog
+OBJS = \
+	src/pg_eventlog.o \
+	src/elpage.o \
+	src/elwal.o \
+	src/elappend.o \
+	src/elscan.o \
+	src/elam.o \
+	src/elvacuum.o \
+	src/hooks.o \
+	src/topic.o \
+	src/produce.o \
+	src/fetch.o \
+	src/notify.o \
+	src/murmur2.o
+
+EXTENSION = pg_eventlog
+DATA = pg_eventlog--0.1.sql
+PGFILEDESC = "pg_eventlog - Kafka-style event log stored by its own table access method"
+
+# pg_regress and pg_isolation_regress each start their own throwaway cluster
+# with the library preloaded (test/eventlog.conf), so no running server and
+# no root are needed; only initdb's refusal to run as root matters.
+REGRESS = setup topic produce fetch partitioner am_surface errors
+REGRESS_OPTS = --outputdir=test/results \
+	--temp-instance=test/tmp_regress --temp-config=test/eventlog.conf
+ISOLATION = reverse_commit abort_subxact topic_ddl
+ISOLATION_OPTS = --inputdir=test --outputdir=test/results_iso \
+	--temp-instance=test/tmp_iso --temp-config=test/eventlog.conf
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = test/results test/results_iso test/tmp_regress test/tmp_iso \
+	tmp_check test/tmp_check log
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Werror=vla
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

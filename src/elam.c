@@ -1,0 +1,888 @@
+/*
+ * elam.c
+ *		The "eventlog" table access method.
+ *
+ * One AM serves two kinds of relations (topic.h):
+ *	- a topic relation holds no pages of its own: inserts are routed to
+ *	  partitions (produce.c) and scans walk every partition's segments in
+ *	  offset order (elscan.c);
+ *	- a segment relation holds the pages.  It is storage, read through its
+ *	  topic: scanned directly it returns no rows, so pg_dump writes every
+ *	  record exactly once (as data of the topic relation).
+ *
+ * TIDs of topic rows encode (partition, offset) (produce.h), which never
+ * change, so indexes on a topic work through index_fetch_tuple.  Records
+ * are never updated, deleted or locked: those callbacks raise errors, and
+ * hooks.c refuses such statements before they start.
+ */
+#include "postgres.h"
+
+#include "access/heaptoast.h"
+#include "access/multixact.h"
+#include "access/tableam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/storage.h"
+#include "catalog/storage_xlog.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
+#include "storage/smgr.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "elam.h"
+#include "elstore.h"
+#include "eventlog.h"
+#include "produce.h"
+
+typedef struct ElParallelScanData
+{
+	ParallelTableScanDescData base;
+	pg_atomic_uint32 next_partition;	/* partitions are handed out whole */
+} ElParallelScanData;
+
+typedef struct ElScanDescData
+{
+	TableScanDescData base;
+	ElRelRole	role;
+	ElTopic    *topic;
+	int			partition;		/* partition being read, -1 before start */
+	bool		cursor_open;
+	ElCursor	cur;
+	MemoryContext cxt;
+
+	/* ANALYZE: topic-wide block numbers map onto segment blocks */
+	int			nmap;
+	Oid		   *map_relid;
+	int		   *map_partition;
+	BlockNumber *map_start;
+	int			amap;			/* analyze: records of the current block */
+	ElCursorRec *arecs;
+	int			anrecs;
+	int			aidx;
+	int			apart;
+	ElRun	   *aruns;
+} ElScanDescData;
+
+typedef ElScanDescData *ElScanDesc;
+
+static const TupleTableSlotOps *
+el_slot_callbacks(Relation rel)
+{
+	return &TTSOpsVirtual;
+}
+
+static ElRelRole
+checked_role(Relation rel)
+{
+	ElRelRole	role = el_rel_role(rel);
+
+	if (role == EL_ROLE_OTHER)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s\" is not an eventlog topic",
+						RelationGetRelationName(rel)),
+				 errhint("Create topics with eventlog.create_topic(); the eventlog access method serves only them.")));
+	return role;
+}
+
+/* ------------------------------------------------------------------------
+ * Sequential scans
+ * ------------------------------------------------------------------------
+ */
+
+static TableScanDesc
+el_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
+			  ParallelTableScanDesc pscan, uint32 flags)
+{
+	ElScanDesc	scan = palloc0(sizeof(ElScanDescData));
+
+	scan->base.rs_rd = rel;
+	scan->base.rs_snapshot = snapshot;
+	scan->base.rs_nkeys = nkeys;
+	scan->base.rs_key = key;
+	scan->base.rs_flags = flags;
+	scan->base.rs_parallel = pscan;
+	scan->role = checked_role(rel);
+	scan->partition = -1;
+	scan->cxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog scan",
+									  ALLOCSET_DEFAULT_SIZES);
+	if (scan->role == EL_ROLE_TOPIC)
+		scan->topic = el_topic_get(RelationGetRelid(rel), false);
+	return (TableScanDesc) scan;
+}
+
+static void
+close_cursor(ElScanDesc scan)
+{
+	if (scan->cursor_open)
+		el_cursor_end(&scan->cur);
+	scan->cursor_open = false;
+}
+
+static void
+el_scan_end(TableScanDesc sscan)
+{
+	ElScanDesc	scan = (ElScanDesc) sscan;
+
+	close_cursor(scan);
+	MemoryContextDelete(scan->cxt);
+	if (scan->base.rs_flags & SO_TEMP_SNAPSHOT)
+		UnregisterSnapshot(scan->base.rs_snapshot);
+	pfree(scan);
+}
+
+static void
+el_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
+			   bool allow_strat, bool allow_sync, bool allow_pagemode)
+{
+	ElScanDesc	scan = (ElScanDesc) sscan;
+
+	close_cursor(scan);
+	scan->partition = -1;
+}
+
+/* Claim the next partition to read (shared among parallel workers). */
+static int
+next_partition(ElScanDesc scan)
+{
+	if (scan->base.rs_parallel)
+	{
+		ElParallelScanData *ps = (ElParallelScanData *) scan->base.rs_parallel;
+
+		return (int) pg_atomic_fetch_add_u32(&ps->next_partition, 1);
+	}
+	return scan->partition + 1;
+}
+
+static void
+store_row(TupleTableSlot *slot, Relation rel, int partition, int64 offset)
+{
+	ExecStoreVirtualTuple(slot);
+	el_tid_encode(&slot->tts_tid, partition, offset);
+	slot->tts_tableOid = RelationGetRelid(rel);
+}
+
+static bool
+el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
+					TupleTableSlot *slot)
+{
+	ElScanDesc	scan = (ElScanDesc) sscan;
+	int64		offset;
+
+	ExecClearTuple(slot);
+	if (scan->role != EL_ROLE_TOPIC)
+		return false;
+	if (!ScanDirectionIsForward(direction))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("backward scans of eventlog topics are not supported")));
+
+	for (;;)
+	{
+		if (!scan->cursor_open)
+		{
+			MemoryContext old;
+
+			scan->partition = next_partition(scan);
+			if (scan->partition >= scan->topic->nparts)
+				return false;
+			old = MemoryContextSwitchTo(scan->cxt);
+			el_cursor_init(&scan->cur, scan->topic, scan->partition, 0,
+						   scan->base.rs_snapshot, EL_READ_SKIP);
+			MemoryContextSwitchTo(old);
+			scan->cursor_open = true;
+		}
+		if (el_cursor_next(&scan->cur, &offset, slot->tts_values, slot->tts_isnull))
+		{
+			store_row(slot, scan->base.rs_rd, scan->partition, offset);
+			pgstat_count_heap_getnext(scan->base.rs_rd);
+			return true;
+		}
+		close_cursor(scan);
+	}
+}
+
+static Size
+el_parallelscan_estimate(Relation rel)
+{
+	return sizeof(ElParallelScanData);
+}
+
+static Size
+el_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	ElParallelScanData *ps = (ElParallelScanData *) pscan;
+
+	ps->base.phs_relid = RelationGetRelid(rel);
+	ps->base.phs_syncscan = false;
+	pg_atomic_init_u32(&ps->next_partition, 0);
+	return sizeof(ElParallelScanData);
+}
+
+static void
+el_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	pg_atomic_write_u32(&((ElParallelScanData *) pscan)->next_partition, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Fetching single rows by TID: index scans, TID scans, rechecks
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+fetch_by_tid(Relation rel, ItemPointer tid, Snapshot snapshot,
+			 TupleTableSlot *slot)
+{
+	ElTopic    *topic;
+	ElCursor	cur;
+	int			partition;
+	int64		offset;
+	int64		found;
+	bool		ok;
+
+	ExecClearTuple(slot);
+	if (el_rel_role(rel) != EL_ROLE_TOPIC)
+		return false;
+	topic = el_topic_get(RelationGetRelid(rel), false);
+	el_tid_decode(tid, &partition, &offset);
+	if (partition < 0 || partition >= topic->nparts)
+		return false;
+
+	el_cursor_init(&cur, topic, partition, offset, snapshot, EL_READ_SKIP);
+	cur.stop_before = offset + 1;
+	ok = el_cursor_next(&cur, &found, slot->tts_values, slot->tts_isnull) &&
+		found == offset;
+	if (ok)
+	{
+		/* the slot must outlive the cursor's scratch space */
+		store_row(slot, rel, partition, offset);
+		ExecMaterializeSlot(slot);
+	}
+	el_cursor_end(&cur);
+	return ok;
+}
+
+static IndexFetchTableData *
+el_index_fetch_begin(Relation rel)
+{
+	IndexFetchTableData *scan = palloc0(sizeof(IndexFetchTableData));
+
+	scan->rel = rel;
+	return scan;
+}
+
+static void
+el_index_fetch_reset(IndexFetchTableData *scan)
+{
+}
+
+static void
+el_index_fetch_end(IndexFetchTableData *scan)
+{
+	pfree(scan);
+}
+
+static bool
+el_index_fetch_tuple(IndexFetchTableData *scan, ItemPointer tid,
+					 Snapshot snapshot, TupleTableSlot *slot,
+					 bool *call_again, bool *all_dead)
+{
+	*call_again = false;
+	if (all_dead)
+		*all_dead = false;
+	return fetch_by_tid(scan->rel, tid, snapshot, slot);
+}
+
+static bool
+el_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
+						   TupleTableSlot *slot)
+{
+	return fetch_by_tid(rel, tid, snapshot, slot);
+}
+
+static bool
+el_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
+{
+	return ItemPointerIsValid(tid);
+}
+
+static void
+el_tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid)
+{
+	/* records are never updated: every TID is the latest */
+}
+
+static bool
+el_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
+{
+	TupleTableSlot *tmp = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+	bool		result = fetch_by_tid(rel, &slot->tts_tid, snapshot, tmp);
+
+	ExecDropSingleTupleTableSlot(tmp);
+	return result;
+}
+
+static TransactionId
+el_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
+{
+	/* nothing is ever deleted, so no index entry is known dead */
+	delstate->ndeltids = 0;
+	return InvalidTransactionId;
+}
+
+/* ------------------------------------------------------------------------
+ * Writes
+ * ------------------------------------------------------------------------
+ */
+
+static void
+refuse_direct_segment_write(Relation rel)
+{
+	if (checked_role(rel) == EL_ROLE_SEGMENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write to eventlog segment \"%s\" directly",
+						RelationGetRelationName(rel)),
+				 errhint("Produce to the topic with eventlog.produce() or INSERT INTO its relation in schema %s.",
+						 EL_TOPICS_SCHEMA)));
+}
+
+static void
+el_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
+				int options, struct BulkInsertStateData *bistate)
+{
+	refuse_direct_segment_write(rel);
+	el_topic_insert(rel, slot);
+}
+
+static void
+el_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
+				CommandId cid, int options, struct BulkInsertStateData *bistate)
+{
+	int			i;
+
+	refuse_direct_segment_write(rel);
+	for (i = 0; i < nslots; i++)
+		el_topic_insert(rel, slots[i]);
+}
+
+void
+el_refuse_modification(const char *what, Relation rel)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot %s topic \"%s\"", what, RelationGetRelationName(rel)),
+			 errdetail("Records of an event log are immutable."),
+			 errhint("Produce a new record instead; use eventlog.delete_records() or retention to remove old ones.")));
+}
+
+static void
+el_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId cid,
+							int options, struct BulkInsertStateData *bistate, uint32 specToken)
+{
+	el_refuse_modification("use INSERT ... ON CONFLICT on", rel);
+}
+
+static void
+el_tuple_complete_speculative(Relation rel, TupleTableSlot *slot,
+							  uint32 specToken, bool succeeded)
+{
+	el_refuse_modification("use INSERT ... ON CONFLICT on", rel);
+}
+
+static TM_Result
+el_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
+				Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
+				bool changingPart)
+{
+	el_refuse_modification("DELETE from", rel);
+	return TM_Invisible;
+}
+
+static TM_Result
+el_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
+				CommandId cid, Snapshot snapshot, Snapshot crosscheck,
+				bool wait, TM_FailureData *tmfd, LockTupleMode *lockmode,
+				bool *update_indexes)
+{
+	el_refuse_modification("UPDATE", rel);
+	return TM_Invisible;
+}
+
+static TM_Result
+el_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot,
+			  TupleTableSlot *slot, CommandId cid, LockTupleMode mode,
+			  LockWaitPolicy wait_policy, uint8 flags, TM_FailureData *tmfd)
+{
+	el_refuse_modification("lock rows of", rel);
+	return TM_Invisible;
+}
+
+static void
+el_finish_bulk_insert(Relation rel, int options)
+{
+}
+
+/* ------------------------------------------------------------------------
+ * Storage management
+ * ------------------------------------------------------------------------
+ */
+
+static void
+el_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
+							 char persistence, TransactionId *freezeXid,
+							 MultiXactId *minmulti)
+{
+	SMgrRelation srel;
+
+	*freezeXid = RecentXmin;
+	*minmulti = GetOldestMultiXactId();
+	srel = RelationCreateStorage(*newrnode, persistence, true);
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+	{
+		smgrcreate(srel, INIT_FORKNUM, false);
+		log_smgrcreate(newrnode, INIT_FORKNUM);
+		smgrimmedsync(srel, INIT_FORKNUM);
+	}
+	smgrclose(srel);
+}
+
+static void
+el_relation_nontransactional_truncate(Relation rel)
+{
+	RelationTruncate(rel, 0);
+}
+
+static void
+el_relation_copy_data(Relation rel, const RelFileNode *newrnode)
+{
+	SMgrRelation dstrel = smgropen(*newrnode, rel->rd_backend);
+	ForkNumber	fork;
+
+	FlushRelationBuffers(rel);
+	RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
+	for (fork = MAIN_FORKNUM; fork <= MAX_FORKNUM; fork++)
+	{
+		if (fork != MAIN_FORKNUM && !smgrexists(RelationGetSmgr(rel), fork))
+			continue;
+		if (fork != MAIN_FORKNUM)
+		{
+			smgrcreate(dstrel, fork, false);
+			if (RelationIsPermanent(rel) ||
+				(rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED && fork == INIT_FORKNUM))
+				log_smgrcreate(newrnode, fork);
+		}
+		RelationCopyStorage(RelationGetSmgr(rel), dstrel, fork,
+							rel->rd_rel->relpersistence);
+	}
+	RelationDropStorage(rel);
+	smgrclose(dstrel);
+}
+
+static void
+el_relation_copy_for_cluster(Relation OldTable, Relation NewTable,
+							 Relation OldIndex, bool use_sort,
+							 TransactionId OldestXmin, TransactionId *xid_cutoff,
+							 MultiXactId *multi_cutoff, double *num_tuples,
+							 double *tups_vacuumed, double *tups_recently_dead)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot rewrite eventlog relation \"%s\"",
+					RelationGetRelationName(OldTable)),
+			 errdetail("CLUSTER and VACUUM FULL would reorder or rewrite an append-only log."),
+			 errhint("Use plain VACUUM; old records go away through retention.")));
+}
+
+static uint64
+el_relation_size(Relation rel, ForkNumber forkNumber)
+{
+	ElTopic    *topic;
+	uint64		size = 0;
+	int			p,
+				s;
+
+	if (el_rel_role(rel) != EL_ROLE_TOPIC || forkNumber != MAIN_FORKNUM)
+		return table_block_relation_size(rel, forkNumber);
+
+	/* a topic is as large as its segments */
+	topic = el_topic_get(RelationGetRelid(rel), true);
+	if (topic == NULL)
+		return 0;
+	for (p = 0; p < topic->nparts; p++)
+		for (s = 0; s < topic->parts[p].nsegs; s++)
+		{
+			Relation	seg = try_table_open(topic->parts[p].segs[s].relid, AccessShareLock);
+
+			if (seg == NULL)
+				continue;
+			size += (uint64) smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM) * BLCKSZ;
+			table_close(seg, NoLock);
+		}
+	return size;
+}
+
+static bool
+el_relation_needs_toast_table(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (el_rel_role(rel) != EL_ROLE_SEGMENT)
+		return false;
+	for (i = 0; i < desc->natts; i++)
+		if (TupleDescAttr(desc, i)->attlen == -1)
+			return true;
+	return false;
+}
+
+static Oid
+el_relation_toast_am(Relation rel)
+{
+	return HEAP_TABLE_AM_OID;
+}
+
+static void
+el_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
+						  double *tuples, double *allvisfrac)
+{
+	table_block_relation_estimate_size(rel, attr_widths, pages, tuples,
+									   allvisfrac, 4,
+									   BLCKSZ - SizeOfPageHeaderData -
+									   MAXALIGN(sizeof(ElPageOpaqueData)));
+}
+
+/* ------------------------------------------------------------------------
+ * VACUUM: freezing (elvacuum.c) and statistics
+ * ------------------------------------------------------------------------
+ */
+
+static void
+el_relation_vacuum(Relation rel, struct VacuumParams *params,
+				   BufferAccessStrategy bstrategy)
+{
+	ElRelRole	role = checked_role(rel);
+
+	if (role == EL_ROLE_SEGMENT)
+	{
+		el_vacuum_segment(rel, params, bstrategy);
+		return;
+	}
+	el_vacuum_topic(rel, params, bstrategy);
+}
+
+/* ------------------------------------------------------------------------
+ * ANALYZE: sample blocks across all segments of the topic
+ * ------------------------------------------------------------------------
+ */
+
+static void
+build_block_map(ElScanDesc scan)
+{
+	ElTopic    *topic = scan->topic;
+	int			n = 0,
+				p,
+				s;
+	BlockNumber start = 0;
+	MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+
+	for (p = 0; p < topic->nparts; p++)
+		n += topic->parts[p].nsegs;
+	scan->map_relid = palloc(sizeof(Oid) * Max(n, 1));
+	scan->map_partition = palloc(sizeof(int) * Max(n, 1));
+	scan->map_start = palloc(sizeof(BlockNumber) * (n + 1));
+	for (p = 0; p < topic->nparts; p++)
+		for (s = 0; s < topic->parts[p].nsegs; s++)
+		{
+			Relation	seg = table_open(topic->parts[p].segs[s].relid, AccessShareLock);
+
+			scan->map_relid[scan->nmap] = RelationGetRelid(seg);
+			scan->map_partition[scan->nmap] = p;
+			scan->map_start[scan->nmap] = start;
+			start += RelationGetNumberOfBlocks(seg);
+			scan->nmap++;
+			table_close(seg, NoLock);
+		}
+	scan->map_start[scan->nmap] = start;
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+el_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+						   BufferAccessStrategy bstrategy)
+{
+	ElScanDesc	scan = (ElScanDesc) sscan;
+	Relation	seg;
+	Buffer		buf;
+	Page		page;
+	ElPageIter	it;
+	ElRecordRef rec;
+	int			i;
+	MemoryContext old;
+
+	if (scan->role != EL_ROLE_TOPIC)
+		return false;
+	if (scan->map_start == NULL)
+		build_block_map(scan);
+	for (i = 0; i < scan->nmap; i++)
+		if (blockno >= scan->map_start[i] && blockno < scan->map_start[i + 1])
+			break;
+	if (i >= scan->nmap)
+		return false;
+
+	old = MemoryContextSwitchTo(scan->cxt);
+	if (scan->arecs == NULL)
+	{
+		scan->arecs = palloc(sizeof(ElCursorRec) * EL_MAX_RECORDS_PER_PAGE);
+		scan->aruns = palloc(sizeof(ElRun) * EL_MAX_RECORDS_PER_PAGE);
+		for (scan->aidx = 0; scan->aidx < EL_MAX_RECORDS_PER_PAGE; scan->aidx++)
+			scan->arecs[scan->aidx].entry = palloc(BLCKSZ);
+		scan->cur.scratch = palloc(BLCKSZ);
+	}
+	scan->anrecs = 0;
+	scan->aidx = 0;
+	scan->apart = scan->map_partition[i];
+
+	seg = table_open(scan->map_relid[i], AccessShareLock);
+	buf = ReadBufferExtended(seg, MAIN_FORKNUM, blockno - scan->map_start[i],
+							 RBM_NORMAL, bstrategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	el_page_iter_init(&it, page);
+	while (el_page_iter_next(&it, &rec) && scan->anrecs < EL_MAX_RECORDS_PER_PAGE)
+	{
+		ElCursorRec *r = &scan->arecs[scan->anrecs];
+
+		r->offset = rec.offset;
+		r->len = rec.len;
+		memcpy(r->entry, rec.entry, rec.len);
+		scan->aruns[scan->anrecs] = *rec.run;
+		scan->anrecs++;
+	}
+	UnlockReleaseBuffer(buf);
+	table_close(seg, NoLock);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static bool
+el_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
+						   double *liverows, double *deadrows,
+						   TupleTableSlot *slot)
+{
+	ElScanDesc	scan = (ElScanDesc) sscan;
+
+	ExecClearTuple(slot);
+	while (scan->aidx < scan->anrecs)
+	{
+		ElCursorRec *r = &scan->arecs[scan->aidx];
+		ElRun	   *run = &scan->aruns[scan->aidx];
+
+		scan->aidx++;
+		if (!(run->flags & EL_RUN_FROZEN))
+		{
+			if (run->flags & EL_RUN_DEAD)
+			{
+				*deadrows += 1;
+				continue;
+			}
+			if (TransactionIdIsInProgress(run->xid))
+				continue;
+			if (!TransactionIdDidCommit(run->xid))
+			{
+				*deadrows += 1;
+				continue;
+			}
+		}
+		slot->tts_values[0] = Int32GetDatum(scan->apart);
+		slot->tts_isnull[0] = false;
+		slot->tts_values[1] = Int64GetDatum(r->offset);
+		slot->tts_isnull[1] = false;
+		el_record_decode(r->entry, r->len, scan->topic->storedesc,
+						 scan->cur.scratch, slot->tts_values + EL_NDERIVED,
+						 slot->tts_isnull + EL_NDERIVED);
+		store_row(slot, scan->base.rs_rd, scan->apart, r->offset);
+		*liverows += 1;
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------------
+ * Index builds
+ * ------------------------------------------------------------------------
+ */
+
+static double
+el_index_build_range_scan(Relation rel, Relation index, IndexInfo *indexInfo,
+						  bool allow_sync, bool anyvisible, bool progress,
+						  BlockNumber start_blockno, BlockNumber numblocks,
+						  IndexBuildCallback callback, void *callback_state,
+						  TableScanDesc sscan)
+{
+	ElTopic    *topic;
+	EState	   *estate;
+	ExprContext *econtext;
+	TupleTableSlot *slot;
+	ExprState  *predicate;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	double		reltuples = 0;
+	Snapshot	snapshot;
+	bool		need_unregister = false;
+	int			p;
+
+	if (checked_role(rel) != EL_ROLE_TOPIC || start_blockno != 0)
+		return 0;
+	topic = el_topic_get(RelationGetRelid(rel), false);
+
+	estate = CreateExecutorState();
+	econtext = GetPerTupleExprContext(estate);
+	slot = table_slot_create(rel, NULL);
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(indexInfo->ii_Predicate, estate);
+
+	if (sscan)
+		snapshot = sscan->rs_snapshot;
+	else if (IsBootstrapProcessingMode() || indexInfo->ii_Concurrent)
+	{
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		need_unregister = true;
+	}
+	else
+		snapshot = SnapshotAny;
+
+	for (p = 0; p < topic->nparts; p++)
+	{
+		ElCursor	cur;
+		int64		offset;
+
+		el_cursor_init(&cur, topic, p, 0, snapshot,
+					   snapshot == SnapshotAny ? EL_READ_ALL_LIVE : EL_READ_SKIP);
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextReset(econtext->ecxt_per_tuple_memory);
+			ExecClearTuple(slot);
+			if (!el_cursor_next(&cur, &offset, slot->tts_values, slot->tts_isnull))
+				break;
+			store_row(slot, rel, p, offset);
+			reltuples += 1;
+			if (predicate != NULL && !ExecQual(predicate, econtext))
+				continue;
+			FormIndexDatum(indexInfo, slot, estate, values, isnull);
+			callback(index, &slot->tts_tid, values, isnull, true, callback_state);
+		}
+		el_cursor_end(&cur);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	if (need_unregister)
+		UnregisterSnapshot(snapshot);
+	indexInfo->ii_ExpressionsState = NIL;
+	indexInfo->ii_PredicateState = NULL;
+	return reltuples;
+}
+
+static void
+el_index_validate_scan(Relation rel, Relation index, IndexInfo *indexInfo,
+					   Snapshot snapshot, ValidateIndexState *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("CREATE INDEX CONCURRENTLY is not supported on eventlog topics"),
+			 errhint("Use CREATE INDEX; it does not block readers.")));
+}
+
+static bool
+el_scan_sample_next_block(TableScanDesc scan, SampleScanState *scanstate)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("TABLESAMPLE is not supported on eventlog topics")));
+	return false;
+}
+
+static bool
+el_scan_sample_next_tuple(TableScanDesc scan, SampleScanState *scanstate,
+						  TupleTableSlot *slot)
+{
+	return false;
+}
+
+static const TableAmRoutine el_methods = {
+	.type = T_TableAmRoutine,
+
+	.slot_callbacks = el_slot_callbacks,
+
+	.scan_begin = el_scan_begin,
+	.scan_end = el_scan_end,
+	.scan_rescan = el_scan_rescan,
+	.scan_getnextslot = el_scan_getnextslot,
+
+	.parallelscan_estimate = el_parallelscan_estimate,
+	.parallelscan_initialize = el_parallelscan_initialize,
+	.parallelscan_reinitialize = el_parallelscan_reinitialize,
+
+	.index_fetch_begin = el_index_fetch_begin,
+	.index_fetch_reset = el_index_fetch_reset,
+	.index_fetch_end = el_index_fetch_end,
+	.index_fetch_tuple = el_index_fetch_tuple,
+
+	.tuple_fetch_row_version = el_tuple_fetch_row_version,
+	.tuple_tid_valid = el_tuple_tid_valid,
+	.tuple_get_latest_tid = el_tuple_get_latest_tid,
+	.tuple_satisfies_snapshot = el_tuple_satisfies_snapshot,
+	.index_delete_tuples = el_index_delete_tuples,
+
+	.tuple_insert = el_tuple_insert,
+	.tuple_insert_speculative = el_tuple_insert_speculative,
+	.tuple_complete_speculative = el_tuple_complete_speculative,
+	.multi_insert = el_multi_insert,
+	.tuple_delete = el_tuple_delete,
+	.tuple_update = el_tuple_update,
+	.tuple_lock = el_tuple_lock,
+	.finish_bulk_insert = el_finish_bulk_insert,
+
+	.relation_set_new_filenode = el_relation_set_new_filenode,
+	.relation_nontransactional_truncate = el_relation_nontransactional_truncate,
+	.relation_copy_data = el_relation_copy_data,
+	.relation_copy_for_cluster = el_relation_copy_for_cluster,
+	.relation_vacuum = el_relation_vacuum,
+	.scan_analyze_next_block = el_scan_analyze_next_block,
+	.scan_analyze_next_tuple = el_scan_analyze_next_tuple,
+	.index_build_range_scan = el_index_build_range_scan,
+	.index_validate_scan = el_index_validate_scan,
+
+	.relation_size = el_relation_size,
+	.relation_needs_toast_table = el_relation_needs_toast_table,
+	.relation_toast_am = el_relation_toast_am,
+	.relation_fetch_toast_slice = heap_fetch_toast_slice,
+
+	.relation_estimate_size = el_relation_estimate_size,
+
+	.scan_bitmap_next_block = NULL,
+	.scan_bitmap_next_tuple = NULL,
+	.scan_sample_next_block = el_scan_sample_next_block,
+	.scan_sample_next_tuple = el_scan_sample_next_tuple,
+};
+
+PG_FUNCTION_INFO_V1(eventlog_tableam_handler);
+Datum
+eventlog_tableam_handler(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(&el_methods);
+}

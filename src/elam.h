@@ -1,0 +1,23 @@
+/*
+ * elam.h
+ *		The eventlog table access method and its maintenance entry points.
+ */
+#ifndef EVENTLOG_ELAM_H
+#define EVENTLOG_ELAM_H
+
+#include "commands/vacuum.h"
+#include "utils/rel.h"
+
+/* elam.c */
+extern void el_refuse_modification(const char *what, Relation rel);
+
+/* elvacuum.c */
+extern void el_vacuum_segment(Relation seg, struct VacuumParams *params,
+							  BufferAccessStrategy bstrategy);
+extern void el_vacuum_topic(Relation rel, struct VacuumParams *params,
+							BufferAccessStrategy bstrategy);
+
+/* hooks.c */
+extern void el_install_hooks(void);
+
+#endif							/* EVENTLOG_ELAM_H */

@@ -1,0 +1,261 @@
+/*
+ * elpage.c
+ *		Page layout, record encoding and the visibility rule of eventlog
+ *		segment pages.  See elpage.h for the format.
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/tupmacs.h"
+#include "access/xact.h"
+#include "storage/procarray.h"
+#include "utils/snapmgr.h"
+
+#include "elpage.h"
+
+void
+el_page_init(Page page, int64 first_offset)
+{
+	ElPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(ElPageOpaqueData));
+	opaque = ElPageGetOpaque(page);
+	opaque->first_offset = first_offset;
+	opaque->next_offset = first_offset;
+	opaque->nrecords = 0;
+	opaque->flags = 0;
+	opaque->last_run = 0;
+	opaque->unused = 0;
+	opaque->magic = EL_PAGE_MAGIC;
+}
+
+bool
+el_page_is_valid(Page page)
+{
+	if (PageIsNew(page))
+		return false;
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(ElPageOpaqueData)))
+		return false;
+	return ElPageGetOpaque(page)->magic == EL_PAGE_MAGIC;
+}
+
+/* Run headers are unaligned on the page, hence the memcpy()s. */
+void
+el_read_run(const char *p, ElRun *run)
+{
+	uint16		hdr;
+
+	memcpy(&hdr, p, 2);
+	run->flags = hdr & ~EL_ENTRY_RUN;
+	memcpy(&run->xid, p + 2, 4);
+	memcpy(&run->cid, p + 6, 4);
+	memcpy(&run->base_offset, p + 10, 8);
+}
+
+void
+el_write_run(char *p, const ElRun *run)
+{
+	uint16		hdr = EL_ENTRY_RUN | run->flags;
+
+	memcpy(p, &hdr, 2);
+	memcpy(p + 2, &run->xid, 4);
+	memcpy(p + 6, &run->cid, 4);
+	memcpy(p + 10, &run->base_offset, 8);
+}
+
+void
+el_page_iter_init(ElPageIter *it, Page page)
+{
+	it->page = page;
+	it->pos = SizeOfPageHeaderData;
+	it->end = el_page_is_valid(page) ? ((PageHeader) page)->pd_lower : it->pos;
+	memset(&it->run, 0, sizeof(ElRun));
+	it->next_offset = -1;
+	it->run_seq = 0;
+}
+
+/*
+ * Step to the next record, consuming run headers on the way.  Returns false
+ * at the end of the page.  A corrupt entry length is reported rather than
+ * followed, so a damaged page cannot send a reader past the page end.
+ */
+bool
+el_page_iter_next(ElPageIter *it, ElRecordRef *rec)
+{
+	while (it->pos < it->end)
+	{
+		const char *p = (const char *) it->page + it->pos;
+		uint16		hdr;
+
+		memcpy(&hdr, p, 2);
+		if (hdr & EL_ENTRY_RUN)
+		{
+			if (it->pos + EL_RUN_SIZE > it->end)
+				break;
+			el_read_run(p, &it->run);
+			it->next_offset = it->run.base_offset;
+			it->run_seq++;
+			it->pos += EL_RUN_SIZE;
+			continue;
+		}
+		if (hdr < EL_REC_FIXED || it->pos + hdr > it->end ||
+			it->next_offset < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("corrupt eventlog page entry at position %u", it->pos)));
+		rec->offset = it->next_offset++;
+		rec->entry = p;
+		rec->len = hdr;
+		rec->pos = it->pos;
+		rec->run = &it->run;
+		it->pos += hdr;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The visibility rule.  One answer per run, so one clog look-up per
+ * transaction per page instead of one per record.
+ *
+ * EL_IN_PROGRESS means the inserting transaction had not finished when the
+ * snapshot was taken (or, for our own transaction, the records belong to a
+ * later command).  Ordinary scans skip such runs; fetch() stops at them,
+ * which is what keeps a consumer from ever moving past a record that may
+ * still commit.
+ */
+ElVisibility
+el_run_visibility(const ElRun *run, Snapshot snapshot)
+{
+	TransactionId xid = run->xid;
+
+	if (run->flags & EL_RUN_FROZEN)
+		return EL_VISIBLE;
+	if (run->flags & EL_RUN_DEAD)
+		return EL_INVISIBLE;
+
+	if (snapshot->snapshot_type == SNAPSHOT_ANY)
+		return EL_VISIBLE;
+
+	if (TransactionIdIsCurrentTransactionId(xid))
+	{
+		if (snapshot->snapshot_type == SNAPSHOT_MVCC && run->cid >= snapshot->curcid)
+			return EL_IN_PROGRESS;
+		return EL_VISIBLE;
+	}
+
+	if (snapshot->snapshot_type == SNAPSHOT_MVCC)
+	{
+		if (XidInMVCCSnapshot(xid, snapshot))
+		{
+			/* a rolled-back subtransaction can never commit: skip it now */
+			if (TransactionIdDidAbort(xid))
+				return EL_INVISIBLE;
+			return EL_IN_PROGRESS;
+		}
+	}
+	else if (TransactionIdIsInProgress(xid))
+		return EL_IN_PROGRESS;
+
+	return TransactionIdDidCommit(xid) ? EL_VISIBLE : EL_INVISIBLE;
+}
+
+Size
+el_record_size(TupleDesc storedesc, Datum *values, bool *isnull)
+{
+	bool		hasnulls = false;
+	int			i;
+
+	for (i = 0; i < storedesc->natts; i++)
+		if (isnull[i])
+			hasnulls = true;
+	return EL_REC_FIXED + (hasnulls ? BITMAPLEN(storedesc->natts) : 0) +
+		heap_compute_data_size(storedesc, values, isnull);
+}
+
+/*
+ * heap_fill_tuple() aligns attributes relative to the buffer address, so
+ * the data is laid out in a MAXALIGNed scratch area and copied to the
+ * (unaligned) page position; el_record_decode() copies it back to an
+ * aligned area before deforming.
+ */
+void
+el_record_encode(char *dst, Size size, TupleDesc storedesc,
+				 Datum *values, bool *isnull)
+{
+	int			natts = storedesc->natts;
+	bool		hasnulls = false;
+	Size		fixed;
+	Size		datalen;
+	char	   *data;
+	bits8		bits[BITMAPLEN(MaxTupleAttributeNumber)];
+	uint16		infomask = 0;
+	uint16		hdr = (uint16) size;
+	uint8		flags = 0;
+	int			i;
+
+	Assert(size <= EL_ENTRY_LENMASK);
+	for (i = 0; i < natts; i++)
+		if (isnull[i])
+			hasnulls = true;
+	fixed = EL_REC_FIXED + (hasnulls ? BITMAPLEN(natts) : 0);
+	datalen = size - fixed;
+	data = palloc0(datalen + 1);
+	heap_fill_tuple(storedesc, values, isnull, data, datalen, &infomask,
+					hasnulls ? bits : NULL);
+	if (hasnulls)
+		flags |= EL_REC_HASNULLS;
+	memcpy(dst, &hdr, 2);
+	dst[2] = (char) flags;
+	if (hasnulls)
+		memcpy(dst + EL_REC_FIXED, bits, BITMAPLEN(natts));
+	memcpy(dst + fixed, data, datalen);
+	pfree(data);
+}
+
+/*
+ * Deform a record into values/isnull.  By-reference datums point into
+ * scratch, which must be MAXALIGNed and at least len bytes long and stay
+ * untouched for as long as the datums are used.
+ */
+void
+el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
+				 char *scratch, Datum *values, bool *isnull)
+{
+	int			natts = storedesc->natts;
+	uint8		flags = (uint8) entry[2];
+	const bits8 *bits = NULL;
+	Size		fixed = EL_REC_FIXED;
+	Size		off = 0;
+	int			i;
+
+	if (flags & EL_REC_HASNULLS)
+	{
+		bits = (const bits8 *) (entry + EL_REC_FIXED);
+		fixed += BITMAPLEN(natts);
+	}
+	if (fixed > len)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt eventlog record of length %u", len)));
+	memcpy(scratch, entry + fixed, len - fixed);
+
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(storedesc, i);
+
+		if (bits && att_isnull(i, bits))
+		{
+			values[i] = (Datum) 0;
+			isnull[i] = true;
+			continue;
+		}
+		isnull[i] = false;
+		if (att->attlen == -1)
+			off = att_align_pointer(off, att->attalign, -1, scratch + off);
+		else
+			off = att_align_nominal(off, att->attalign);
+		values[i] = fetchatt(att, scratch + off);
+		off = att_addlength_pointer(off, att->attlen, scratch + off);
+	}
+}

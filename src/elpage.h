@@ -1,0 +1,127 @@
+/*
+ * elpage.h
+ *		On-page format of eventlog segment pages.
+ *
+ * A segment is an append-only chain of pages.  Each page holds records of
+ * one partition with consecutive offsets, grouped in "runs": a run header
+ * names the inserting transaction (xid, command id) and the offset of the
+ * run's first record, and the records that follow it carry no per-record
+ * transaction data at all.  A record's offset is its run's base offset plus
+ * its position in the run, so offsets cost nothing on disk either.
+ *
+ * Entries are packed back to back from the end of the page header up to
+ * pd_lower, unaligned (they are copied out before use).  pd_upper stays at
+ * pd_special, so the free space is the standard "hole" that full-page
+ * images and the checksum code already understand.
+ *
+ *	 run:	 uint16 hdr (EL_ENTRY_RUN | run flags), uint32 xid, uint32 cid,
+ *			 int64 base offset
+ *	 record: uint16 hdr (total entry length), uint8 flags,
+ *			 [null bitmap if EL_REC_HASNULLS], attribute data laid out by
+ *			 heap_fill_tuple() for the stored columns
+ *
+ * The page special space keeps the first and next offset of the page, so
+ * the page holding an offset is found by binary search over blocks.
+ */
+#ifndef EVENTLOG_ELPAGE_H
+#define EVENTLOG_ELPAGE_H
+
+#include "access/htup_details.h"
+#include "storage/bufpage.h"
+#include "utils/snapshot.h"
+
+#define EL_PAGE_MAGIC		0x45764C67	/* "EvLg" */
+
+typedef struct ElPageOpaqueData
+{
+	int64		first_offset;	/* offset of the first record on the page */
+	int64		next_offset;	/* offset after the last record on the page */
+	uint16		nrecords;		/* records on the page (runs not counted) */
+	uint16		flags;			/* EL_PAGE_* */
+	uint16		last_run;		/* page position of the last run header */
+	uint16		unused;
+	uint32		magic;
+} ElPageOpaqueData;
+
+typedef ElPageOpaqueData *ElPageOpaque;
+
+#define EL_PAGE_SEALED		0x0001	/* a later page exists; never append */
+
+#define ElPageGetOpaque(page) ((ElPageOpaque) PageGetSpecialPointer(page))
+
+/* entry header words */
+#define EL_ENTRY_RUN		0x8000
+#define EL_ENTRY_LENMASK	0x3FFF
+
+/* run flags, in the run header word */
+#define EL_RUN_FROZEN		0x0001	/* committed and older than relfrozenxid */
+#define EL_RUN_DEAD			0x0002	/* aborted, frozen as such by VACUUM */
+
+#define EL_RUN_SIZE			(2 + 4 + 4 + 8)
+#define EL_REC_FIXED		3	/* hdr + flags */
+#define EL_REC_HASNULLS		0x01
+
+/*
+ * Records per page are capped so that (page, slot) fits a TID offset number
+ * that bitmap scans accept; see eltid.h.
+ */
+#define EL_MAX_RECORDS_PER_PAGE 256
+
+/* Largest encoded record that fits an empty page after its run header. */
+#define EL_MAX_ENTRY_SIZE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(ElPageOpaqueData)) - EL_RUN_SIZE)
+
+typedef struct ElRun
+{
+	uint16		flags;
+	TransactionId xid;
+	CommandId	cid;
+	int64		base_offset;
+} ElRun;
+
+/* Position while walking a page's entries in offset order. */
+typedef struct ElPageIter
+{
+	Page		page;
+	uint16		pos;			/* next entry */
+	uint16		end;			/* pd_lower */
+	ElRun		run;			/* current run */
+	int64		next_offset;	/* offset of the next record in the run */
+	int			run_seq;		/* runs seen so far on this page */
+} ElPageIter;
+
+/* One record as found on a page (points into the page). */
+typedef struct ElRecordRef
+{
+	int64		offset;
+	const char *entry;			/* start of the entry (its header) */
+	uint16		len;			/* whole entry length */
+	uint16		pos;			/* entry position within the page */
+	const ElRun *run;
+} ElRecordRef;
+
+/* Visibility of a run for a reader; see el_run_visibility(). */
+typedef enum ElVisibility
+{
+	EL_VISIBLE,
+	EL_INVISIBLE,				/* aborted, or inserted later by this xact */
+	EL_IN_PROGRESS				/* not yet settled for this snapshot */
+} ElVisibility;
+
+extern void el_page_init(Page page, int64 first_offset);
+extern bool el_page_is_valid(Page page);
+extern void el_page_iter_init(ElPageIter *it, Page page);
+extern bool el_page_iter_next(ElPageIter *it, ElRecordRef *rec);
+extern void el_read_run(const char *p, ElRun *run);
+extern void el_write_run(char *p, const ElRun *run);
+
+extern ElVisibility el_run_visibility(const ElRun *run, Snapshot snapshot);
+
+/* record encoding over a descriptor of the stored (non-derived) columns */
+extern Size el_record_size(TupleDesc storedesc, Datum *values, bool *isnull);
+extern void el_record_encode(char *dst, Size size, TupleDesc storedesc,
+							 Datum *values, bool *isnull);
+extern void el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
+							 char *scratch, Datum *values, bool *isnull);
+
+#endif							/* EVENTLOG_ELPAGE_H */

@@ -1,0 +1,328 @@
+/*
+ * elscan.c
+ *		Reading one partition in offset order: the cursor every reader
+ *		(fetch, poll, SQL scans, index builds, views) is built on.
+ *
+ * A cursor copies the records of one page at a time while holding that
+ * page's share lock, deciding visibility run by run (el_run_visibility).
+ * In EL_READ_STOP mode it ends at the first record whose transaction is not
+ * settled for the snapshot: that is promise 2 of DESIGN.md ("nothing
+ * skipped") with no commit-time lock at all, because offsets are physical
+ * positions and a record with a smaller offset is always read first.
+ *
+ * The tail: when the last page read was not sealed, there was no later
+ * page when it was read, and anything appended since belongs to a
+ * transaction that was running when our snapshot was taken (it was still
+ * writing), so the cursor can end there.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
+#include "utils/memutils.h"
+
+#include "elstore.h"
+#include "eventlog.h"
+
+void
+el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
+			   int64 from_offset, Snapshot snapshot, ElReadMode mode)
+{
+	ElPartition *part = &topic->parts[partition];
+	int			i;
+
+	memset(cur, 0, sizeof(ElCursor));
+	cur->partition = partition;
+	cur->nsegs = part->nsegs;
+	cur->segs = palloc(sizeof(ElSegment) * Max(part->nsegs, 1));
+	memcpy(cur->segs, part->segs, sizeof(ElSegment) * part->nsegs);
+	cur->snapshot = snapshot;
+	cur->mode = mode;
+	cur->want = Max(from_offset, 0);
+	cur->stop_before = -1;
+	cur->blk = InvalidBlockNumber;
+	cur->storedesc = topic->storedesc;
+	cur->scratch = palloc(BLCKSZ);
+	cur->pagecxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "eventlog cursor page",
+										 ALLOCSET_DEFAULT_SIZES);
+	cur->end_offset = -1;
+
+	/* the segment holding from_offset: the last one starting at or before */
+	cur->segidx = 0;
+	for (i = 1; i < cur->nsegs; i++)
+		if (cur->segs[i].base_offset <= cur->want)
+			cur->segidx = i;
+}
+
+/* Visibility for the cursor's mode; true = hand the run's records out. */
+static ElVisibility
+cursor_visibility(ElCursor *cur, const ElRun *run)
+{
+	if (cur->mode == EL_READ_ALL_LIVE)
+	{
+		if (run->flags & EL_RUN_FROZEN)
+			return EL_VISIBLE;
+		if (run->flags & EL_RUN_DEAD)
+			return EL_INVISIBLE;
+		if (TransactionIdIsCurrentTransactionId(run->xid) ||
+			TransactionIdIsInProgress(run->xid) ||
+			TransactionIdDidCommit(run->xid))
+			return EL_VISIBLE;
+		return EL_INVISIBLE;
+	}
+	return el_run_visibility(run, cur->snapshot);
+}
+
+/*
+ * Copy the wanted records of block cur->blk.  Returns whether the page was
+ * sealed (a later page exists).
+ */
+static bool
+read_page(ElCursor *cur)
+{
+	Buffer		buf = ReadBuffer(cur->rel, cur->blk);
+	Page		page;
+	ElPageIter	it;
+	ElRecordRef rec;
+	bool		sealed = false;
+	int			vis_run = 0;
+	ElVisibility vis = EL_INVISIBLE;
+	int			cap = 0;
+
+	MemoryContextReset(cur->pagecxt);
+	cur->recs = NULL;
+	cur->nrecs = 0;
+	cur->irec = 0;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (el_page_is_valid(page))
+	{
+		ElPageOpaque opaque = ElPageGetOpaque(page);
+
+		sealed = (opaque->flags & EL_PAGE_SEALED) != 0;
+		cap = opaque->nrecords;
+		cur->recs = MemoryContextAlloc(cur->pagecxt,
+									   sizeof(ElCursorRec) * Max(cap, 1));
+		el_page_iter_init(&it, page);
+		while (el_page_iter_next(&it, &rec))
+		{
+			if (rec.offset < cur->want)
+				continue;
+			if (cur->stop_before >= 0 && rec.offset >= cur->stop_before)
+			{
+				cur->done = true;
+				break;
+			}
+			/* one visibility decision per run */
+			if (it.run_seq != vis_run)
+			{
+				vis = cursor_visibility(cur, rec.run);
+				vis_run = it.run_seq;
+			}
+			if (vis == EL_IN_PROGRESS && cur->mode == EL_READ_STOP)
+			{
+				cur->stopped = true;
+				cur->stop_offset = rec.offset;
+				cur->done = true;
+				break;
+			}
+			cur->want = rec.offset + 1;
+			if (vis != EL_VISIBLE)
+				continue;
+			Assert(cur->nrecs < cap);
+			cur->recs[cur->nrecs].offset = rec.offset;
+			cur->recs[cur->nrecs].len = rec.len;
+			cur->recs[cur->nrecs].entry = MemoryContextAlloc(cur->pagecxt, rec.len);
+			memcpy(cur->recs[cur->nrecs].entry, rec.entry, rec.len);
+			cur->nrecs++;
+		}
+		if (!cur->done)
+		{
+			cur->want = Max(cur->want, opaque->next_offset);
+			cur->end_offset = opaque->next_offset;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return sealed;
+}
+
+/* Load the next page with wanted records; false when the log is exhausted. */
+static bool
+next_page(ElCursor *cur)
+{
+	while (!cur->done)
+	{
+		bool		sealed;
+
+		if (cur->rel == NULL)
+		{
+			if (cur->segidx >= cur->nsegs)
+			{
+				cur->done = true;
+				break;
+			}
+			cur->rel = table_open(cur->segs[cur->segidx].relid, AccessShareLock);
+			cur->blk = el_find_block(cur->rel, cur->want);
+			cur->nblocks = RelationGetNumberOfBlocks(cur->rel);
+			if (cur->blk == InvalidBlockNumber)
+			{
+				table_close(cur->rel, NoLock);
+				cur->rel = NULL;
+				cur->segidx++;
+				continue;
+			}
+		}
+		else
+		{
+			cur->blk++;
+			if (cur->blk >= cur->nblocks)
+				cur->nblocks = RelationGetNumberOfBlocks(cur->rel);
+			if (cur->blk >= cur->nblocks)
+			{
+				table_close(cur->rel, NoLock);
+				cur->rel = NULL;
+				cur->segidx++;
+				continue;
+			}
+		}
+
+		sealed = read_page(cur);
+		if (!sealed && !cur->done)
+		{
+			/* tail of this segment (see header comment): go on past it */
+			table_close(cur->rel, NoLock);
+			cur->rel = NULL;
+			cur->segidx++;
+		}
+		if (cur->nrecs > 0)
+			return true;
+	}
+	return cur->nrecs > cur->irec;
+}
+
+/*
+ * Next record: values/isnull cover the topic's full row (derived columns
+ * included).  By-reference values stay valid until the next call.
+ */
+bool
+el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull)
+{
+	ElCursorRec *r;
+
+	while (cur->irec >= cur->nrecs)
+	{
+		if (cur->done || !next_page(cur))
+			return false;
+	}
+	r = &cur->recs[cur->irec++];
+	*offset = r->offset;
+	values[0] = Int32GetDatum(cur->partition);
+	isnull[0] = false;
+	values[1] = Int64GetDatum(r->offset);
+	isnull[1] = false;
+	el_record_decode(r->entry, r->len, cur->storedesc, cur->scratch,
+					 values + EL_NDERIVED, isnull + EL_NDERIVED);
+	return true;
+}
+
+void
+el_cursor_end(ElCursor *cur)
+{
+	if (cur->rel)
+		table_close(cur->rel, NoLock);
+	cur->rel = NULL;
+	MemoryContextDelete(cur->pagecxt);
+	pfree(cur->scratch);
+	pfree(cur->segs);
+}
+
+/*
+ * Does this page have a run that may still be unsettled for the snapshot?
+ * Runs of transactions older than the snapshot's xmin are settled.
+ */
+static bool
+page_may_be_unsettled(Page page, Snapshot snapshot)
+{
+	ElPageIter	it;
+	ElRecordRef rec;
+
+	if (!el_page_is_valid(page))
+		return false;
+	el_page_iter_init(&it, page);
+	while (el_page_iter_next(&it, &rec))
+	{
+		if (rec.run->flags & (EL_RUN_FROZEN | EL_RUN_DEAD))
+			continue;
+		if (TransactionIdFollowsOrEquals(rec.run->xid, snapshot->xmin) ||
+			TransactionIdIsCurrentTransactionId(rec.run->xid))
+			return true;
+	}
+	return false;
+}
+
+void
+el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
+				   ElPartitionStats *stats)
+{
+	ElPartition *part = &topic->parts[partition];
+	int			i;
+
+	memset(stats, 0, sizeof(ElPartitionStats));
+	stats->segments = part->nsegs;
+	if (part->nsegs == 0)
+		return;
+
+	for (i = 0; i < part->nsegs; i++)
+	{
+		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
+
+		stats->bytes += (int64) RelationGetNumberOfBlocks(seg) * BLCKSZ;
+		if (i == 0)
+			stats->log_start_offset = el_segment_first_offset(seg, part->segs[i].base_offset);
+		if (i == part->nsegs - 1)
+		{
+			BlockNumber blk = RelationGetNumberOfBlocks(seg);
+			int64		from = part->segs[i].base_offset;
+			ElCursor	cur;
+			int64		off;
+			Datum	   *values;
+			bool	   *isnull;
+
+			stats->log_end_offset = el_segment_next_offset(seg, part->segs[i].base_offset);
+
+			/*
+			 * Stable offset: walk back from the tail over pages that may
+			 * hold unsettled runs, then read forward in stop mode.
+			 */
+			while (blk > 0)
+			{
+				Buffer		buf = ReadBuffer(seg, blk - 1);
+				bool		unsettled;
+
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				unsettled = page_may_be_unsettled(BufferGetPage(buf), snapshot);
+				if (el_page_is_valid(BufferGetPage(buf)))
+					from = ElPageGetOpaque(BufferGetPage(buf))->first_offset;
+				UnlockReleaseBuffer(buf);
+				if (!unsettled)
+					break;
+				blk--;
+			}
+			el_cursor_init(&cur, topic, partition, from, snapshot, EL_READ_STOP);
+			values = palloc(sizeof(Datum) * (topic->storedesc->natts + EL_NDERIVED));
+			isnull = palloc(sizeof(bool) * (topic->storedesc->natts + EL_NDERIVED));
+			while (el_cursor_next(&cur, &off, values, isnull))
+				;
+			stats->stable_offset = cur.stopped ? cur.stop_offset : stats->log_end_offset;
+			el_cursor_end(&cur);
+			pfree(values);
+			pfree(isnull);
+		}
+		table_close(seg, NoLock);
+	}
+}

@@ -1,0 +1,85 @@
+/*
+ * elstore.h
+ *		Segment-level storage: appending records (offset assignment) and
+ *		reading a partition in offset order (the read-committed cursor).
+ */
+#ifndef EVENTLOG_ELSTORE_H
+#define EVENTLOG_ELSTORE_H
+
+#include "storage/buf.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+
+#include "elpage.h"
+#include "topic.h"
+
+/* elappend.c */
+extern int64 el_append(Relation seg, int64 base_offset, const char *entry,
+					   Size len, int64 want_offset);
+extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
+extern int64 el_segment_first_offset(Relation seg, int64 base_offset);
+extern BlockNumber el_find_block(Relation seg, int64 offset);
+
+/* How a cursor treats records whose transaction is not settled. */
+typedef enum ElReadMode
+{
+	EL_READ_SKIP,				/* SQL scans: MVCC, skip what is not visible */
+	EL_READ_STOP,				/* fetch/poll: stop at the first unsettled record */
+	EL_READ_ALL_LIVE			/* index builds: everything not aborted */
+} ElReadMode;
+
+typedef struct ElCursorRec
+{
+	int64		offset;
+	uint16		len;
+	char	   *entry;			/* copy of the entry, in the page context */
+} ElCursorRec;
+
+typedef struct ElCursor
+{
+	int			partition;
+	int			nsegs;
+	ElSegment  *segs;			/* private copy of the partition's segments */
+	Snapshot	snapshot;
+	ElReadMode	mode;
+	int64		want;			/* next offset wanted */
+	int64		stop_before;	/* stop at this offset (-1: no bound) */
+
+	int			segidx;
+	Relation	rel;
+	BlockNumber blk;
+	BlockNumber nblocks;
+
+	MemoryContext pagecxt;		/* copies of one page's records */
+	ElCursorRec *recs;
+	int			nrecs;
+	int			irec;
+
+	bool		done;
+	bool		stopped;		/* hit an unsettled record (EL_READ_STOP) */
+	int64		stop_offset;	/* ... at this offset */
+	int64		end_offset;		/* next offset of the last page read */
+
+	TupleDesc	storedesc;
+	char	   *scratch;		/* BLCKSZ, MAXALIGNed: current record data */
+} ElCursor;
+
+extern void el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
+						   int64 from_offset, Snapshot snapshot, ElReadMode mode);
+extern bool el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull);
+extern void el_cursor_end(ElCursor *cur);
+
+/* Partition-level facts for the views. */
+typedef struct ElPartitionStats
+{
+	int64		log_start_offset;
+	int64		log_end_offset;
+	int64		stable_offset;
+	int			segments;
+	int64		bytes;
+} ElPartitionStats;
+
+extern void el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
+							   ElPartitionStats *stats);
+
+#endif							/* EVENTLOG_ELSTORE_H */

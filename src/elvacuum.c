@@ -1,0 +1,184 @@
+/*
+ * elvacuum.c
+ *		VACUUM of eventlog segments: freezing, so relfrozenxid advances.
+ *
+ * Records are never deleted by VACUUM (retention drops whole segments), so
+ * the only job is to keep transaction-id wraparound away: every run whose
+ * xid is older than the freeze limit is marked FROZEN (committed) or DEAD
+ * (aborted), after which no clog look-up is needed for it and the segment's
+ * relfrozenxid can move past it.  A frozen page is WAL-logged as a full
+ * image: freezing happens once per page in its life, and the image makes
+ * redo trivially exact.
+ */
+#include "postgres.h"
+
+#include "access/multixact.h"
+#include "access/table.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xloginsert.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
+#include "utils/rel.h"
+
+#include "elam.h"
+#include "elpage.h"
+#include "topic.h"
+
+/*
+ * Freeze the runs of one page; returns the oldest xid left unfrozen (or
+ * InvalidTransactionId) and the number of live records in *live.
+ */
+static TransactionId
+freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
+{
+	Page		page = BufferGetPage(buf);
+	ElPageIter	it;
+	ElRecordRef rec;
+	TransactionId oldest = InvalidTransactionId;
+	uint16		runpos[EL_MAX_RECORDS_PER_PAGE];
+	uint16		runflags[EL_MAX_RECORDS_PER_PAGE];
+	int			nchange = 0;
+	int			last_seq = 0;
+	int			i;
+
+	if (!el_page_is_valid(page))
+		return InvalidTransactionId;
+
+	el_page_iter_init(&it, page);
+	while (el_page_iter_next(&it, &rec))
+	{
+		const ElRun *run = rec.run;
+		bool		first_of_run = (it.run_seq != last_seq);
+
+		last_seq = it.run_seq;
+		if (run->flags & EL_RUN_DEAD)
+			continue;
+		if (run->flags & EL_RUN_FROZEN)
+		{
+			*live += 1;
+			continue;
+		}
+		if (TransactionIdPrecedes(run->xid, freeze_limit))
+		{
+			bool		committed = TransactionIdDidCommit(run->xid);
+
+			if (committed)
+				*live += 1;
+			if (first_of_run && nchange < EL_MAX_RECORDS_PER_PAGE)
+			{
+				/* run header sits right before its first record */
+				runpos[nchange] = rec.pos - EL_RUN_SIZE;
+				runflags[nchange] = committed ? EL_RUN_FROZEN : EL_RUN_DEAD;
+				nchange++;
+			}
+			continue;
+		}
+		*live += 1;
+		if (!TransactionIdIsValid(oldest) || TransactionIdPrecedes(run->xid, oldest))
+			oldest = run->xid;
+	}
+
+	if (nchange == 0)
+		return oldest;
+
+	START_CRIT_SECTION();
+	for (i = 0; i < nchange; i++)
+	{
+		ElRun		run;
+
+		el_read_run((char *) page + runpos[i], &run);
+		run.flags |= runflags[i];
+		el_write_run((char *) page + runpos[i], &run);
+	}
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(seg))
+		log_newpage_buffer(buf, true);
+	END_CRIT_SECTION();
+	return oldest;
+}
+
+void
+el_vacuum_segment(Relation seg, struct VacuumParams *params,
+				  BufferAccessStrategy bstrategy)
+{
+	TransactionId oldest_xmin;
+	MultiXactId oldest_mxact;
+	TransactionId freeze_limit;
+	MultiXactId multi_cutoff;
+	TransactionId new_frozen;
+	BlockNumber nblocks,
+				blk;
+	double		live = 0;
+	bool		frozen_updated,
+				minmulti_updated;
+
+	vacuum_set_xid_limits(seg, params->freeze_min_age, params->freeze_table_age,
+						  params->multixact_freeze_min_age,
+						  params->multixact_freeze_table_age,
+						  &oldest_xmin, &oldest_mxact, &freeze_limit, &multi_cutoff);
+
+	new_frozen = freeze_limit;
+	nblocks = RelationGetNumberOfBlocks(seg);
+	for (blk = 0; blk < nblocks; blk++)
+	{
+		Buffer		buf;
+		TransactionId oldest;
+
+		CHECK_FOR_INTERRUPTS();
+		vacuum_delay_point();
+		buf = ReadBufferExtended(seg, MAIN_FORKNUM, blk, RBM_NORMAL, bstrategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		oldest = freeze_page(seg, buf, freeze_limit, &live);
+		UnlockReleaseBuffer(buf);
+		if (TransactionIdIsValid(oldest) && TransactionIdPrecedes(oldest, new_frozen))
+			new_frozen = oldest;
+	}
+
+	vac_update_relstats(seg, nblocks, live, 0, false, new_frozen, multi_cutoff,
+						&frozen_updated, &minmulti_updated, false);
+}
+
+/*
+ * VACUUM of a topic relation: vacuum each segment, then record the topic's
+ * own statistics (it has no pages, so its frozen xid can simply advance).
+ */
+void
+el_vacuum_topic(Relation rel, struct VacuumParams *params,
+				BufferAccessStrategy bstrategy)
+{
+	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), true);
+	TransactionId oldest_xmin;
+	MultiXactId oldest_mxact;
+	TransactionId freeze_limit;
+	MultiXactId multi_cutoff;
+	BlockNumber pages = 0;
+	double		tuples = 0;
+	bool		frozen_updated,
+				minmulti_updated;
+	int			p,
+				s;
+
+	if (topic != NULL)
+	{
+		for (p = 0; p < topic->nparts; p++)
+			for (s = 0; s < topic->parts[p].nsegs; s++)
+			{
+				Relation	seg = table_open(topic->parts[p].segs[s].relid,
+											 ShareUpdateExclusiveLock);
+
+				el_vacuum_segment(seg, params, bstrategy);
+				pages += seg->rd_rel->relpages;
+				tuples += Max(seg->rd_rel->reltuples, 0);
+				table_close(seg, NoLock);
+			}
+	}
+	vacuum_set_xid_limits(rel, params->freeze_min_age, params->freeze_table_age,
+						  params->multixact_freeze_min_age,
+						  params->multixact_freeze_table_age,
+						  &oldest_xmin, &oldest_mxact, &freeze_limit, &multi_cutoff);
+	vac_update_relstats(rel, pages, tuples, 0, rel->rd_rel->relhasindex,
+						oldest_xmin, oldest_mxact, &frozen_updated,
+						&minmulti_updated, false);
+}

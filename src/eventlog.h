@@ -1,0 +1,28 @@
+/*
+ * eventlog.h
+ *		Settings and names shared by every pg_eventlog subsystem.
+ */
+#ifndef EVENTLOG_EVENTLOG_H
+#define EVENTLOG_EVENTLOG_H
+
+/* Schemas the extension owns: one relation per topic, and their segments. */
+#define EL_SCHEMA				"eventlog"
+#define EL_TOPICS_SCHEMA		"eventlog_topics"
+#define EL_SEGMENTS_SCHEMA		"eventlog_segments"
+
+/*
+ * Every topic relation starts with these two columns; neither is stored:
+ * the partition is a property of the segment and the offset follows from
+ * the record's position in its run (elpage.h).
+ */
+#define EL_ATTNUM_PARTITION		1
+#define EL_ATTNUM_OFFSET		2
+#define EL_NDERIVED				2
+
+#define EL_MAX_PARTITIONS		1024
+
+/* GUCs */
+extern int	el_max_record_bytes;
+
+
+#endif							/* EVENTLOG_EVENTLOG_H */

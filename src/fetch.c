@@ -1,0 +1,253 @@
+/*
+ * fetch.c
+ *		Stateless reads: eventlog.fetch(), offset_for_time() and the
+ *		per-partition figures behind the eventlog.partitions view.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "elstore.h"
+#include "eventlog.h"
+#include "fetch.h"
+#include "notify.h"
+
+static long
+interval_ms(Interval *iv)
+{
+	int64		us = iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+
+	if (us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait must not be negative")));
+	return (long) Min(us / 1000, (int64) INT_MAX);
+}
+
+long
+el_wait_arg_ms(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return 0;
+	return interval_ms(PG_GETARG_INTERVAL_P(argno));
+}
+
+void
+el_check_read_privilege(ElTopic *topic)
+{
+	if (pg_class_aclcheck(topic->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read topic \"%s\"", NameStr(topic->name)),
+				 errhint("Reading requires SELECT privilege on the topic relation.")));
+}
+
+/*
+ * Read up to max_records records of one partition from from_offset, in
+ * offset order, stopping at the first record whose transaction is not
+ * settled for the snapshot.  Rows go to tupstore; returns the count and,
+ * in *next, the offset to read from next time.
+ */
+int
+el_read_partition(ElTopic *topic, int partition, int64 from_offset,
+				  int max_records, Snapshot snapshot,
+				  Tuplestorestate *tupstore, TupleDesc tupdesc, int64 *next)
+{
+	ElCursor	cur;
+	int			natts = EL_NDERIVED + topic->storedesc->natts;
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *isnull = palloc(sizeof(bool) * natts);
+	int64		off;
+	int			n = 0;
+
+	*next = from_offset;
+	el_cursor_init(&cur, topic, partition, from_offset, snapshot, EL_READ_STOP);
+	while (n < max_records && el_cursor_next(&cur, &off, values, isnull))
+	{
+		tuplestore_putvalues(tupstore, tupdesc, values, isnull);
+		*next = off + 1;
+		n++;
+	}
+	el_cursor_end(&cur);
+	pfree(values);
+	pfree(isnull);
+	return n;
+}
+
+/*
+ * Snapshot for one attempt of a waiting read.  In READ COMMITTED each
+ * attempt after a wake-up needs a new snapshot to see the commit that woke
+ * it; in REPEATABLE READ the transaction snapshot is the answer.
+ */
+Snapshot
+el_read_snapshot(bool fresh)
+{
+	if (fresh && !IsolationUsesXactSnapshot())
+		return RegisterSnapshot(GetLatestSnapshot());
+	return RegisterSnapshot(GetActiveSnapshot());
+}
+
+/*
+ * eventlog.fetch(topic, partition, from_offset, max_records, wait)
+ */
+PG_FUNCTION_INFO_V1(eventlog_fetch);
+Datum
+eventlog_fetch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ElTopic    *topic;
+	int			partition;
+	int64		from;
+	int			max_records;
+	long		wait_ms;
+	TimestampTz deadline;
+	bool		fresh = false;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic, partition and from_offset must not be null")));
+	partition = PG_GETARG_INT32(1);
+	from = PG_GETARG_INT64(2);
+	max_records = PG_ARGISNULL(3) ? 500 : PG_GETARG_INT32(3);
+	wait_ms = el_wait_arg_ms(fcinfo, 4);
+	if (from < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_offset must not be negative"),
+				 errhint("Offsets start at 0; use the partition's log_start_offset from eventlog.partitions.")));
+	if (max_records < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_records must be at least 1")));
+
+	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
+	el_check_partition(topic, partition);
+	el_check_read_privilege(topic);
+
+	InitMaterializedSRF(fcinfo, 0);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	for (;;)
+	{
+		uint64		seq = el_notify_seq(topic->relid);
+		Snapshot	snap = el_read_snapshot(fresh);
+		int64		next;
+		int			n;
+		long		left;
+
+		n = el_read_partition(topic, partition, from, max_records, snap,
+							  rsinfo->setResult, rsinfo->setDesc, &next);
+		UnregisterSnapshot(snap);
+		if (n > 0 || wait_ms == 0)
+			break;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (left <= 0 || IsolationUsesXactSnapshot())
+			break;
+		el_notify_wait(topic->relid, seq, left);
+		fresh = true;
+	}
+	return (Datum) 0;
+}
+
+/*
+ * eventlog.offset_for_time(topic, partition, ts): earliest offset whose
+ * record time is >= ts, NULL if none.
+ */
+PG_FUNCTION_INFO_V1(eventlog_offset_for_time);
+Datum
+eventlog_offset_for_time(PG_FUNCTION_ARGS)
+{
+	ElTopic    *topic;
+	int			partition;
+	TimestampTz ts;
+	ElCursor	cur;
+	Datum	   *values;
+	bool	   *isnull;
+	int64		off;
+	int64		result = -1;
+	int			tsatt = -1;
+	int			i;
+	MemoryContext tmp,
+				old;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic, partition and ts must not be null")));
+	partition = PG_GETARG_INT32(1);
+	ts = PG_GETARG_TIMESTAMPTZ(2);
+	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
+	el_check_partition(topic, partition);
+	el_check_read_privilege(topic);
+
+	for (i = 0; i < topic->storedesc->natts; i++)
+		if (strcmp(NameStr(TupleDescAttr(topic->storedesc, i)->attname), "ts") == 0)
+			tsatt = EL_NDERIVED + i;
+	if (tsatt < 0)
+		PG_RETURN_NULL();
+
+	values = palloc(sizeof(Datum) * (EL_NDERIVED + topic->storedesc->natts));
+	isnull = palloc(sizeof(bool) * (EL_NDERIVED + topic->storedesc->natts));
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "offset_for_time",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	el_cursor_init(&cur, topic, partition, 0, GetActiveSnapshot(), EL_READ_SKIP);
+	while (el_cursor_next(&cur, &off, values, isnull))
+	{
+		if (!isnull[tsatt] && DatumGetTimestampTz(values[tsatt]) >= ts)
+		{
+			result = off;
+			break;
+		}
+	}
+	el_cursor_end(&cur);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	if (result < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(result);
+}
+
+/*
+ * eventlog.partition_stats(topic) RETURNS TABLE(partition, log_start_offset,
+ * log_end_offset, stable_offset, segments, bytes): behind eventlog.partitions.
+ */
+PG_FUNCTION_INFO_V1(eventlog_partition_stats);
+Datum
+eventlog_partition_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ElTopic    *topic;
+	Oid			relid;
+	int			p;
+
+	relid = el_topic_relid(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	InitMaterializedSRF(fcinfo, 0);
+	if (!OidIsValid(relid))
+		return (Datum) 0;
+	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
+	for (p = 0; p < topic->nparts; p++)
+	{
+		ElPartitionStats st;
+		Datum		values[6];
+		bool		isnull[6] = {false, false, false, false, false, false};
+
+		el_partition_stats(topic, p, GetActiveSnapshot(), &st);
+		values[0] = Int32GetDatum(p);
+		values[1] = Int64GetDatum(st.log_start_offset);
+		values[2] = Int64GetDatum(st.log_end_offset);
+		values[3] = Int64GetDatum(st.stable_offset);
+		values[4] = Int32GetDatum(st.segments);
+		values[5] = Int64GetDatum(st.bytes);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	}
+	return (Datum) 0;
+}

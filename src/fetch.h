@@ -1,0 +1,22 @@
+/*
+ * fetch.h
+ *		Reading a partition for a client: shared by fetch() and poll().
+ */
+#ifndef EVENTLOG_FETCH_H
+#define EVENTLOG_FETCH_H
+
+#include "fmgr.h"
+#include "utils/snapshot.h"
+#include "utils/tuplestore.h"
+
+#include "topic.h"
+
+extern int	el_read_partition(ElTopic *topic, int partition, int64 from_offset,
+							  int max_records, Snapshot snapshot,
+							  Tuplestorestate *tupstore, TupleDesc tupdesc,
+							  int64 *next);
+extern Snapshot el_read_snapshot(bool fresh);
+extern long el_wait_arg_ms(FunctionCallInfo fcinfo, int argno);
+extern void el_check_read_privilege(ElTopic *topic);
+
+#endif							/* EVENTLOG_FETCH_H */

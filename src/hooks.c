@@ -1,0 +1,145 @@
+/*
+ * hooks.c
+ *		Refuse statements that would change records, before they start.
+ *
+ * The access method's update/delete/lock callbacks already raise errors,
+ * but some statements never reach them (MERGE with only INSERT actions,
+ * ON CONFLICT with no index, TRUNCATE, which only swaps the topic
+ * relation's empty file).  Checking at parse analysis gives every one the
+ * same clear error and changes nothing.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
+#include "parser/parsetree.h"
+#include "tcop/utility.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "elam.h"
+#include "eventlog.h"
+#include "topic.h"
+
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* Is relid a topic or segment relation?  Cheap: namespace check only. */
+static bool
+is_eventlog_rel(Oid relid)
+{
+	Oid			nsp = get_rel_namespace(relid);
+
+	if (!OidIsValid(nsp))
+		return false;
+	return nsp == get_namespace_oid(EL_TOPICS_SCHEMA, true) ||
+		nsp == get_namespace_oid(EL_SEGMENTS_SCHEMA, true);
+}
+
+static void
+refuse(const char *what, Oid relid)
+{
+	Relation	rel = relation_open(relid, NoLock);
+
+	el_refuse_modification(what, rel);
+}
+
+static bool
+check_query_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+
+		if (q->resultRelation > 0)
+		{
+			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+
+			if (rte->rtekind == RTE_RELATION && is_eventlog_rel(rte->relid))
+			{
+				switch (q->commandType)
+				{
+					case CMD_UPDATE:
+						refuse("UPDATE", rte->relid);
+						break;
+					case CMD_DELETE:
+						refuse("DELETE from", rte->relid);
+						break;
+					case CMD_MERGE:
+						refuse("MERGE into", rte->relid);
+						break;
+					case CMD_INSERT:
+						if (q->onConflict != NULL)
+							refuse("use INSERT ... ON CONFLICT on", rte->relid);
+						break;
+					default:
+						break;
+				}
+			}
+		}
+		foreach(lc, q->rowMarks)
+		{
+			RowMarkClause *rc = lfirst_node(RowMarkClause, lc);
+			RangeTblEntry *rte = rt_fetch(rc->rti, q->rtable);
+
+			if (rte->rtekind == RTE_RELATION && is_eventlog_rel(rte->relid))
+				refuse("lock rows of", rte->relid);
+		}
+		return query_tree_walker(q, check_query_walker, context, 0);
+	}
+	return expression_tree_walker(node, check_query_walker, context);
+}
+
+static void
+el_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+	if (get_namespace_oid(EL_TOPICS_SCHEMA, true) != InvalidOid)
+		check_query_walker((Node *) query, NULL);
+}
+
+static void
+el_process_utility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, TruncateStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((TruncateStmt *) parsetree)->relations)
+		{
+			RangeVar   *rv = lfirst_node(RangeVar, lc);
+			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+			if (OidIsValid(relid) && is_eventlog_rel(relid))
+				refuse("TRUNCATE", relid);
+		}
+	}
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+void
+el_install_hooks(void)
+{
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = el_post_parse_analyze;
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = el_process_utility;
+}

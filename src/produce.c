@@ -1,0 +1,367 @@
+/*
+ * produce.c
+ *		The produce path: validate, route to a partition, append.
+ *
+ * Every way of writing a record (eventlog.produce(), INSERT ... SELECT and
+ * COPY into the topic relation) ends in el_topic_insert(), so they route
+ * and assign offsets identically.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/heaptoast.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "elstore.h"
+#include "eventlog.h"
+#include "murmur2.h"
+#include "notify.h"
+#include "produce.h"
+
+/* columns of the standard topic relation (1-based) */
+#define ATT_TS		3
+#define ATT_KEY		4
+#define ATT_VALUE	5
+#define ATT_HEADERS 6
+
+void
+el_tid_encode(ItemPointer tid, int partition, int64 offset)
+{
+	BlockNumber blk = ((BlockNumber) partition << EL_TID_BLOCK_OFFSET_BITS) |
+		(BlockNumber) ((offset >> EL_TID_OFFSET_BITS) &
+					   ((1 << EL_TID_BLOCK_OFFSET_BITS) - 1));
+
+	ItemPointerSet(tid, blk, (OffsetNumber) ((offset & ((1 << EL_TID_OFFSET_BITS) - 1)) + 1));
+}
+
+void
+el_tid_decode(ItemPointer tid, int *partition, int64 *offset)
+{
+	BlockNumber blk = ItemPointerGetBlockNumberNoCheck(tid);
+
+	*partition = (int) (blk >> EL_TID_BLOCK_OFFSET_BITS);
+	*offset = ((int64) (blk & ((1 << EL_TID_BLOCK_OFFSET_BITS) - 1)) << EL_TID_OFFSET_BITS) |
+		(int64) (ItemPointerGetOffsetNumberNoCheck(tid) - 1);
+}
+
+/*
+ * Keyless records are spread round-robin, starting at a per-backend point
+ * so that many single-record producers do not all pile onto partition 0.
+ */
+static uint32 round_robin = 0;
+
+int
+el_choose_partition(ElTopic *topic, Datum *values, bool *isnull)
+{
+	if (!isnull[EL_ATTNUM_PARTITION - 1])
+	{
+		int			p = DatumGetInt32(values[EL_ATTNUM_PARTITION - 1]);
+
+		el_check_partition(topic, p);
+		return p;
+	}
+	if (topic->storedesc->natts >= ATT_KEY - EL_NDERIVED &&
+		!isnull[ATT_KEY - 1] &&
+		TupleDescAttr(topic->storedesc, ATT_KEY - EL_NDERIVED - 1)->atttypid == TEXTOID)
+	{
+		text	   *key = DatumGetTextPP(values[ATT_KEY - 1]);
+
+		return el_partition_for_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+									topic->nparts);
+	}
+	if (round_robin == 0)
+		round_robin = (uint32) MyProcPid;
+	return (int) (round_robin++ % (uint32) topic->nparts);
+}
+
+/* Headers are a JSON object whose values are strings (Kafka: bytes). */
+static void
+check_headers(Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record headers must be a JSON object"),
+				 errhint("Pass headers like '{\"trace-id\": \"abc\"}'.")));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		if ((tok == WJB_VALUE && v.type != jbvString) ||
+			(depth > 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("record header values must be strings"),
+					 errhint("Encode other values as strings, as Kafka headers carry bytes.")));
+	}
+}
+
+static Size
+raw_size(TupleDesc desc, Datum *values, bool *isnull)
+{
+	Size		size = 0;
+	int			i;
+
+	for (i = EL_NDERIVED; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (isnull[i])
+			continue;
+		if (att->attlen == -1)
+			size += toast_raw_datum_size(values[i]);
+		else if (att->attlen > 0)
+			size += att->attlen;
+		else
+			size += strlen(DatumGetCString(values[i])) + 1;
+	}
+	return size;
+}
+
+/* Values above this many bytes go through TOAST first, as in heap. */
+#define EL_TOAST_THRESHOLD	2000
+
+/*
+ * Validate, route and append the record in slot (a virtual slot of the
+ * topic relation).  On return the slot carries the assigned partition and
+ * offset, so INSERT ... RETURNING shows them, and its TID identifies it.
+ */
+void
+el_topic_insert(Relation rel, TupleTableSlot *slot)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
+	int			natts = desc->natts;
+	Datum	   *values;
+	bool	   *isnull;
+	int			partition;
+	int64		want_offset = -1;
+	int64		offset;
+	ElSegment  *segment;
+	Relation	seg;
+	Size		size;
+	Size		raw;
+	char	   *entry;
+
+	slot_getallattrs(slot);
+	values = palloc(sizeof(Datum) * natts);
+	isnull = palloc(sizeof(bool) * natts);
+	memcpy(values, slot->tts_values, sizeof(Datum) * natts);
+	memcpy(isnull, slot->tts_isnull, sizeof(bool) * natts);
+
+	if (natts >= ATT_VALUE && isnull[ATT_KEY - 1] && isnull[ATT_VALUE - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("a record needs a value or a key"),
+				 errdetail("A NULL value is a tombstone, which only makes sense for a key."),
+				 errhint("Give the record a value, or a key to delete.")));
+	if (natts >= ATT_HEADERS && !isnull[ATT_HEADERS - 1] &&
+		TupleDescAttr(desc, ATT_HEADERS - 1)->atttypid == JSONBOID)
+		check_headers(DatumGetJsonbP(values[ATT_HEADERS - 1]));
+
+	if (!isnull[EL_ATTNUM_OFFSET - 1])
+	{
+		want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]);
+		if (want_offset < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("offset must not be negative"),
+					 errhint("Leave \"offset\" NULL to have one assigned.")));
+	}
+	if (natts >= ATT_TS && isnull[ATT_TS - 1] &&
+		TupleDescAttr(desc, ATT_TS - 1)->atttypid == TIMESTAMPTZOID)
+	{
+		values[ATT_TS - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
+		isnull[ATT_TS - 1] = false;
+	}
+
+	raw = raw_size(desc, values, isnull);
+	if (raw > (Size) el_max_record_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("record of %zu bytes exceeds the maximum record size of %d bytes",
+						raw, el_max_record_bytes),
+				 errhint("Raise eventlog.max_record_bytes, or split the record.")));
+
+	partition = el_choose_partition(topic, values, isnull);
+	segment = el_active_segment(topic, partition);
+	seg = table_open(segment->relid, RowExclusiveLock);
+
+	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
+	if (size > EL_TOAST_THRESHOLD)
+	{
+		HeapTuple	tup;
+		HeapTuple	toasted;
+
+		values[0] = Int32GetDatum(partition);
+		isnull[0] = false;
+		values[1] = Int64GetDatum(0);
+		isnull[1] = false;
+		tup = heap_form_tuple(desc, values, isnull);
+		toasted = heap_toast_insert_or_update(seg, tup, NULL, 0);
+		heap_deform_tuple(toasted, desc, values, isnull);
+		size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
+	}
+	if (size > EL_MAX_ENTRY_SIZE || size > EL_ENTRY_LENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("record does not fit an eventlog page even after compression"),
+				 errdetail("The record needs %zu bytes; at most %zu fit.",
+						   size, (Size) EL_MAX_ENTRY_SIZE)));
+
+	entry = palloc(size);
+	el_record_encode(entry, size, topic->storedesc, values + EL_NDERIVED,
+					 isnull + EL_NDERIVED);
+	offset = el_append(seg, segment->base_offset, entry, size, want_offset);
+	table_close(seg, NoLock);
+	el_notify_produced(RelationGetRelid(rel));
+
+	if (offset >= EL_TID_MAX_OFFSET && rel->rd_rel->relhasindex)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("offset " INT64_FORMAT " is too large for an index on topic \"%s\"",
+						offset, NameStr(topic->name)),
+				 errdetail("Indexes on topic relations address at most " INT64_FORMAT " offsets per partition.",
+						   EL_TID_MAX_OFFSET)));
+
+	/* show the assigned partition, offset and timestamp to RETURNING */
+	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(partition);
+	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
+	slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
+	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = false;
+	if (natts >= ATT_TS)
+	{
+		slot->tts_values[ATT_TS - 1] = values[ATT_TS - 1];
+		slot->tts_isnull[ATT_TS - 1] = isnull[ATT_TS - 1];
+	}
+	el_tid_encode(&slot->tts_tid, partition, offset);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	pfree(entry);
+}
+
+/*
+ * eventlog.produce(topic, value, key, headers, partition)
+ *		RETURNS TABLE(partition int, "offset" bigint)
+ */
+PG_FUNCTION_INFO_V1(eventlog_produce);
+Datum
+eventlog_produce(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	rel;
+	Oid			relid;
+	TupleTableSlot *slot;
+	Datum		out[2];
+	bool		outnull[2] = {false, false};
+	int			natts;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	relid = el_topic_relid(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to produce to topic \"%s\"",
+						text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				 errhint("Producing requires INSERT privilege on the topic relation.")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	rel = table_open(relid, RowExclusiveLock);
+	natts = RelationGetDescr(rel)->natts;
+
+	if (rel->rd_rel->relhasindex || rel->rd_rel->relhastriggers)
+	{
+		/* let the executor maintain indexes and fire triggers */
+		Oid			types[4] = {JSONBOID, TEXTOID, JSONBOID, INT4OID};
+		Datum		vals[4];
+		char		nulls[4];
+		char	   *sql;
+
+		for (i = 0; i < 4; i++)
+		{
+			vals[i] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+			nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+		}
+		sql = psprintf("INSERT INTO %s.%s (value, key, headers, \"partition\")"
+					   " VALUES ($1, $2, $3, $4) RETURNING \"partition\", \"offset\"",
+					   EL_TOPICS_SCHEMA, quote_identifier(RelationGetRelationName(rel)));
+		SPI_connect();
+		if (SPI_execute_with_args(sql, 4, types, vals, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not produce through SPI");
+		out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &outnull[0]);
+		out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &outnull[1]);
+		SPI_finish();
+	}
+	else
+	{
+		slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+		ExecClearTuple(slot);
+		for (i = 0; i < natts; i++)
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+		}
+		/* value, key, headers, partition go to columns 5, 4, 6, 1 */
+		if (!PG_ARGISNULL(4))
+		{
+			slot->tts_values[EL_ATTNUM_PARTITION - 1] = PG_GETARG_DATUM(4);
+			slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
+		}
+		if (!PG_ARGISNULL(1))
+		{
+			slot->tts_values[ATT_VALUE - 1] = PG_GETARG_DATUM(1);
+			slot->tts_isnull[ATT_VALUE - 1] = false;
+		}
+		if (!PG_ARGISNULL(2))
+		{
+			slot->tts_values[ATT_KEY - 1] = PG_GETARG_DATUM(2);
+			slot->tts_isnull[ATT_KEY - 1] = false;
+		}
+		if (!PG_ARGISNULL(3))
+		{
+			slot->tts_values[ATT_HEADERS - 1] = PG_GETARG_DATUM(3);
+			slot->tts_isnull[ATT_HEADERS - 1] = false;
+		}
+		ExecStoreVirtualTuple(slot);
+		el_topic_insert(rel, slot);
+		out[0] = slot->tts_values[EL_ATTNUM_PARTITION - 1];
+		out[1] = slot->tts_values[EL_ATTNUM_OFFSET - 1];
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	table_close(rel, NoLock);
+	return (Datum) 0;
+}
+
+/* eventlog.partition_for(topic, key): the partition produce() would pick. */
+PG_FUNCTION_INFO_V1(eventlog_partition_for);
+Datum
+eventlog_partition_for(PG_FUNCTION_ARGS)
+{
+	ElTopic    *topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
+	text	   *key = PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_INT32(el_partition_for_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+										 topic->nparts));
+}

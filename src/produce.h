@@ -1,0 +1,28 @@
+/*
+ * produce.h
+ *		Routing a record to a partition and appending it: the one path
+ *		shared by eventlog.produce(), INSERT and COPY into a topic.
+ */
+#ifndef EVENTLOG_PRODUCE_H
+#define EVENTLOG_PRODUCE_H
+
+#include "executor/tuptable.h"
+#include "utils/rel.h"
+
+#include "topic.h"
+
+/*
+ * TIDs of topic rows encode (partition, offset): offsets never change or
+ * get reused, so the TID is a stable identity for indexes (eltid).
+ */
+#define EL_TID_OFFSET_BITS		8
+#define EL_TID_BLOCK_OFFSET_BITS 22
+#define EL_TID_MAX_OFFSET		(INT64CONST(1) << (EL_TID_OFFSET_BITS + EL_TID_BLOCK_OFFSET_BITS))
+
+extern void el_tid_encode(ItemPointer tid, int partition, int64 offset);
+extern void el_tid_decode(ItemPointer tid, int *partition, int64 *offset);
+
+extern int	el_choose_partition(ElTopic *topic, Datum *values, bool *isnull);
+extern void el_topic_insert(Relation rel, TupleTableSlot *slot);
+
+#endif							/* EVENTLOG_PRODUCE_H */

@@ -1,0 +1,706 @@
+/*
+ * topic.c
+ *		Topic metadata: a backend-local cache over eventlog.topic_config
+ *		and eventlog.segment_map, and the topic DDL functions.
+ *
+ * Each topic is a relation eventlog_topics."<topic>" USING eventlog that
+ * holds no data itself: it routes inserts to, and scans across, its
+ * partitions' segment relations eventlog_segments.t<relid>_p<n>_s<k>
+ * (also USING eventlog).  Segment DDL therefore never locks the topic
+ * relation, and retention can drop whole segments.
+ *
+ * The cache is keyed by topic relation OID and invalidated through the
+ * relcache: every catalog change calls CacheInvalidateRelcacheByRelid() on
+ * the topic relation, so other backends see it when the change commits.
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "eventlog.h"
+#include "topic.h"
+
+typedef struct TopicCacheEntry
+{
+	Oid			relid;			/* hash key */
+	MemoryContext cxt;			/* holds topic and everything it points to */
+	ElTopic    *topic;
+} TopicCacheEntry;
+
+static HTAB *topic_cache = NULL;
+
+/* contexts of invalidated entries, freed at transaction end */
+static List *graveyard = NIL;
+
+static void
+bury_entry(TopicCacheEntry *entry)
+{
+	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+	entry->topic->valid = false;
+	graveyard = lappend(graveyard, entry->cxt);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+topic_inval_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TopicCacheEntry *entry;
+
+	if (topic_cache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(topic_cache, &relid, HASH_FIND, NULL);
+		if (entry)
+		{
+			bury_entry(entry);
+			hash_search(topic_cache, &relid, HASH_REMOVE, NULL);
+		}
+		return;
+	}
+	hash_seq_init(&status, topic_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		bury_entry(entry);
+		hash_search(topic_cache, &entry->relid, HASH_REMOVE, NULL);
+	}
+}
+
+void
+el_topic_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TopicCacheEntry);
+	ctl.hcxt = CacheMemoryContext;
+	topic_cache = hash_create("eventlog topic cache", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(topic_inval_callback, (Datum) 0);
+}
+
+void
+el_topic_cache_reset_xact(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, graveyard)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(graveyard);
+	graveyard = NIL;
+}
+
+static Oid
+schema_oid(const char *name)
+{
+	return get_namespace_oid(name, true);
+}
+
+ElRelRole
+el_rel_role(Relation rel)
+{
+	Oid			nsp = RelationGetNamespace(rel);
+
+	if (nsp == schema_oid(EL_TOPICS_SCHEMA))
+		return EL_ROLE_TOPIC;
+	if (nsp == schema_oid(EL_SEGMENTS_SCHEMA))
+		return EL_ROLE_SEGMENT;
+	return EL_ROLE_OTHER;
+}
+
+static ElTopic *
+load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
+{
+	char	   *relname = get_rel_name(relid);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	ElTopic    *topic;
+	MemoryContext old;
+	Relation	rel;
+	TupleDesc	desc;
+	uint64		i;
+	int			ret;
+
+	if (relname == NULL)
+	{
+		if (missing_ok)
+			return NULL;
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	}
+	args[0] = CStringGetTextDatum(relname);
+
+	SPI_connect();
+	ret = SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config WHERE topic = $1",
+								1, argtypes, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation \"%s\" is not a registered topic", relname),
+				 errhint("Create topics with eventlog.create_topic().")));
+	}
+
+	old = MemoryContextSwitchTo(cxt);
+	topic = palloc0(sizeof(ElTopic));
+	topic->relid = relid;
+	namestrcpy(&topic->name, relname);
+	{
+		bool		isnull;
+
+		topic->nparts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	topic->parts = palloc0(sizeof(ElPartition) * topic->nparts);
+	MemoryContextSwitchTo(old);
+
+	ret = SPI_execute_with_args("SELECT partition, seg_no, segrel::oid, base_offset"
+								" FROM eventlog.segment_map WHERE topic = $1"
+								" ORDER BY partition, seg_no",
+								1, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+
+	/* first pass counts per partition, second fills */
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int			p = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (p >= 0 && p < topic->nparts)
+			topic->parts[p].nsegs++;
+	}
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < (uint64) topic->nparts; i++)
+	{
+		topic->parts[i].segs = palloc0(sizeof(ElSegment) * Max(topic->parts[i].nsegs, 1));
+		topic->parts[i].nsegs = 0;
+	}
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			p = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+		ElSegment  *seg;
+
+		if (p < 0 || p >= topic->nparts)
+			continue;
+		seg = &topic->parts[p].segs[topic->parts[p].nsegs++];
+		seg->seg_no = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+		seg->relid = DatumGetObjectId(SPI_getbinval(tup, td, 3, &isnull));
+		seg->base_offset = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
+	}
+	SPI_finish();
+
+	/* stored columns: the topic's columns minus the derived ones */
+	rel = relation_open(relid, NoLock);
+	desc = RelationGetDescr(rel);
+	old = MemoryContextSwitchTo(cxt);
+	topic->storedesc = CreateTemplateTupleDesc(desc->natts - EL_NDERIVED);
+	for (i = EL_NDERIVED; i < (uint64) desc->natts; i++)
+		TupleDescCopyEntry(topic->storedesc, i - EL_NDERIVED + 1, desc, i + 1);
+	MemoryContextSwitchTo(old);
+	relation_close(rel, NoLock);
+
+	topic->valid = true;
+	return topic;
+}
+
+ElTopic *
+el_topic_get(Oid relid, bool missing_ok)
+{
+	TopicCacheEntry *entry;
+	bool		found;
+	MemoryContext cxt;
+	ElTopic    *topic;
+
+	if (topic_cache == NULL)
+		el_topic_cache_init();
+
+	entry = hash_search(topic_cache, &relid, HASH_FIND, &found);
+	if (found && entry->topic->valid)
+		return entry->topic;
+
+	cxt = AllocSetContextCreate(CacheMemoryContext, "eventlog topic",
+								ALLOCSET_SMALL_SIZES);
+	PG_TRY();
+	{
+		topic = load_topic(relid, cxt, missing_ok);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (topic == NULL)
+	{
+		MemoryContextDelete(cxt);
+		return NULL;
+	}
+
+	/* an invalidation may have arrived while loading; the entry is fresh */
+	entry = hash_search(topic_cache, &relid, HASH_ENTER, &found);
+	if (found)
+		bury_entry(entry);
+	entry->cxt = cxt;
+	entry->topic = topic;
+	return topic;
+}
+
+Oid
+el_topic_relid(const char *name, bool missing_ok)
+{
+	Oid			nsp = schema_oid(EL_TOPICS_SCHEMA);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" does not exist", name),
+				 errhint("Create it with eventlog.create_topic().")));
+	return relid;
+}
+
+/*
+ * Resolve a topic name given to a SQL function, lock and open its relation
+ * and return its metadata.  The lock is taken before the metadata is read,
+ * so the metadata cannot change under the caller.
+ */
+ElTopic *
+el_topic_open(text *name, LOCKMODE lockmode, Relation *relp)
+{
+	char	   *str = text_to_cstring(name);
+	Oid			relid = el_topic_relid(str, false);
+	Relation	rel = table_open(relid, lockmode);
+	ElTopic    *topic = el_topic_get(relid, false);
+
+	if (relp)
+		*relp = rel;
+	else
+		table_close(rel, NoLock);
+	return topic;
+}
+
+void
+el_check_partition(ElTopic *topic, int partition)
+{
+	if (partition < 0 || partition >= topic->nparts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("partition %d of topic \"%s\" does not exist",
+						partition, NameStr(topic->name)),
+				 errdetail("Topic \"%s\" has partitions 0 to %d.",
+						   NameStr(topic->name), topic->nparts - 1)));
+}
+
+/* The segment new records of a partition go to. */
+ElSegment *
+el_active_segment(ElTopic *topic, int partition)
+{
+	ElPartition *part = &topic->parts[partition];
+
+	if (part->nsegs == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("partition %d of topic \"%s\" has no segment",
+						partition, NameStr(topic->name)),
+				 errhint("Restore eventlog.segment_map together with the topic, or recreate the topic.")));
+	return &part->segs[part->nsegs - 1];
+}
+
+/* ----------------------------------------------------------------
+ * Topic DDL
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Kafka's topic name rule: [a-zA-Z0-9._-]+, here at most 63 bytes so the
+ * name is the relation name, and not "." or "..".
+ */
+static void
+check_topic_name(const char *name)
+{
+	const char *p;
+	size_t		len = strlen(name);
+
+	if (len == 0 || len >= NAMEDATALEN || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid topic name \"%s\"", name),
+				 errdetail("Topic names are 1 to %d bytes long and are not \".\" or \"..\".",
+						   NAMEDATALEN - 1)));
+	for (p = name; *p; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("invalid topic name \"%s\"", name),
+					 errdetail("Topic names may contain only ASCII letters, digits, \".\", \"_\" and \"-\".")));
+	}
+}
+
+static void
+check_partition_count(int partitions)
+{
+	if (partitions < 1 || partitions > EL_MAX_PARTITIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("partition count must be between 1 and %d", EL_MAX_PARTITIONS),
+				 errdetail("The value given was %d.", partitions)));
+}
+
+static void
+check_cleanup_policy(const char *policy)
+{
+	if (strcmp(policy, "delete") != 0 && strcmp(policy, "compact") != 0 &&
+		strcmp(policy, "compact,delete") != 0 && strcmp(policy, "delete,compact") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid cleanup_policy \"%s\"", policy),
+				 errhint("Use \"delete\", \"compact\" or \"compact,delete\".")));
+}
+
+static void
+spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+		 int expected)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "SPI_execute failed for \"%s\": %s", sql, SPI_result_code_string(ret));
+}
+
+/*
+ * Run catalog writes as the extension's owner: ordinary roles may read the
+ * catalog but change it only through these functions.
+ */
+static void
+as_catalog_owner(Oid *save_userid, int *save_sec)
+{
+	Oid			nsp = schema_oid(EL_SCHEMA);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Create segment seg_no of a partition and record it.  Inside SPI. */
+static void
+create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
+			   int64 base_offset, Oid owner)
+{
+	char		segname[NAMEDATALEN];
+	StringInfoData sql;
+	Oid			segrelid;
+	Oid			types[5] = {TEXTOID, INT4OID, INT4OID, OIDOID, INT8OID};
+	Datum		values[5];
+	ObjectAddress seg_addr,
+				topic_addr;
+
+	snprintf(segname, sizeof(segname), "t%u_p%d_s%d", topic_relid, partition, seg_no);
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TABLE %s.%s (LIKE %s.%s) USING eventlog",
+					 EL_SEGMENTS_SCHEMA, quote_identifier(segname),
+					 EL_TOPICS_SCHEMA, quote_identifier(topic));
+	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	segrelid = get_relname_relid(segname, schema_oid(EL_SEGMENTS_SCHEMA));
+
+	/* segments belong to the topic's owner and go away with the topic */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s.%s OWNER TO %s",
+					 EL_SEGMENTS_SCHEMA, quote_identifier(segname),
+					 quote_identifier(GetUserNameFromId(owner, false)));
+	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	ObjectAddressSet(seg_addr, RelationRelationId, segrelid);
+	ObjectAddressSet(topic_addr, RelationRelationId, topic_relid);
+	recordDependencyOn(&seg_addr, &topic_addr, DEPENDENCY_AUTO);
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	values[3] = ObjectIdGetDatum(segrelid);
+	values[4] = Int64GetDatum(base_offset);
+	spi_exec("INSERT INTO eventlog.segment_map (topic, partition, seg_no, segrel, base_offset)"
+			 " VALUES ($1, $2, $3, $4::regclass, $5)",
+			 5, types, values, NULL, SPI_OK_INSERT);
+	pfree(sql.data);
+}
+
+#define NSETTINGS 6
+static const char *const setting_names[NSETTINGS] = {
+	"retention", "retention_bytes", "cleanup_policy", "segment_bytes",
+	"segment_interval", "delete_retention"
+};
+static const Oid setting_types[NSETTINGS] = {
+	INTERVALOID, INT8OID, TEXTOID, INT8OID, INTERVALOID, INTERVALOID
+};
+
+/* Validate the settings arguments (args 2..7 of create/alter_topic). */
+static void
+check_settings(FunctionCallInfo fcinfo)
+{
+	int			i;
+
+	for (i = 0; i < NSETTINGS; i++)
+	{
+		if (PG_ARGISNULL(i + 2))
+			continue;
+		if (setting_types[i] == INT8OID && PG_GETARG_INT64(i + 2) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be positive", setting_names[i])));
+		if (setting_types[i] == INTERVALOID)
+		{
+			Interval   *iv = PG_GETARG_INTERVAL_P(i + 2);
+
+			if (iv->time < 0 || iv->day < 0 || iv->month < 0 ||
+				(iv->time == 0 && iv->day == 0 && iv->month == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s must be a positive interval", setting_names[i])));
+		}
+		if (setting_types[i] == TEXTOID)
+			check_cleanup_policy(text_to_cstring(PG_GETARG_TEXT_PP(i + 2)));
+	}
+}
+
+PG_FUNCTION_INFO_V1(eventlog_create_topic);
+Datum
+eventlog_create_topic(PG_FUNCTION_ARGS)
+{
+	char	   *topic;
+	int			partitions;
+	Oid			nsp = schema_oid(EL_TOPICS_SCHEMA);
+	Oid			relid;
+	Oid			owner = GetUserId();
+	Oid			save_userid;
+	int			save_sec;
+	StringInfoData sql;
+	Oid			types[2 + NSETTINGS];
+	Datum		values[2 + NSETTINGS];
+	char		nulls[2 + NSETTINGS];
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition count must not be null")));
+	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	partitions = PG_GETARG_INT32(1);
+	check_topic_name(topic);
+	check_partition_count(partitions);
+	check_settings(fcinfo);
+
+	if (pg_namespace_aclcheck(nsp, owner, ACL_CREATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to create topic \"%s\"", topic),
+				 errhint("Creating topics requires CREATE privilege on schema %s.",
+						 EL_TOPICS_SCHEMA)));
+
+	if (OidIsValid(get_relname_relid(topic, nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("topic \"%s\" already exists", topic)));
+
+	SPI_connect();
+
+	/* the topic relation belongs to the caller */
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TABLE %s.%s ("
+					 "\"partition\" int, \"offset\" bigint, "
+					 "ts timestamptz DEFAULT clock_timestamp(), "
+					 "key text, value jsonb, headers jsonb) USING eventlog",
+					 EL_TOPICS_SCHEMA, quote_identifier(topic));
+	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	relid = get_relname_relid(topic, nsp);
+
+	as_catalog_owner(&save_userid, &save_sec);
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(topic);
+	nulls[0] = ' ';
+	types[1] = INT4OID;
+	values[1] = Int32GetDatum(partitions);
+	nulls[1] = ' ';
+	for (i = 0; i < NSETTINGS; i++)
+	{
+		types[i + 2] = setting_types[i];
+		values[i + 2] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+		nulls[i + 2] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
+	}
+	spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
+			 " retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
+			 " delete_retention) VALUES ($1, $2, $3, $4, coalesce($5, 'delete'), $6, $7, $8)",
+			 2 + NSETTINGS, types, values, nulls, SPI_OK_INSERT);
+
+	for (i = 0; i < partitions; i++)
+		create_segment(relid, topic, i, 0, 0, owner);
+	SetUserIdAndSecContext(save_userid, save_sec);
+
+	SPI_finish();
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(eventlog_alter_topic);
+Datum
+eventlog_alter_topic(PG_FUNCTION_ARGS)
+{
+	Relation	rel;
+	ElTopic    *topic;
+	char	   *name;
+	Oid			relid;
+	int			oldparts;
+	Oid			save_userid;
+	int			save_sec;
+	Oid			types[2 + NSETTINGS];
+	Datum		values[2 + NSETTINGS];
+	char		nulls[2 + NSETTINGS];
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	check_settings(fcinfo);
+
+	/* serializes with other ALTERs; producers are not blocked */
+	topic = el_topic_open(PG_GETARG_TEXT_PP(0), ShareUpdateExclusiveLock, &rel);
+	relid = RelationGetRelid(rel);
+	name = pstrdup(NameStr(topic->name));
+	oldparts = topic->nparts;
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+
+	if (!PG_ARGISNULL(1))
+	{
+		int			partitions = PG_GETARG_INT32(1);
+
+		check_partition_count(partitions);
+		if (partitions < oldparts)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("topic \"%s\" has %d partitions, cannot decrease to %d",
+							name, oldparts, partitions),
+					 errdetail("Partitions can only be added, as in Kafka: removing one would lose its records and move keys.")));
+	}
+
+	SPI_connect();
+	as_catalog_owner(&save_userid, &save_sec);
+	if (!PG_ARGISNULL(1))
+	{
+		for (i = oldparts; i < PG_GETARG_INT32(1); i++)
+			create_segment(relid, name, i, 0, 0, rel->rd_rel->relowner);
+	}
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(name);
+	nulls[0] = ' ';
+	types[1] = INT4OID;
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	for (i = 0; i < NSETTINGS; i++)
+	{
+		types[i + 2] = setting_types[i];
+		values[i + 2] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+		nulls[i + 2] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
+	}
+	spi_exec("UPDATE eventlog.topic_config SET"
+			 " partitions = coalesce($2, partitions),"
+			 " retention = coalesce($3, retention),"
+			 " retention_bytes = coalesce($4, retention_bytes),"
+			 " cleanup_policy = coalesce($5, cleanup_policy),"
+			 " segment_bytes = coalesce($6, segment_bytes),"
+			 " segment_interval = coalesce($7, segment_interval),"
+			 " delete_retention = coalesce($8, delete_retention)"
+			 " WHERE topic = $1",
+			 2 + NSETTINGS, types, values, nulls, SPI_OK_UPDATE);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+
+	table_close(rel, NoLock);
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(eventlog_drop_topic);
+Datum
+eventlog_drop_topic(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	Oid			relid;
+	StringInfoData sql;
+	Oid			save_userid;
+	int			save_sec;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	relid = el_topic_relid(name, if_exists);
+	if (!OidIsValid(relid))
+	{
+		ereport(NOTICE,
+				(errmsg("topic \"%s\" does not exist, skipping", name)));
+		PG_RETURN_VOID();
+	}
+
+	/* DROP TABLE checks ownership and takes the lock; segments follow */
+	SPI_connect();
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "DROP TABLE %s.%s", EL_TOPICS_SCHEMA, quote_identifier(name));
+	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+
+	as_catalog_owner(&save_userid, &save_sec);
+	values[0] = CStringGetTextDatum(name);
+	spi_exec("DELETE FROM eventlog.topic_config WHERE topic = $1",
+			 1, types, values, NULL, SPI_OK_DELETE);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+	PG_RETURN_VOID();
+}

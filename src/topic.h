@@ -1,0 +1,58 @@
+/*
+ * topic.h
+ *		Topic metadata: the catalog tables eventlog.topic_config and
+ *		eventlog.segment_map, and a backend-local cache over them.
+ */
+#ifndef EVENTLOG_TOPIC_H
+#define EVENTLOG_TOPIC_H
+
+#include "access/tupdesc.h"
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+
+typedef struct ElSegment
+{
+	Oid			relid;
+	int32		seg_no;
+	int64		base_offset;
+} ElSegment;
+
+typedef struct ElPartition
+{
+	int			nsegs;
+	ElSegment  *segs;			/* ascending seg_no, i.e. ascending offsets */
+} ElPartition;
+
+typedef struct ElTopic
+{
+	Oid			relid;			/* the topic relation */
+	NameData	name;
+	int			nparts;
+	ElPartition *parts;
+	TupleDesc	storedesc;		/* stored columns: all but the derived ones */
+	bool		valid;
+} ElTopic;
+
+typedef enum ElRelRole
+{
+	EL_ROLE_TOPIC,
+	EL_ROLE_SEGMENT,
+	EL_ROLE_OTHER
+} ElRelRole;
+
+extern ElRelRole el_rel_role(Relation rel);
+
+/*
+ * The returned entry stays allocated until the end of the transaction even
+ * if an invalidation arrives meanwhile (it is then only marked invalid), so
+ * callers may keep the pointer while they open segments.
+ */
+extern ElTopic *el_topic_get(Oid topic_relid, bool missing_ok);
+extern Oid	el_topic_relid(const char *name, bool missing_ok);
+extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
+extern ElSegment *el_active_segment(ElTopic *topic, int partition);
+extern void el_topic_cache_init(void);
+extern void el_topic_cache_reset_xact(void);
+extern void el_check_partition(ElTopic *topic, int partition);
+
+#endif							/* EVENTLOG_TOPIC_H */

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# pg_eventlog: build (-Werror), install, and run the test suites.
+#
+#   bash test/run.sh                  # all suites: regress isolation tap
+#   bash test/run.sh regress          # only some: any of regress|isolation|tap
+#   bash test/run.sh isolation tap
+#
+# Installing needs root (or sudo).  initdb refuses to run as root, so when run
+# as root the suites run as the `postgres` OS user on a copy of the work tree
+# in a fresh /tmp directory (kept on failure, removed on success).  Each suite
+# is a separate `make installcheck` with the other suites blanked out on the
+# command line, so a failing suite does not hide the others.  On failure the
+# regression.diffs and the tails of the server/TAP logs are printed.
+# The last line is "tests: N passed, M failed"; exit status 0 only if M = 0.
+set -euo pipefail
+
+die() { echo "test/run.sh: $*" >&2; exit 1; }
+usage() { echo "usage: bash test/run.sh [regress|isolation|tap|all]..."; }
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+suites=()
+for arg in "${@:-all}"; do
+    case $arg in
+        regress|isolation|tap) suites+=("$arg") ;;
+        all) suites+=(regress isolation tap) ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+done
+
+if [[ -z ${PG_CONFIG:-} ]]; then
+    PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+    [[ -x $PG_CONFIG ]] || PG_CONFIG=/usr/bin/pg_config
+fi
+[[ -x $PG_CONFIG ]] || die "no pg_config at $PG_CONFIG (apt-get install postgresql-server-dev-15)"
+bindir="$("$PG_CONFIG" --bindir)"
+echo "=== $("$PG_CONFIG" --version), bindir $bindir"
+
+echo "=== build: make WERROR=1"
+make -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" WERROR=1
+
+echo "=== install: make install"
+if ((EUID == 0)); then
+    make install PG_CONFIG="$PG_CONFIG"
+elif command -v sudo >/dev/null 2>&1; then
+    sudo make install PG_CONFIG="$PG_CONFIG"
+else
+    die "make install needs root: run as root, or install sudo"
+fi
+
+# Where the suites run, and as whom.
+logdir="$(mktemp -d /tmp/pg_eventlog_runlog.XXXXXX)"
+trap 'rm -rf "$logdir"' EXIT
+if ((EUID == 0)); then
+    id postgres >/dev/null 2>&1 || die "no 'postgres' OS user (apt-get install postgresql-15)"
+    testdir="$(mktemp -d /tmp/pg_eventlog_test.XXXXXX)"
+    tar -C "$repo" -cf - \
+        --exclude=./.git --exclude=./.demo --exclude=./tmp_check \
+        --exclude=./test/tmp_check --exclude=./test/tmp_regress --exclude=./test/tmp_iso \
+        . | tar -C "$testdir" -xf -
+    chown -R postgres:postgres "$testdir"
+    echo "=== running suites as postgres in $testdir"
+else
+    testdir="$repo"
+fi
+
+run_make() {  # run `make installcheck ARGS...` in $testdir as the test user
+    local cmd
+    cmd="cd $(printf %q "$testdir") && exec env PATH=$(printf %q "$bindir:$PATH") TMPDIR=/tmp"
+    cmd+=" make installcheck PG_CONFIG=$(printf %q "$PG_CONFIG")$(printf ' %q' "$@")"
+    if ((EUID == 0)); then
+        su postgres -s /bin/bash -c "$cmd" </dev/null
+    else
+        bash -c "$cmd" </dev/null
+    fi
+}
+
+show_failure_files() {  # $1 stamp, $2 suite output: diffs, then log tails
+    local f n failed
+    # TAP: only the logs of the test files prove reports as failed.
+    failed=$(sed -n 's|^\(test/t/\)\{0,1\}\([^ /]*\)\.pl (Wstat.*|\2|p' "$2" | paste -sd'|' -)
+    while IFS= read -r f; do
+        case $f in
+            */regression.diffs)
+                [[ -s $f ]] || continue
+                n=$(wc -l <"$f")
+                echo "----- $f ($n lines) -----"
+                head -n 1000 "$f"
+                ((n <= 1000)) || echo "[... $((n - 1000)) more lines in $f]"
+                continue ;;
+            */initdb.log)
+                ! grep -q '^Success\.' "$f" || continue ;;
+            */tmp_check/log/*)
+                [[ -z $failed ]] || [[ ${f##*/} =~ ($failed) ]] || continue ;;
+        esac
+        echo "----- tail of $f -----"
+        tail -n 80 "$f"
+    done < <(find "$testdir" -type f -newer "$1" -name regression.diffs | sort
+             find "$testdir" -type f -newer "$1" -path '*/log/*' | sort)
+}
+
+total_pass=0 total_fail=0 summary=()
+for suite in "${suites[@]}"; do
+    case $suite in
+        regress)   blank=(ISOLATION= TAP_TESTS=) ;;
+        isolation) blank=(REGRESS= TAP_TESTS=) ;;
+        tap)       blank=(REGRESS= ISOLATION=)
+                   if ! compgen -G "$testdir/test/t/*.pl" >/dev/null; then
+                       summary+=("$suite: skipped (no test/t/*.pl)")
+                       continue
+                   fi ;;
+    esac
+    echo "=== suite: $suite"
+    stamp="$logdir/$suite.stamp" out="$logdir/$suite.out"
+    touch "$stamp"
+    sleep 0.01  # so files written by the suite are strictly -newer than the stamp
+    set +e
+    run_make "${blank[@]}" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    set -e
+
+    pass=0 fail=0
+    if [[ $suite == tap ]]; then
+        t=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out" | tail -n 1)
+        fail=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$out" |
+               awk '{s += $1} END {print s + 0}')
+        if grep -q '^Result: FAIL' "$out" && ((fail == 0)); then fail=1; fi
+        pass=$(( ${t:-0} > fail ? ${t:-0} - fail : 0 ))
+    else
+        line=$(grep -Eo '(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests (passed|failed))' "$out" | tail -n 1 || true)
+        if [[ $line =~ ^All\ ([0-9]+) ]]; then
+            pass=${BASH_REMATCH[1]}
+        elif [[ $line =~ ^([0-9]+)\ of\ ([0-9]+)\ tests\ passed ]]; then
+            pass=${BASH_REMATCH[1]}
+        elif [[ $line =~ ^([0-9]+)\ of\ ([0-9]+)\ tests\ failed ]]; then
+            fail=${BASH_REMATCH[1]} pass=$((BASH_REMATCH[2] - BASH_REMATCH[1]))
+        fi
+    fi
+    ((rc == 0 || fail > 0)) || fail=1   # died before reporting counts
+    total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail))
+
+    if ((rc == 0 && fail == 0)); then
+        summary+=("$suite: PASS ($pass passed)")
+    else
+        summary+=("$suite: FAIL ($pass passed, $fail failed, make exit $rc)")
+        echo "=== $suite FAILED: diffs and logs follow"
+        show_failure_files "$stamp" "$out"
+    fi
+done
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+if ((total_fail > 0)) && [[ $testdir != "$repo" ]]; then
+    echo "(test tree kept for inspection: $testdir)"
+elif [[ $testdir != "$repo" ]]; then
+    rm -rf "$testdir"
+fi
+echo "tests: $total_pass passed, $total_fail failed"
+((total_fail == 0))
