@@ -1,0 +1,112 @@
+-- The access method's SQL surface: scans, indexes, ANALYZE, VACUUM, COPY,
+-- large values, and the statements it refuses.
+SELECT eventlog.create_topic('am', partitions => 2);
+INSERT INTO eventlog_topics.am (key, value, headers)
+SELECT 'k' || (g % 17), jsonb_build_object('g', g, 'pad', repeat('p', 50)),
+       CASE WHEN g % 3 = 0 THEN jsonb_build_object('h', g::text) END
+  FROM generate_series(1, 3000) g;
+
+-- sequential scan: every record once, per partition in offset order
+SELECT count(*), count(DISTINCT (partition, "offset")) FROM eventlog_topics.am;
+SELECT partition, array_agg("offset") = array_agg("offset" ORDER BY "offset") AS in_order
+  FROM eventlog_topics.am GROUP BY partition ORDER BY partition;
+
+-- several pages per partition
+SELECT partition, bytes > 8192 AS multi_page FROM eventlog.partitions
+ WHERE topic = 'am' ORDER BY partition;
+
+-- ANALYZE gives the planner real numbers
+ANALYZE eventlog_topics.am;
+SELECT reltuples BETWEEN 2500 AND 3500 AS estimated FROM pg_class
+ WHERE oid = 'eventlog_topics.am'::regclass;
+SELECT attname, n_distinct FROM pg_stats
+ WHERE schemaname = 'eventlog_topics' AND tablename = 'am' AND attname = 'key';
+
+-- indexes: built from the log, maintained by later produces, used by the planner
+CREATE INDEX am_g ON eventlog_topics.am (((value->>'g')::int));
+CREATE INDEX am_key ON eventlog_topics.am (key, "offset");
+SELECT * FROM eventlog.produce('am', '{"g": 5000}', key => 'late');
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT "offset" FROM eventlog_topics.am WHERE (value->>'g')::int = 1234;
+SELECT key, value->>'g' AS g FROM eventlog_topics.am WHERE (value->>'g')::int IN (1234, 5000) ORDER BY 2;
+SELECT count(*) FROM eventlog_topics.am WHERE key = 'k3';
+RESET enable_seqscan;
+SELECT count(*) FROM eventlog_topics.am WHERE key = 'k3';
+-- a rolled-back produce leaves an index entry that is never returned
+BEGIN;
+SELECT count(*) FROM eventlog.produce('am', '{"g": 6000}', key => 'gone');
+ROLLBACK;
+SET enable_seqscan = off;
+SELECT count(*) AS gone FROM eventlog_topics.am WHERE (value->>'g')::int = 6000;
+RESET enable_seqscan;
+-- a TID scan
+SELECT "offset" FROM eventlog_topics.am
+ WHERE ctid = (SELECT ctid FROM eventlog_topics.am WHERE (value->>'g')::int = 1234);
+
+-- parallel scans split partitions between workers and see every record once
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM eventlog_topics.am;
+SELECT count(*), count(DISTINCT (partition, "offset")) FROM eventlog_topics.am;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
+-- VACUUM freezes, so relfrozenxid of every segment advances
+SELECT max(age(c.relfrozenxid)) > 0 AS had_age FROM eventlog.segment_map m
+  JOIN pg_class c ON c.oid = m.segrel WHERE m.topic = 'am';
+VACUUM (FREEZE) eventlog_topics.am;
+SELECT max(age(c.relfrozenxid)) AS age_after_freeze FROM eventlog.segment_map m
+  JOIN pg_class c ON c.oid = m.segrel WHERE m.topic = 'am';
+SELECT count(*) AS still_readable FROM eventlog_topics.am;
+VACUUM FULL eventlog_topics.am;
+CLUSTER eventlog_topics.am USING am_g;
+
+-- COPY out and back in (into another topic) round-trips every column
+SELECT eventlog.create_topic('am_copy', partitions => 2);
+COPY eventlog_topics.am TO '/tmp/pg_eventlog_am_copy.tsv';
+COPY eventlog_topics.am_copy FROM '/tmp/pg_eventlog_am_copy.tsv';
+SELECT count(*) AS differences FROM (
+  (SELECT * FROM eventlog_topics.am EXCEPT ALL SELECT * FROM eventlog_topics.am_copy)
+  UNION ALL
+  (SELECT * FROM eventlog_topics.am_copy EXCEPT ALL SELECT * FROM eventlog_topics.am)) d;
+
+-- large values are stored intact (TOAST), byte for byte
+SELECT * FROM eventlog.produce('am', jsonb_build_object('big', repeat(md5('x'), 25000)), key => 'big');
+SELECT length(value->>'big') AS len, md5(value->>'big') = md5(repeat(md5('x'), 25000)) AS intact
+  FROM eventlog_topics.am WHERE key = 'big';
+SELECT length(value->>'big') AS len FROM eventlog.fetch('am', eventlog.partition_for('am', 'big'),
+  (SELECT "offset" FROM eventlog_topics.am WHERE key = 'big'), 1);
+-- incompressible and close to the 1 MB limit
+SELECT * FROM eventlog.produce('am', jsonb_build_object('rnd',
+  (SELECT string_agg(md5(g::text || 'salt'), '') FROM generate_series(1, 30000) g)), key => 'rnd');
+SELECT length(value->>'rnd') AS len FROM eventlog_topics.am WHERE key = 'rnd';
+
+-- statements that would change records are refused, and change nothing
+SELECT count(*) AS before FROM eventlog_topics.am \gset
+UPDATE eventlog_topics.am SET value = '{}';
+DELETE FROM eventlog_topics.am WHERE key = 'k1';
+TRUNCATE eventlog_topics.am;
+MERGE INTO eventlog_topics.am t USING (SELECT 1 AS x) s ON false
+  WHEN NOT MATCHED THEN INSERT (value) VALUES ('{}');
+INSERT INTO eventlog_topics.am (value) VALUES ('{}') ON CONFLICT DO NOTHING;
+SELECT * FROM eventlog_topics.am FOR UPDATE;
+SELECT * FROM eventlog_topics.am FOR SHARE;
+SELECT * FROM eventlog_topics.am TABLESAMPLE SYSTEM (10);
+WITH d AS (DELETE FROM eventlog_topics.am RETURNING *) SELECT count(*) FROM d;
+SELECT count(*) = :before AS unchanged FROM eventlog_topics.am;
+
+-- segments are storage: read and written only through their topic
+SELECT segrel AS seg FROM eventlog.segment_map WHERE topic = 'am' AND partition = 0 \gset
+SELECT count(*) AS direct_rows FROM :seg;
+\set VERBOSITY sqlstate
+INSERT INTO :seg (value) VALUES ('{}');
+DELETE FROM :seg;
+TRUNCATE :seg;
+\set VERBOSITY default
+
+SELECT eventlog.drop_topic('am');
+SELECT eventlog.drop_topic('am_copy');

@@ -1,0 +1,100 @@
+-- Producing: produce(), INSERT and COPY route identically; bad input.
+SELECT eventlog.create_topic('p', partitions => 4);
+
+-- keyed records go where Kafka's default partitioner sends them
+SELECT k, eventlog.partition_for('p', k) AS partition,
+       (eventlog.murmur2(convert_to(k, 'UTF8')) & 2147483647) % 4 AS kafka
+  FROM unnest(ARRAY['customer-1', 'customer-2', 'abc', '21', 'foobar']) k;
+SELECT k, (eventlog.produce('p', jsonb_build_object('k', k), key => k)).*
+  FROM unnest(ARRAY['customer-1', 'customer-2', 'abc', '21', 'foobar', 'customer-1']) k;
+
+-- explicit partition wins over the key
+SELECT * FROM eventlog.produce('p', '{"explicit": true}', key => 'abc', "partition" => 3);
+
+-- keyless records spread over every partition
+SELECT count(DISTINCT partition) AS partitions_used
+  FROM (SELECT (eventlog.produce('p', jsonb_build_object('n', g))).*
+          FROM generate_series(1, 8) g) s;
+
+-- INSERT ... SELECT routes like produce() and RETURNING shows the offset
+INSERT INTO eventlog_topics.p (key, value)
+SELECT 'bulk-' || g, jsonb_build_object('g', g) FROM generate_series(1, 200) g;
+SELECT count(*) AS misrouted FROM eventlog_topics.p
+ WHERE key IS NOT NULL AND value ? 'g' AND partition <> eventlog.partition_for('p', key);
+INSERT INTO eventlog_topics.p (key, value, headers)
+VALUES ('customer-1', '{"via": "insert"}', '{"trace": "t1"}')
+RETURNING partition, "offset", key, value, headers;
+
+-- COPY FROM routes the same way
+COPY eventlog_topics.p (key, value) FROM stdin;
+copy-1	{"via": "copy"}
+copy-2	{"via": "copy"}
+customer-1	{"via": "copy"}
+\.
+SELECT key, partition = eventlog.partition_for('p', key) AS routed
+  FROM eventlog_topics.p WHERE value->>'via' = 'copy' ORDER BY key;
+
+-- per partition, offsets are dense and ordered (no gaps without aborts)
+SELECT partition, count(*) = max("offset") + 1 AS dense,
+       bool_and(ts IS NOT NULL) AS ts_set
+  FROM eventlog_topics.p GROUP BY partition ORDER BY partition;
+SELECT partition, log_end_offset = (SELECT count(*) FROM eventlog_topics.p t
+                                     WHERE t.partition = s.partition) AS end_matches
+  FROM eventlog.partitions s WHERE topic = 'p' ORDER BY partition;
+
+-- a tombstone: key with NULL value
+SELECT * FROM eventlog.produce('p', NULL, key => 'customer-2');
+SELECT key, value IS NULL AS tombstone FROM eventlog_topics.p
+ WHERE key = 'customer-2' ORDER BY "offset" DESC LIMIT 1;
+
+-- produce is transactional with the business write
+CREATE TABLE business (id int);
+BEGIN;
+INSERT INTO business VALUES (1);
+SELECT * FROM eventlog.produce('p', '{"order": 1}', key => 'tx');
+ROLLBACK;
+SELECT count(*) AS rolled_back FROM eventlog_topics.p WHERE key = 'tx';
+BEGIN;
+INSERT INTO business VALUES (2);
+SELECT * FROM eventlog.produce('p', '{"order": 2}', key => 'tx');
+COMMIT;
+SELECT b.id, t.value FROM business b, eventlog_topics.p t WHERE t.key = 'tx';
+
+-- PREPARE TRANSACTION after producing is refused and nothing is kept
+BEGIN;
+SELECT * FROM eventlog.produce('p', '{"prepared": true}', key => 'prep');
+PREPARE TRANSACTION 'p1';
+SELECT count(*) AS prepared_rows FROM eventlog_topics.p WHERE key = 'prep';
+SELECT count(*) AS prepared_xacts FROM pg_prepared_xacts;
+
+-- bad input: clear errors, nothing produced
+SELECT count(*) AS before FROM eventlog_topics.p \gset
+SELECT eventlog.produce('nosuch', '{}');
+SELECT eventlog.produce(NULL, '{}');
+SELECT eventlog.produce('p', NULL);
+SELECT eventlog.produce('p', NULL, key => NULL);
+SELECT eventlog.produce('p', '{}', "partition" => 4);
+SELECT eventlog.produce('p', '{}', "partition" => -1);
+SELECT eventlog.produce('p', '{}', headers => '"text"');
+SELECT eventlog.produce('p', '{}', headers => '[]');
+SELECT eventlog.produce('p', '{}', headers => '{"a": 1}');
+SELECT eventlog.produce('p', '{}', headers => '{"a": {"b": "c"}}');
+SELECT eventlog.produce('p', '{}', headers => '{"a": null}');
+SELECT eventlog.produce('p', jsonb_build_object('big', repeat('x', 1100000)));
+INSERT INTO eventlog_topics.p ("partition", value) VALUES (3, '{}'), (3, NULL);
+INSERT INTO eventlog_topics.p ("partition", value) VALUES (9, '{}');
+INSERT INTO eventlog_topics.p ("offset", value) VALUES (-5, '{}');
+INSERT INTO eventlog_topics.p ("partition", "offset", value) VALUES (0, 0, '{}');
+SELECT count(*) = :before AS unchanged FROM eventlog_topics.p;
+
+-- the size limit is a setting
+SET eventlog.max_record_bytes = '100B';
+SELECT eventlog.produce('p', jsonb_build_object('v', repeat('y', 200)));
+RESET eventlog.max_record_bytes;
+
+-- explicit offsets (as pg_restore writes them) may leave gaps, never go back
+INSERT INTO eventlog_topics.p ("partition", "offset", value) VALUES (1, 1000, '{"restored": true}');
+SELECT * FROM eventlog.produce('p', '{"after": "restore"}', "partition" => 1);
+
+DROP TABLE business;
+SELECT eventlog.drop_topic('p');
