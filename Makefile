@@ -13,6 +13,7 @@ OBJS = \
 	src/topic.o \
 	src/produce.o \
 	src/fetch.o \
+	src/group.o \
 	src/notify.o \
 	src/murmur2.o
 

@@ -145,3 +145,147 @@ SELECT c.topic, s."partition", s.log_start_offset, s.log_end_offset,
        LATERAL eventlog.partition_stats(c.topic) s;
 
 GRANT SELECT ON eventlog.topics, eventlog.partitions TO PUBLIC;
+
+-- Consumer groups.  Committed offsets are rows of a plain table, so poll()
+-- and commit() are part of the caller's transaction.
+CREATE TABLE eventlog.consumer_group (
+    group_id          text NOT NULL,
+    topic             text NOT NULL REFERENCES eventlog.topic_config (topic) ON DELETE CASCADE,
+    session_timeout   interval NOT NULL DEFAULT '45 s' CHECK (session_timeout > '0'),
+    max_poll_interval interval NOT NULL DEFAULT '5 min' CHECK (max_poll_interval > '0'),
+    auto_offset_reset text NOT NULL DEFAULT 'earliest'
+                      CHECK (auto_offset_reset IN ('earliest', 'latest')),
+    auto_commit       boolean NOT NULL DEFAULT true,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic)
+);
+
+CREATE TABLE eventlog.group_offset (
+    group_id         text NOT NULL,
+    topic            text NOT NULL,
+    partition        int NOT NULL,
+    committed_offset bigint NOT NULL CHECK (committed_offset >= 0),
+    committed_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic, partition),
+    FOREIGN KEY (group_id, topic) REFERENCES eventlog.consumer_group ON DELETE CASCADE
+);
+
+SELECT pg_catalog.pg_extension_config_dump('eventlog.consumer_group', '');
+SELECT pg_catalog.pg_extension_config_dump('eventlog.group_offset', '');
+REVOKE ALL ON eventlog.consumer_group, eventlog.group_offset FROM PUBLIC;
+GRANT SELECT ON eventlog.consumer_group, eventlog.group_offset TO PUBLIC;
+
+CREATE FUNCTION eventlog.poll(
+    group_id text,
+    topic text,
+    max_records int DEFAULT 500,
+    wait interval DEFAULT '0',
+    member text DEFAULT NULL)
+RETURNS TABLE ("partition" int, "offset" bigint, ts timestamptz, key text,
+               value jsonb, headers jsonb)
+AS 'MODULE_PATHNAME', 'eventlog_poll' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.commit(group_id text, topic text, "partition" int, next_offset bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_commit' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.seek(group_id text, topic text, "partition" int, next_offset bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_seek' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.seek_to_time(group_id text, topic text, ts timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p record;
+BEGIN
+    IF group_id IS NULL OR topic IS NULL OR ts IS NULL THEN
+        RAISE EXCEPTION 'group_id, topic and ts must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR p IN SELECT s."partition", s.log_end_offset
+               FROM eventlog.partition_stats(topic) s
+    LOOP
+        PERFORM eventlog.seek(group_id, topic, p."partition",
+                              coalesce(eventlog.offset_for_time(topic, p."partition", ts),
+                                       p.log_end_offset));
+    END LOOP;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'topic "%" does not exist', topic
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create it with eventlog.create_topic().';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION eventlog.leave(group_id text, topic text, member text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_leave' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.configure_group(
+    group_id text,
+    topic text,
+    session_timeout interval DEFAULT NULL,
+    max_poll_interval interval DEFAULT NULL,
+    auto_offset_reset text DEFAULT NULL,
+    auto_commit boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF group_id IS NULL OR topic IS NULL THEN
+        RAISE EXCEPTION 'group_id and topic must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT has_table_privilege(session_user::regrole::oid,
+                               format('%I.%I', 'eventlog_topics', topic)::regclass, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied to read topic "%"', topic
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF auto_offset_reset NOT IN ('earliest', 'latest') THEN
+        RAISE EXCEPTION 'invalid auto_offset_reset "%"', auto_offset_reset
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use "earliest" or "latest".';
+    END IF;
+    INSERT INTO eventlog.consumer_group AS g
+           (group_id, topic, session_timeout, max_poll_interval, auto_offset_reset, auto_commit)
+    VALUES (configure_group.group_id, configure_group.topic,
+            coalesce(session_timeout, '45 s'), coalesce(max_poll_interval, '5 min'),
+            coalesce(auto_offset_reset, 'earliest'), coalesce(auto_commit, true))
+    ON CONFLICT ON CONSTRAINT consumer_group_pkey DO UPDATE
+       SET session_timeout = coalesce(configure_group.session_timeout, g.session_timeout),
+           max_poll_interval = coalesce(configure_group.max_poll_interval, g.max_poll_interval),
+           auto_offset_reset = coalesce(configure_group.auto_offset_reset, g.auto_offset_reset),
+           auto_commit = coalesce(configure_group.auto_commit, g.auto_commit);
+END
+$$;
+
+CREATE FUNCTION eventlog.group_members()
+RETURNS TABLE (group_id text, topic text, member text, pid int, is_static boolean,
+               partitions int[], joined_at timestamptz, last_poll timestamptz)
+AS 'MODULE_PATHNAME', 'eventlog_group_members' LANGUAGE C VOLATILE;
+
+CREATE VIEW eventlog.consumer_groups AS
+SELECT g.group_id, g.topic,
+       count(m.member)::int AS members,
+       CASE WHEN count(m.member) = 0 THEN 'empty' ELSE 'stable' END AS state,
+       coalesce(jsonb_object_agg(m.member, to_jsonb(m.partitions))
+                FILTER (WHERE m.member IS NOT NULL), '{}') AS assignment,
+       g.session_timeout, g.max_poll_interval, g.auto_offset_reset, g.auto_commit,
+       g.created_at
+  FROM eventlog.consumer_group g
+  LEFT JOIN eventlog.group_members() m ON m.group_id = g.group_id AND m.topic = g.topic
+ GROUP BY g.group_id, g.topic;
+
+CREATE VIEW eventlog.consumer_lag AS
+SELECT g.group_id, g.topic, s."partition", o.committed_offset, s.log_end_offset,
+       greatest(s.log_end_offset - coalesce(o.committed_offset, s.log_start_offset), 0) AS lag,
+       m.member, s.stable_offset, s.log_start_offset, o.committed_at
+  FROM eventlog.consumer_group g
+ CROSS JOIN LATERAL eventlog.partition_stats(g.topic) s
+  LEFT JOIN eventlog.group_offset o
+         ON o.group_id = g.group_id AND o.topic = g.topic AND o."partition" = s."partition"
+  LEFT JOIN (SELECT gm.group_id, gm.topic, gm.member, unnest(gm.partitions) AS "partition"
+               FROM eventlog.group_members() gm) m
+         ON m.group_id = g.group_id AND m.topic = g.topic AND m."partition" = s."partition";
+
+GRANT SELECT ON eventlog.consumer_groups, eventlog.consumer_lag TO PUBLIC;

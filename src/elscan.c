@@ -265,6 +265,38 @@ page_may_be_unsettled(Page page, Snapshot snapshot)
 	return false;
 }
 
+/* First offset still retained: the first page of the first segment. */
+int64
+el_partition_log_start(ElTopic *topic, int partition)
+{
+	ElPartition *part = &topic->parts[partition];
+	Relation	seg;
+	int64		result;
+
+	if (part->nsegs == 0)
+		return 0;
+	seg = table_open(part->segs[0].relid, AccessShareLock);
+	result = el_segment_first_offset(seg, part->segs[0].base_offset);
+	table_close(seg, NoLock);
+	return result;
+}
+
+/* Next offset to be assigned: the tail page of the last segment. */
+int64
+el_partition_log_end(ElTopic *topic, int partition)
+{
+	ElPartition *part = &topic->parts[partition];
+	Relation	seg;
+	int64		result;
+
+	if (part->nsegs == 0)
+		return 0;
+	seg = table_open(part->segs[part->nsegs - 1].relid, AccessShareLock);
+	result = el_segment_next_offset(seg, part->segs[part->nsegs - 1].base_offset);
+	table_close(seg, NoLock);
+	return result;
+}
+
 void
 el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 				   ElPartitionStats *stats)

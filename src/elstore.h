@@ -79,6 +79,8 @@ typedef struct ElPartitionStats
 	int64		bytes;
 } ElPartitionStats;
 
+extern int64 el_partition_log_start(ElTopic *topic, int partition);
+extern int64 el_partition_log_end(ElTopic *topic, int partition);
 extern void el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 							   ElPartitionStats *stats);
 

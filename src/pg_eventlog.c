@@ -15,6 +15,7 @@
 #include "elam.h"
 #include "eventlog.h"
 #include "elwal.h"
+#include "group.h"
 #include "notify.h"
 
 PG_MODULE_MAGIC;
@@ -32,6 +33,7 @@ el_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(el_notify_shmem_size());
+	el_group_shmem_request();
 }
 
 static void
@@ -41,6 +43,7 @@ el_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	el_notify_shmem_init();
+	el_group_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -59,6 +62,13 @@ _PG_init(void)
 							&el_max_record_bytes,
 							1024 * 1024, 64, 256 * 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.max_consumer_groups",
+							"Consumer groups (per topic) that can have members at the same time.",
+							"Membership lives in shared memory sized at server start.",
+							&el_max_groups,
+							128, 1, 10000,
+							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("eventlog");
 

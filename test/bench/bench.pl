@@ -1,0 +1,485 @@
+#!/usr/bin/perl
+# pg_eventlog benchmark driver; started by test/bench/run.sh, which creates
+# the cluster and passes everything through BENCH_* environment variables.
+#
+# Systems: E = pg_eventlog topic, O = heap outbox table (bigserial PK),
+# Q = PgQ queue (no pgqd: pgq.ticker() is called by this script).
+# Timings are wall-clock times measured by this client (Time::HiRes) around
+# statements run in autocommit mode, so they include the commit (fsync).
+use strict;
+use warnings;
+use DBI;
+use DBD::Pg;
+use POSIX qw(floor);
+use Time::HiRes qw(time sleep);
+
+$| = 1;
+
+my %C = map { $_ => $ENV{"BENCH_$_"} }
+  qw(HOST PORT DB DIR PGBENCH WORK SMOKE N N2 REPEAT BULK_REPEAT T CLIENTS JOBS
+     PARTITIONS LAT_N LAT_INTERVAL_MS PGQ_TICK_MS);
+for (keys %C) { die "BENCH_$_ not set (run test/bench/run.sh)\n" unless defined $C{$_} }
+
+my $DSN = "dbi:Pg:dbname=$C{DB};host=$C{HOST};port=$C{PORT}";
+
+sub db {
+    my $dbh = DBI->connect($DSN, 'postgres', '',
+        { RaiseError => 1, PrintError => 0, AutoCommit => 1, pg_server_prepare => 1 })
+      or die "connect: $DBI::errstr\n";
+    $dbh->do("SET client_min_messages = warning");
+    return $dbh;
+}
+
+my $dbh = db();
+
+sub one { my ($sql, @a) = @_; my @r = $dbh->selectrow_array($sql, undef, @a); return $r[0] }
+sub median {
+    my @s = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @s;
+    return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
+}
+sub pct {
+    my ($p, @s) = @_;
+    @s = sort { $a <=> $b } @s;
+    return undef unless @s;
+    my $i = int(floor($p / 100 * (@s - 1) + 0.5));
+    return $s[$i];
+}
+sub note { print "  ", @_, "\n" }
+
+# ~16-byte keys, ~95-byte JSON values (as text; E and O store them as jsonb)
+my $KEY = q{'key-' || lpad((i % 100000)::text, 12, '0')};
+my $VAL = q{format('{"id": %s, "user": "user-%s", "amount": %s, "note": "%s"}', i, i % 1000, i % 10000, md5(i::text))};
+
+my $P = $C{PARTITIONS};
+my %R;    # metric -> system -> [samples]
+sub add { my ($m, $s, $v) = @_; push @{ $R{$m}{$s} }, $v }
+
+# ---------------------------------------------------------------------------
+# settings
+print "\n=== settings\n";
+my $ver = one("SELECT version()");
+my $cpu = `grep -m1 'model name' /proc/cpuinfo 2>/dev/null` // '';
+$cpu =~ s/.*:\s*//; chomp $cpu;
+my $ncpu = `nproc 2>/dev/null` // '?'; chomp $ncpu;
+note "server: $ver";
+note "machine: $ncpu CPUs, $cpu";
+for my $g (qw(shared_preload_libraries shared_buffers synchronous_commit fsync wal_level
+              max_wal_size checkpoint_timeout autovacuum jit wal_compression full_page_writes)) {
+    note sprintf "%-24s = %s", $g, one("SELECT current_setting('$g')");
+}
+note "pgq version: " . one("SELECT pgq.version()");
+note "N (bulk) = $C{N}, N2 (per-row) = $C{N2}, repetitions: bulk $C{BULK_REPEAT}, others $C{REPEAT}"
+  . ($C{SMOKE} ? "  [SMOKE RUN: numbers are not meaningful]" : "");
+note "eventlog topics have $P partitions (records routed by key); pgbench: -n -M prepared -c $C{CLIENTS} -j $C{JOBS} -T $C{T}";
+note "CHECKPOINT before every measured step; timings are client wall-clock incl. commit";
+
+my $sample = one("SELECT length($VAL) || ' / ' || length($KEY) FROM (SELECT 123456 AS i) s");
+note "value/key text bytes (sample): $sample";
+
+# ---------------------------------------------------------------------------
+# helpers per system
+sub lsn { one("SELECT pg_current_wal_lsn()") }
+sub lsn_diff { one("SELECT pg_wal_lsn_diff(?::pg_lsn, ?::pg_lsn)", $_[1], $_[0]) }
+sub checkpoint { $dbh->do("CHECKPOINT") }
+
+sub e_create {
+    my ($t, $parts) = @_;
+    $dbh->do("SELECT eventlog.drop_topic(?, true)", undef, $t);
+    $dbh->do("SELECT eventlog.create_topic(?, ?)", undef, $t, $parts);
+}
+sub e_disk {
+    my ($t) = @_;
+    return one("SELECT coalesce(sum(pg_total_relation_size(segrel)), 0)
+                     + pg_total_relation_size(format('eventlog_topics.%I', ?::text)::regclass)
+                  FROM eventlog.segment_map WHERE topic = ?", $t, $t);
+}
+sub o_create {
+    my ($t) = @_;
+    $dbh->do("DROP TABLE IF EXISTS $t");
+    $dbh->do("CREATE TABLE $t (id bigserial PRIMARY KEY, key text, value jsonb,
+                               created_at timestamptz DEFAULT now())");
+}
+sub q_create {
+    my ($q) = @_;
+    $dbh->do("SELECT pgq.drop_queue(?, true)", undef, $q)
+      if one("SELECT count(*) FROM pgq.queue WHERE queue_name = ?", $q);
+    $dbh->do("SELECT pgq.create_queue(?)", undef, $q);
+}
+sub q_last_tick {
+    my ($q) = @_;
+    return one("SELECT max(t.tick_id) FROM pgq.tick t JOIN pgq.queue q ON q.queue_id = t.tick_queue
+                 WHERE q.queue_name = ?", $q);
+}
+sub q_disk {
+    my ($q) = @_;
+    my $pfx = one("SELECT queue_data_pfx FROM pgq.queue WHERE queue_name = ?", $q);
+    $pfx =~ s/^pgq\.//;
+    return one("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'pgq' AND c.relkind = 'r' AND c.relname ~ ?",
+               '^' . $pfx . '(_[0-9]+)?$');
+}
+
+# Run one statement, return (seconds, wal bytes).
+sub timed {
+    my ($sql, @a) = @_;
+    checkpoint();
+    my $l0 = lsn();
+    my $t0 = time;
+    $dbh->do($sql, undef, @a);
+    my $dt = time - $t0;
+    my $l1 = lsn();
+    return ($dt, lsn_diff($l0, $l1));
+}
+
+# ---------------------------------------------------------------------------
+# 1 + 5: bulk load of N records in one INSERT ... SELECT
+print "\n=== 1. bulk produce: $C{N} records in one statement (x$C{BULK_REPEAT})\n";
+my $N = $C{N};
+my $q_tick0;
+for my $rep (1 .. $C{BULK_REPEAT}) {
+    my ($dt, $wal, $disk);
+
+    e_create('bulk', $P);
+    ($dt, $wal) = timed("INSERT INTO eventlog_topics.bulk (key, value)
+                         SELECT $KEY, ($VAL)::jsonb FROM generate_series(1, $N) i");
+    $disk = e_disk('bulk');
+    add('bulk', 'E', $N / $dt); add('wal', 'E', $wal / $N); add('disk', 'E', $disk / $N);
+    note sprintf "rep %d E: %.2f s, %.0f rows/s, WAL %.1f B/rec, disk %.1f B/rec", $rep, $dt, $N / $dt, $wal / $N, $disk / $N;
+
+    o_create('outbox');
+    ($dt, $wal) = timed("INSERT INTO outbox (key, value)
+                         SELECT $KEY, ($VAL)::jsonb FROM generate_series(1, $N) i");
+    $disk = one("SELECT pg_total_relation_size('outbox')");
+    add('bulk', 'O', $N / $dt); add('wal', 'O', $wal / $N); add('disk', 'O', $disk / $N);
+    note sprintf "rep %d O: %.2f s, %.0f rows/s, WAL %.1f B/rec, disk %.1f B/rec", $rep, $dt, $N / $dt, $wal / $N, $disk / $N;
+
+    q_create('bulkq');
+    $q_tick0 = q_last_tick('bulkq');
+    ($dt, $wal) = timed("SELECT count(pgq.insert_event('bulkq', $KEY, $VAL))
+                           FROM generate_series(1, $N) i");
+    $disk = q_disk('bulkq');
+    add('bulk', 'Q', $N / $dt); add('wal', 'Q', $wal / $N); add('disk', 'Q', $disk / $N);
+    note sprintf "rep %d Q: %.2f s, %.0f rows/s, WAL %.1f B/rec, disk %.1f B/rec", $rep, $dt, $N / $dt, $wal / $N, $disk / $N;
+}
+# close the batch holding the last load, for the fetch test
+$dbh->do("SELECT pgq.ticker('bulkq')");
+die "pgq did not tick after the load\n" if q_last_tick('bulkq') == $q_tick0;
+$dbh->do("ANALYZE outbox");
+for my $t (@{ $dbh->selectcol_arrayref("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                          WHERE n.nspname = 'pgq' AND relname ~ '^event_' AND relkind = 'r'") }) {
+    $dbh->do(qq{ANALYZE pgq."$t"});
+}
+
+# ---------------------------------------------------------------------------
+# 2: one produce() call per row inside one statement
+print "\n=== 2. per-row produce in one statement: $C{N2} rows (x$C{REPEAT})\n";
+my $N2 = $C{N2};
+o_create('outbox_row');
+$dbh->do("CREATE OR REPLACE FUNCTION outbox_put(k text, v jsonb) RETURNS bigint
+          LANGUAGE sql VOLATILE AS 'INSERT INTO outbox_row (key, value) VALUES (k, v) RETURNING id'");
+for my $rep (1 .. $C{REPEAT}) {
+    my ($dt);
+    e_create('rowt', $P);
+    ($dt) = timed("SELECT count(*) FROM (SELECT eventlog.produce('rowt', ($VAL)::jsonb, $KEY)
+                                           FROM generate_series(1, $N2) i) s");
+    add('row', 'E', $N2 / $dt);
+    my $e = $dt;
+    o_create('outbox_row');
+    ($dt) = timed("SELECT count(outbox_put($KEY, ($VAL)::jsonb)) FROM generate_series(1, $N2) i");
+    add('row', 'O', $N2 / $dt);
+    my $o = $dt;
+    q_create('rowq');
+    ($dt) = timed("SELECT count(pgq.insert_event('rowq', $KEY, $VAL)) FROM generate_series(1, $N2) i");
+    add('row', 'Q', $N2 / $dt);
+    note sprintf "rep %d: E %.0f  O %.0f  Q %.0f rows/s", $rep, $N2 / $e, $N2 / $o, $N2 / $dt;
+}
+
+# ---------------------------------------------------------------------------
+# 3: single-record transactions, pgbench
+print "\n=== 3. single-record transactions: pgbench -c $C{CLIENTS} -j $C{JOBS} -T $C{T} (x$C{REPEAT})\n";
+e_create('tps', $P);
+e_create('tps1', 1);
+o_create('outbox_tps');
+q_create('tpsq');
+sub pgbench {
+    my ($script) = @_;
+    checkpoint();
+    my @cmd = ($C{PGBENCH}, '-n', '-M', 'prepared', '-c', $C{CLIENTS}, '-j', $C{JOBS}, '-T', $C{T},
+               '-h', $C{HOST}, '-p', $C{PORT}, '-U', 'postgres', '-f', "$C{DIR}/$script", $C{DB});
+    my $out = `@cmd 2>&1`;
+    die "pgbench failed ($script):\n$out\n" if $? != 0;
+    my ($tps) = $out =~ /tps = ([0-9.]+) \(without initial connection time\)/;
+    ($tps) = $out =~ /tps = ([0-9.]+)/ unless defined $tps;
+    die "cannot parse pgbench output:\n$out\n" unless defined $tps;
+    my ($failed) = $out =~ /number of failed transactions: (\d+)/;
+    die "pgbench: $failed failed transactions ($script)\n" if $failed;
+    return $tps;
+}
+for my $rep (1 .. $C{REPEAT}) {
+    my %t;
+    $t{E} = pgbench('tps_eventlog.sql');
+    $t{E1} = pgbench('tps_eventlog_p1.sql');
+    $t{O} = pgbench('tps_outbox.sql');
+    $t{Q} = pgbench('tps_pgq.sql');
+    add('tps', $_, $t{$_}) for qw(E O Q);
+    add('tps1', 'E', $t{E1});
+    note sprintf "rep %d: E(%d parts) %.0f  E(1 part) %.0f  O %.0f  Q %.0f tps", $rep, $P, $t{E}, $t{E1}, $t{O}, $t{Q};
+}
+
+# ---------------------------------------------------------------------------
+# 4: read everything back in batches of 1000 from a client
+print "\n=== 4. fetch all $N records in batches of 1000 (x$C{REPEAT})\n";
+my $e_end = one("SELECT sum(log_end_offset - log_start_offset) FROM eventlog.partitions WHERE topic = 'bulk'");
+die "eventlog.partitions says $e_end records in topic bulk, expected $N\n" if $e_end != $N;
+
+sub fetch_e {
+    my $sth = $dbh->prepare(q{SELECT * FROM eventlog.fetch('bulk', ?, ?, 1000)});
+    my $n = 0;
+    for my $p (0 .. $P - 1) {
+        my $next = 0;
+        for (;;) {
+            $sth->execute($p, $next);
+            my $rows = $sth->fetchall_arrayref;
+            last unless @$rows;
+            $n += @$rows;
+            $next = $rows->[-1][1] + 1;
+        }
+    }
+    return $n;
+}
+sub fetch_o {
+    my $sth = $dbh->prepare(q{SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT 1000});
+    my ($n, $last) = (0, 0);
+    for (;;) {
+        $sth->execute($last);
+        my $rows = $sth->fetchall_arrayref;
+        last unless @$rows;
+        $n += @$rows;
+        $last = $rows->[-1][0];
+    }
+    return $n;
+}
+sub fetch_q {
+    my ($consumer) = @_;
+    $dbh->do("SELECT pgq.register_consumer_at('bulkq', ?, ?)", undef, $consumer, $q_tick0);
+    my $n = 0;
+    for (;;) {
+        $dbh->begin_work;
+        my $bid = one("SELECT pgq.next_batch('bulkq', ?)", $consumer);
+        if (!defined $bid) { $dbh->commit; last }
+        my $rows = $dbh->selectall_arrayref("SELECT * FROM pgq.get_batch_cursor(?, 'evcur', 1000)", undef, $bid);
+        $n += @$rows;
+        while (@$rows) {
+            $rows = $dbh->selectall_arrayref("FETCH 1000 FROM evcur");
+            $n += @$rows;
+        }
+        $dbh->do("CLOSE evcur");
+        $dbh->do("SELECT pgq.finish_batch(?)", undef, $bid);
+        $dbh->commit;
+    }
+    $dbh->do("SELECT pgq.unregister_consumer('bulkq', ?)", undef, $consumer);
+    return $n;
+}
+for my $rep (1 .. $C{REPEAT}) {
+    my %r;
+    for my $s (qw(E O Q)) {
+        checkpoint();
+        my $t0 = time;
+        my $n = $s eq 'E' ? fetch_e() : $s eq 'O' ? fetch_o() : fetch_q("reader$rep");
+        my $dt = time - $t0;
+        die "fetch $s read $n records, expected $N\n" if $n != $N;
+        $r{$s} = $n / $dt;
+        add('fetch', $s, $n / $dt);
+    }
+    note sprintf "rep %d: E %.0f  O %.0f  Q %.0f rows/s", $rep, $r{E}, $r{O}, $r{Q};
+}
+
+# ---------------------------------------------------------------------------
+# 6: commit-to-fetch latency
+print "\n=== 6. commit-to-fetch latency: $C{LAT_N} records, one every $C{LAT_INTERVAL_MS} ms\n";
+note "latency = consumer receive time - time the producer's COMMIT returned (same host clock, Time::HiRes)";
+e_create('lat', 1);
+o_create('outbox_lat');
+q_create('latq');
+$dbh->do("SELECT pgq.set_queue_config('latq', 'ticker_max_count', '1')");
+$dbh->do("SELECT pgq.set_queue_config('latq', 'ticker_max_lag', '0')");
+$dbh->do("SELECT pgq.register_consumer('latq', 'lat')");
+
+# Each side writes "id time" lines; the parent joins them.
+sub latency_run {
+    my ($sys, $n) = @_;
+    my $dir = "$C{WORK}/lat_$sys";
+    mkdir $dir or die "mkdir $dir: $!\n";
+    my $ready = "$dir/ready";
+
+    my $cpid = fork // die "fork: $!\n";
+    if (!$cpid) {
+        my $rc = eval { consumer($sys, $n, "$dir/recv", $ready); 1 } ? 0 : 1;
+        print STDERR "consumer $sys: $@" if $rc;
+        POSIX::_exit($rc);
+    }
+    my $t0 = time;
+    sleep 0.01 until -e $ready || time - $t0 > 30;
+    die "consumer $sys did not start\n" unless -e $ready;
+    sleep 0.2;    # let it block in its first wait
+    my $ok = eval { producer($sys, $n, "$dir/sent"); 1 };
+    my $perr = $@;
+    waitpid($cpid, 0);
+    my $crc = $? >> 8;
+    die "producer $sys: $perr" unless $ok;
+    die "consumer $sys failed\n" if $crc;
+
+    my (%sent, @lat);
+    open my $fh, '<', "$dir/sent" or die; while (<$fh>) { my ($id, $t) = split; $sent{$id} = $t } close $fh;
+    open $fh, '<', "$dir/recv" or die;
+    while (<$fh>) { my ($id, $t) = split; push @lat, ($t - $sent{$id}) * 1000 if exists $sent{$id} } close $fh;
+    die "latency $sys: received " . scalar(@lat) . " of $n\n" if @lat < $n;
+    my $skip = @lat > 50 ? 10 : 0;    # warm-up
+    splice @lat, 0, $skip;
+    return @lat;
+}
+
+sub producer {
+    my ($sys, $n, $file) = @_;
+    my $d = db();
+    open my $out, '>', $file or die "$file: $!\n";
+    my $val = q{{"id": 1, "user": "user-1", "amount": 1, "note": "0123456789abcdef0123456789abcdef"}};
+    my ($sth, $notify);
+    if ($sys eq 'E') {
+        $sth = $d->prepare(q{SELECT "offset" FROM eventlog.produce('lat', ?::jsonb, NULL, NULL, 0)});
+    } elsif ($sys eq 'O') {
+        $sth = $d->prepare(q{INSERT INTO outbox_lat (key, value) VALUES ('k', ?::jsonb) RETURNING id});
+    } else {
+        $sth = $d->prepare(q{SELECT pgq.insert_event('latq', 'k', ?)});
+    }
+    my $next = time;
+    for my $i (1 .. $n) {
+        $d->begin_work if $sys eq 'O';
+        $sth->execute($val);
+        my ($id) = $sth->fetchrow_array;
+        $sth->finish;
+        if ($sys eq 'O') { $d->do("NOTIFY outbox_lat"); $d->commit }
+        my $t = time;                   # COMMIT has returned
+        printf $out "%s %.6f\n", $id, $t;
+        $next += $C{LAT_INTERVAL_MS} / 1000;
+        my $left = $next - time;
+        sleep $left if $left > 0;
+    }
+    close $out;
+    $d->disconnect;
+}
+
+sub consumer {
+    my ($sys, $n, $file, $ready) = @_;
+    my $d = db();
+    open my $out, '>', $file or die "$file: $!\n";
+    my $got = 0;
+    my $deadline = time + 60 + $n * $C{LAT_INTERVAL_MS} / 1000 * 3;
+    my $rec = sub { my ($id) = @_; printf $out "%s %.6f\n", $id, time; $got++ };
+    if ($sys eq 'E') {
+        my $sth = $d->prepare(q{SELECT "offset" FROM eventlog.fetch('lat', 0, ?, 1000, '5 s')});
+        my $next = 0;
+        open my $r, '>', $ready; close $r;
+        while ($got < $n && time < $deadline) {
+            $sth->execute($next);
+            my $rows = $sth->fetchall_arrayref;
+            my $t = time;
+            for (@$rows) { printf $out "%s %.6f\n", $_->[0], $t; $got++; $next = $_->[0] + 1 }
+        }
+    } elsif ($sys eq 'O') {
+        $d->do("LISTEN outbox_lat");
+        my $sth = $d->prepare(q{SELECT id FROM outbox_lat WHERE id > ? ORDER BY id LIMIT 1000});
+        my $last = 0;
+        my $fd = $d->{pg_socket};
+        open my $r, '>', $ready; close $r;
+        while ($got < $n && time < $deadline) {
+            $sth->execute($last);
+            my $rows = $sth->fetchall_arrayref;
+            my $t = time;
+            for (@$rows) { printf $out "%s %.6f\n", $_->[0], $t; $got++; $last = $_->[0] }
+            next if @$rows;
+            # wait for a notification (or 5 s), then drain them all
+            my $rin = '';
+            vec($rin, $fd, 1) = 1;
+            select(my $rout = $rin, undef, undef, 5) if !$d->pg_notifies;
+            1 while $d->pg_notifies;
+        }
+    } else {
+        # no pgqd: this loop is the ticker (period BENCH_PGQ_TICK_MS) and the consumer
+        my $period = $C{PGQ_TICK_MS} / 1000;
+        open my $r, '>', $ready; close $r;
+        my $next = time;
+        while ($got < $n && time < $deadline) {
+            $d->do("SELECT pgq.ticker('latq')");
+            for (;;) {
+                $d->begin_work;
+                my ($bid) = $d->selectrow_array("SELECT pgq.next_batch('latq', 'lat')");
+                if (!defined $bid) { $d->commit; last }
+                my $rows = $d->selectall_arrayref("SELECT ev_id FROM pgq.get_batch_events(?)", undef, $bid);
+                my $t = time;
+                for (@$rows) { printf $out "%s %.6f\n", $_->[0], $t; $got++ }
+                $d->do("SELECT pgq.finish_batch(?)", undef, $bid);
+                $d->commit;
+            }
+            $next += $period;
+            my $left = $next - time;
+            sleep $left if $left > 0;
+        }
+    }
+    close $out;
+    $d->disconnect;
+    die "timed out after $got of $n records\n" if $got < $n;
+}
+
+for my $s (qw(E O Q)) {
+    my $n = $C{LAT_N};
+    $n = int($n / 4) if $s eq 'Q' && $n >= 200;    # PgQ is tick-bound; fewer samples suffice
+    checkpoint();
+    my @lat = latency_run($s, $n);
+    add('lat50', $s, pct(50, @lat));
+    add('lat99', $s, pct(99, @lat));
+    note sprintf "%s: %d samples, p50 %.2f ms, p99 %.2f ms, max %.2f ms", $s, scalar(@lat),
+      pct(50, @lat), pct(99, @lat), pct(100, @lat);
+}
+
+# ---------------------------------------------------------------------------
+# report
+my @rows = (
+    # key, label, unit fmt, higher-is-better, goal (ratio E/O), goal text
+    ['bulk',  "1. bulk produce, INSERT..SELECT (rows/s)", '%.0f', 1, sub { $_[0] >= 2 },   'E/O >= 2'],
+    ['row',   "2. produce() per row in 1 stmt (rows/s)",  '%.0f', 1, undef,                 ''],
+    ['tps',   "3. 1-record xacts, $C{CLIENTS} clients (tps)", '%.0f', 1, sub { $_[0] >= 1 }, 'E/O >= 1'],
+    ['tps1',  "3b. same, E topic with 1 partition (tps)", '%.0f', 1, undef,                 ''],
+    ['fetch', "4. fetch all, batches of 1000 (rows/s)",   '%.0f', 1, sub { $_[0] >= 1.5 }, 'E/O >= 1.5'],
+    ['wal',   "5a. WAL bytes/record (bulk)",              '%.1f', 0, sub { $_[0] <= 0.6 }, 'E/O <= 0.6'],
+    ['disk',  "5b. disk bytes/record (bulk)",             '%.1f', 0, sub { $_[0] <= 0.7 }, 'E/O <= 0.7'],
+    ['lat50', "6a. commit-to-fetch latency p50 (ms)",     '%.2f', 0, undef,                 ''],
+    ['lat99', "6b. commit-to-fetch latency p99 (ms)",     '%.2f', 0, 'abs',                 'E <= 5 ms'],
+);
+print "\n=== results (median of repetitions; ratio = E/O and E/Q)\n";
+my $fmt = "%-46s | %12s | %12s | %12s | %7s | %7s | %-11s | %s\n";
+printf $fmt, 'metric', 'eventlog', 'outbox', 'pgq', 'E/O', 'E/Q', 'goal', 'PASS/MISS';
+print '-' x 132, "\n";
+for my $r (@rows) {
+    my ($k, $label, $f, $hib, $goal, $gtxt) = @$r;
+    my %m = map { $_ => median(@{ $R{$k}{$_} // [] }) } qw(E O Q);
+    my $v = sub { defined $_[0] ? sprintf($f, $_[0]) : '-' };
+    my $eo = (defined $m{E} && $m{O}) ? $m{E} / $m{O} : undef;
+    my $eq = (defined $m{E} && $m{Q}) ? $m{E} / $m{Q} : undef;
+    my $verdict = '';
+    if (ref $goal eq 'CODE') { $verdict = defined $eo ? ($goal->($eo) ? 'PASS' : 'MISS') : '-' }
+    elsif (defined $goal && $goal eq 'abs') { $verdict = defined $m{E} ? ($m{E} <= 5 ? 'PASS' : 'MISS') : '-' }
+    printf $fmt, $label, $v->($m{E}), $v->($m{O}), $v->($m{Q}),
+      defined $eo ? sprintf('%.2f', $eo) : '-', defined $eq ? sprintf('%.2f', $eq) : '-', $gtxt, $verdict;
+}
+print '-' x 132, "\n";
+print "notes: O row 2 = SELECT outbox_put(key, value) FROM generate_series, outbox_put a LANGUAGE sql\n",
+      "       function doing one INSERT ... RETURNING id per call; Q rows 1/2 = pgq.insert_event per row\n",
+      "       (ev_type = key, ev_data = JSON text). O latency = LISTEN/NOTIFY-driven keyset polling\n",
+      "       (producer: INSERT + NOTIFY + COMMIT); Q latency = ticker + next_batch every $C{PGQ_TICK_MS} ms\n",
+      "       (ticker_max_count 1, ticker_max_lag 0), so it is bounded by the tick period, not the commit.\n",
+      "       Q fetch = next_batch + get_batch_cursor(.., 1000) + FETCH 1000 loop + finish_batch.\n",
+      "       Goals are informational; this script exits 0 whatever the numbers.\n";
+$dbh->disconnect;

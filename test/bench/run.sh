@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# pg_eventlog benchmark: eventlog (E) vs a heap outbox table (O) vs PgQ (Q),
+# side by side, in one throwaway cluster.
+#
+#   bash test/bench/run.sh            # full run (~10-15 min on 2 cores)
+#   bash test/bench/run.sh --smoke    # tiny sizes, 1 repetition, < 1 min
+#   EVENTLOG_BENCH_SMOKE=1 bash test/bench/run.sh   # same as --smoke
+#
+# Knobs (environment): BENCH_N (bulk records, default 1000000), BENCH_N2
+# (per-row produce() records, 100000), BENCH_REPEAT (repetitions of the cheap
+# metrics, 3), BENCH_BULK_REPEAT (repetitions of the bulk load, 3),
+# BENCH_T (pgbench seconds, 15), BENCH_CLIENTS (8), BENCH_JOBS (2),
+# BENCH_PARTITIONS (partitions of the eventlog topics, 4), BENCH_LAT_N
+# (latency samples, 1000), BENCH_LAT_INTERVAL_MS (10), BENCH_PGQ_TICK_MS
+# (ticker period for the PgQ latency run, 1000).
+#
+# Needs: an installed pg_eventlog (make install), postgresql-15-pgq3,
+# libdbd-pg-perl (Perl DBI + DBD::Pg), pgbench.  Run as root (the cluster
+# runs as the `postgres` OS user) or as any user that may run initdb.
+# The measurements are informational: the exit status is 0 unless something
+# fails (setup, SQL error, missing tool); PASS/MISS never changes it.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+die() { echo "test/bench/run.sh: $*" >&2; exit 1; }
+
+smoke=${EVENTLOG_BENCH_SMOKE:-0}
+for arg in "$@"; do
+    case $arg in
+        --smoke) smoke=1 ;;
+        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) die "unknown argument: $arg (try --help)" ;;
+    esac
+done
+[[ $smoke == 0 || $smoke == "" ]] && smoke=0 || smoke=1
+if ((smoke)); then
+    : "${BENCH_N:=20000}" "${BENCH_N2:=2000}" "${BENCH_REPEAT:=1}" "${BENCH_BULK_REPEAT:=1}"
+    : "${BENCH_T:=2}" "${BENCH_LAT_N:=60}" "${BENCH_PGQ_TICK_MS:=200}"
+fi
+export BENCH_SMOKE=$smoke
+export BENCH_N=${BENCH_N:-1000000} BENCH_N2=${BENCH_N2:-100000}
+export BENCH_REPEAT=${BENCH_REPEAT:-3} BENCH_BULK_REPEAT=${BENCH_BULK_REPEAT:-3}
+export BENCH_T=${BENCH_T:-15} BENCH_CLIENTS=${BENCH_CLIENTS:-8} BENCH_JOBS=${BENCH_JOBS:-2}
+export BENCH_PARTITIONS=${BENCH_PARTITIONS:-4}
+export BENCH_LAT_N=${BENCH_LAT_N:-1000} BENCH_LAT_INTERVAL_MS=${BENCH_LAT_INTERVAL_MS:-10}
+export BENCH_PGQ_TICK_MS=${BENCH_PGQ_TICK_MS:-1000}
+
+# --- tools ------------------------------------------------------------------
+if [[ -z ${PG_CONFIG:-} ]]; then
+    PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+    [[ -x $PG_CONFIG ]] || PG_CONFIG=$(command -v pg_config || true)
+fi
+[[ -n $PG_CONFIG && -x $PG_CONFIG ]] || die "no pg_config (apt-get install postgresql-server-dev-15)"
+bindir="$("$PG_CONFIG" --bindir)"
+pkglibdir="$("$PG_CONFIG" --pkglibdir)"
+sharedir="$("$PG_CONFIG" --sharedir)"
+for t in initdb pg_ctl pgbench psql; do
+    [[ -x $bindir/$t ]] || die "missing $bindir/$t"
+done
+[[ -f $pkglibdir/pg_eventlog.so && -f $sharedir/extension/pg_eventlog.control ]] ||
+    die "pg_eventlog is not installed in $pkglibdir (run: make && make install)"
+
+apt_install() {
+    if ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then
+        echo "=== installing $*"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null ||
+            die "apt-get install $* failed"
+    else
+        die "missing $* (apt-get install -y $*)"
+    fi
+}
+[[ -f $sharedir/extension/pgq.control ]] || apt_install postgresql-15-pgq3
+perl -MDBI -MDBD::Pg -e1 2>/dev/null || apt_install libdbd-pg-perl
+perl -MDBI -MDBD::Pg -MTime::HiRes -e1 || die "Perl DBI/DBD::Pg not usable"
+
+# --- throwaway cluster ------------------------------------------------------
+if ((EUID == 0)); then
+    id postgres >/dev/null 2>&1 || die "no 'postgres' OS user"
+    as_pg() { runuser -u postgres -- "$@"; }
+else
+    as_pg() { "$@"; }
+fi
+
+work="$(mktemp -d /tmp/pg_eventlog_bench.XXXXXX)"
+chmod 755 "$work"
+datadir="$work/data"
+sockdir="$work"
+port=$((50000 + RANDOM % 10000))
+((EUID == 0)) && chown postgres: "$work"
+
+cleanup() {
+    local rc=$?
+    if [[ -f $datadir/postmaster.pid ]]; then
+        as_pg "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if ((rc != 0)) && [[ -f $work/server.log ]]; then
+        echo "--- tail of server log:" >&2
+        tail -n 40 "$work/server.log" >&2 || true
+    fi
+    rm -rf "$work"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "=== initdb in $datadir"
+as_pg "$bindir/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 --locale=C >"$work/initdb.log" 2>&1 ||
+    { cat "$work/initdb.log" >&2; die "initdb failed"; }
+
+# Settings stated in the report (bench.pl prints them from the server).
+cat >>"$datadir/postgresql.conf" <<EOF
+# --- pg_eventlog benchmark ---
+shared_preload_libraries = 'pg_eventlog'
+listen_addresses = ''
+unix_socket_directories = '$sockdir'
+port = $port
+max_connections = 40
+shared_buffers = 256MB
+synchronous_commit = on
+fsync = on
+wal_level = replica
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+autovacuum = off
+jit = off
+log_min_messages = warning
+log_checkpoints = on
+EOF
+
+as_pg "$bindir/pg_ctl" -D "$datadir" -l "$work/server.log" -w -t 60 start >/dev/null ||
+    { tail -n 30 "$work/server.log" >&2; die "server did not start"; }
+
+"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$port" -U postgres -d postgres \
+    -c "CREATE DATABASE bench" >/dev/null
+"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$port" -U postgres -d bench \
+    -c "CREATE EXTENSION pg_eventlog" -c "CREATE EXTENSION pgq" >/dev/null
+
+export BENCH_HOST=$sockdir BENCH_PORT=$port BENCH_DB=bench BENCH_DIR=$here
+export BENCH_PGBENCH=$bindir/pgbench BENCH_WORK=$work
+echo "=== running benchmark (smoke=$smoke)"
+perl "$here/bench.pl"

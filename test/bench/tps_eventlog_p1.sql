@@ -1,0 +1,3 @@
+-- pgbench: one produce() per transaction (topic "tps1", 1 partition: tail-page contention)
+\set i random(1, 100000000)
+SELECT * FROM eventlog.produce('tps1', ('{"id": ' || :i || ', "user": "user-' || (:i % 1000) || '", "amount": ' || (:i % 10000) || ', "note": "' || md5(:i::text) || '"}')::jsonb, 'key-' || lpad((:i % 100000)::text, 12, '0'));
