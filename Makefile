@@ -24,7 +24,7 @@ PGFILEDESC = "pg_eventlog - Kafka-style event log stored by its own table access
 # pg_regress and pg_isolation_regress each start their own throwaway cluster
 # with the library preloaded (test/eventlog.conf), so no running server and
 # no root are needed; only initdb's refusal to run as root matters.
-REGRESS = setup partitioner topic produce fetch am_surface
+REGRESS = setup partitioner topic produce fetch group am_surface
 REGRESS_OPTS = --outputdir=test/results \
 	--temp-instance=test/tmp_regress --temp-config=test/eventlog.conf
 ISOLATION =

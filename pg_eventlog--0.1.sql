@@ -241,6 +241,10 @@ BEGIN
         RAISE EXCEPTION 'permission denied to read topic "%"', topic
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF session_timeout <= interval '0' OR max_poll_interval <= interval '0' THEN
+        RAISE EXCEPTION 'session_timeout and max_poll_interval must be positive intervals'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF auto_offset_reset NOT IN ('earliest', 'latest') THEN
         RAISE EXCEPTION 'invalid auto_offset_reset "%"', auto_offset_reset
             USING ERRCODE = 'invalid_parameter_value',

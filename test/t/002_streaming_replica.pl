@@ -144,36 +144,60 @@ $primary->wait_for_catchup($standby);
 compare_nodes('after load');
 
 # ---- raw pages: every block of every segment, byte for byte
-my @segs = split /\n/,
-  $primary->safe_psql('postgres',
-	'SELECT segrel::text FROM eventlog.segment_map ORDER BY partition, seg_no');
-cmp_ok(scalar(@segs), '>=', 2, 'one segment per partition at least');
-my ($nblocks_total, $page_mismatch) = (0, 0);
-for my $seg (@segs)
+sub compare_pages
 {
-	my $nb_sql = "SELECT pg_relation_size('$seg') / current_setting('block_size')::int";
-	my $nb = $primary->safe_psql('postgres', $nb_sql);
-	is($standby->safe_psql('postgres', $nb_sql), $nb, "$seg: same number of blocks ($nb)");
-	$nblocks_total += $nb;
-	my $md5_sql =
-	  "SELECT b, md5(get_raw_page('$seg', b::int)) FROM generate_series(0, $nb - 1) b ORDER BY b";
-	my @pm = split /\n/, $primary->safe_psql('postgres', $md5_sql);
-	my @sm = split /\n/, $standby->safe_psql('postgres', $md5_sql);
-	for my $i (0 .. $#pm)
+	my ($label) = @_;
+	my @segs = split /\n/,
+	  $primary->safe_psql('postgres',
+		'SELECT segrel::text FROM eventlog.segment_map ORDER BY partition, seg_no');
+	cmp_ok(scalar(@segs), '>=', 2, "$label: one segment per partition at least");
+	my ($nblocks_total, $page_mismatch) = (0, 0);
+	for my $seg (@segs)
 	{
-		next if defined $sm[$i] && $pm[$i] eq $sm[$i];
-		$page_mismatch++;
-		# tell whether more than the header's LSN/checksum differs
-		my $tail_sql =
-		  "SELECT md5(substring(get_raw_page('$seg', $i) FROM 25))";
-		my $same_tail = $primary->safe_psql('postgres', $tail_sql) eq
-		  $standby->safe_psql('postgres', $tail_sql);
-		diag("$seg block $i differs"
-			  . ($same_tail ? ' only in the first 24 bytes' : ' beyond the page header'));
+		my $nb_sql =
+		  "SELECT pg_relation_size('$seg') / current_setting('block_size')::int";
+		my $nb = $primary->safe_psql('postgres', $nb_sql);
+		is($standby->safe_psql('postgres', $nb_sql),
+			$nb, "$label: $seg has the same number of blocks ($nb)");
+		$nblocks_total += $nb;
+		my $md5_sql =
+		  "SELECT b, md5(get_raw_page('$seg', b::int)) FROM generate_series(0, $nb - 1) b ORDER BY b";
+		my @pm = split /\n/, $primary->safe_psql('postgres', $md5_sql);
+		my @sm = split /\n/, $standby->safe_psql('postgres', $md5_sql);
+		for my $i (0 .. $#pm)
+		{
+			next if defined $sm[$i] && $pm[$i] eq $sm[$i];
+			$page_mismatch++;
+			# tell whether more than the header's LSN/checksum differs
+			my $tail_sql =
+			  "SELECT md5(substring(get_raw_page('$seg', $i) FROM 25))";
+			my $same_tail = $primary->safe_psql('postgres', $tail_sql) eq
+			  $standby->safe_psql('postgres', $tail_sql);
+			diag("$label: $seg block $i differs"
+				  . ($same_tail
+					? ' only in the first 24 bytes'
+					: ' beyond the page header'));
+		}
 	}
+	cmp_ok($nblocks_total, '>', 20,
+		"$label: the load spans many pages ($nblocks_total)");
+	is($page_mismatch, 0,
+		"$label: every segment page is byte-identical on the standby");
 }
-cmp_ok($nblocks_total, '>', 20, "the load spans many pages ($nblocks_total)");
-is($page_mismatch, 0, 'every segment page is byte-identical on the standby');
+
+compare_pages('after load');
+
+# VACUUM (FREEZE) rewrites run headers (logged as full page images)
+my $frozen_before = $primary->safe_psql('postgres',
+	q{SELECT age(relfrozenxid) FROM pg_class WHERE oid = 'eventlog_topics.r'::regclass});
+$primary->safe_psql('postgres', 'VACUUM (FREEZE) eventlog_topics.r');
+cmp_ok(
+	$primary->safe_psql('postgres',
+		q{SELECT age(relfrozenxid) FROM pg_class WHERE oid = 'eventlog_topics.r'::regclass}),
+	'<', $frozen_before, 'VACUUM (FREEZE) advances the topic relfrozenxid');
+$primary->wait_for_catchup($standby);
+compare_pages('after VACUUM (FREEZE)');
+compare_nodes('after VACUUM (FREEZE)');
 
 # ---- an open transaction on the primary: both stop fetch() before it
 my $open = $primary->background_psql('postgres');
