@@ -21,3 +21,27 @@ SELECT * FROM eventlog.partitions WHERE topic = 'orders';
 \echo
 \echo '== 5. Fetch customer-1''s partition from offset 0: both of its events, in order.'
 SELECT * FROM eventlog.fetch('orders', eventlog.partition_for('orders', 'customer-1'), 0);
+
+\echo
+\echo '== 6. Bulk produce with plain SQL: INSERT routes exactly like produce().'
+INSERT INTO eventlog_topics.orders (key, value)
+SELECT 'customer-' || (g % 5), jsonb_build_object('id', 100 + g, 'total', g * 1.5)
+  FROM generate_series(1, 12) g
+RETURNING "partition", "offset", key;
+
+\echo
+\echo '== 7. A consumer group: poll and process in ONE transaction.  The offsets'
+\echo '==    advance with the COMMIT; a ROLLBACK would deliver the same records again.'
+CREATE TABLE order_totals (customer text PRIMARY KEY, total numeric NOT NULL);
+BEGIN;
+WITH batch AS (SELECT * FROM eventlog.poll('billing', 'orders', max_records => 100))
+INSERT INTO order_totals AS t (customer, total)
+SELECT key, sum((value->>'total')::numeric) FROM batch GROUP BY key
+ON CONFLICT (customer) DO UPDATE SET total = t.total + EXCLUDED.total;
+COMMIT;
+SELECT * FROM order_totals ORDER BY customer;
+
+\echo
+\echo '== 8. The group is caught up: lag 0 on every partition.'
+SELECT group_id, "partition", committed_offset, log_end_offset, lag
+  FROM eventlog.consumer_lag ORDER BY "partition";
