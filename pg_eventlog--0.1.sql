@@ -81,7 +81,20 @@ AS 'MODULE_PATHNAME', 'eventlog_drop_topic' LANGUAGE C VOLATILE;
 -- A topic relation dropped with plain DROP TABLE leaves no catalog rows.
 CREATE FUNCTION eventlog.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    seg regclass;
 BEGIN
+    -- segments normally go with their topic (dependency), but not after a
+    -- pg_restore, which does not recreate that dependency
+    FOR seg IN
+        SELECT m.segrel FROM eventlog.segment_map m
+          JOIN pg_event_trigger_dropped_objects() d
+            ON d.object_type = 'table' AND d.schema_name = 'eventlog_topics'
+           AND d.object_name = m.topic
+         WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = m.segrel)
+    LOOP
+        EXECUTE format('DROP TABLE %s', seg);
+    END LOOP;
     DELETE FROM eventlog.topic_config c
      USING pg_event_trigger_dropped_objects() d
      WHERE d.object_type = 'table' AND d.schema_name = 'eventlog_topics'
