@@ -75,23 +75,16 @@ static Size
 place_entries(Page page, const AppendPlan *plan, const char *entry, Size len,
 			  char *walbuf)
 {
-	PageHeader	phdr = (PageHeader) page;
-	ElPageOpaque opaque = ElPageGetOpaque(page);
-	uint16		pos = phdr->pd_lower;
 	Size		n = 0;
 
 	if (plan->new_run)
 	{
 		el_write_run(walbuf, &plan->run);
-		opaque->last_run = pos;
 		n += EL_RUN_SIZE;
 	}
 	memcpy(walbuf + n, entry, len);
 	n += len;
-	memcpy((char *) page + pos, walbuf, n);
-	phdr->pd_lower = pos + n;
-	opaque->nrecords++;
-	opaque->next_offset = plan->offset + 1;
+	el_page_apply(page, walbuf, n);
 	return n;
 }
 
@@ -105,27 +98,31 @@ fits(Page page, const AppendPlan *plan, Size len)
 		phdr->pd_lower + need <= phdr->pd_upper;
 }
 
+/*
+ * WAL-log entries just placed on a page.  APPEND carries only the bytes:
+ * redo appends them at pd_lower and derives the counters from them, as the
+ * primary did (el_page_apply).  NEW_PAGE also carries the first offset.
+ */
 static void
-log_append(Relation seg, Buffer buf, uint8 info, uint16 pos, const char *bytes,
-		   Size n, Buffer prevbuf)
+log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
+		   Buffer prevbuf)
 {
 	Page		page = BufferGetPage(buf);
-	ElPageOpaque opaque = ElPageGetOpaque(page);
-	xl_el_append xlrec;
+	xl_el_new_page xlrec;
 	XLogRecPtr	recptr;
 
 	if (!RelationNeedsWAL(seg))
 		return;
-	xlrec.pos = pos;
-	xlrec.nrecords = opaque->nrecords;
-	xlrec.last_run = opaque->last_run;
-	xlrec.first_offset = opaque->first_offset;
-	xlrec.next_offset = opaque->next_offset;
 
 	XLogBeginInsert();
-	XLogRegisterData((char *) &xlrec, SizeOfElAppend);
-	XLogRegisterBuffer(0, buf, info == XLOG_EL_NEW_PAGE ?
-					   REGBUF_WILL_INIT : REGBUF_STANDARD);
+	if (info == XLOG_EL_NEW_PAGE)
+	{
+		xlrec.first_offset = ElPageGetOpaque(page)->first_offset;
+		XLogRegisterData((char *) &xlrec, sizeof(xl_el_new_page));
+		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT);
+	}
+	else
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
 	XLogRegisterBufData(0, (char *) bytes, n);
 	if (BufferIsValid(prevbuf))
 		XLogRegisterBuffer(1, prevbuf, REGBUF_STANDARD);
@@ -162,8 +159,7 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, int64 first_offset,
 		ElPageGetOpaque(BufferGetPage(prevbuf))->flags |= EL_PAGE_SEALED;
 		MarkBufferDirty(prevbuf);
 	}
-	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, SizeOfPageHeaderData, walbuf, n,
-			   prevbuf);
+	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, walbuf, n, prevbuf);
 	END_CRIT_SECTION();
 	pfree(walbuf);
 }
@@ -293,13 +289,12 @@ el_append(Relation seg, int64 base_offset, const char *entry, Size len,
 		if (fits(page, &plan, len))
 		{
 			char	   *walbuf = palloc(len + EL_RUN_SIZE);
-			uint16		pos = ((PageHeader) page)->pd_lower;
 			Size		n;
 
 			START_CRIT_SECTION();
 			n = place_entries(page, &plan, entry, len, walbuf);
 			MarkBufferDirty(buf);
-			log_append(seg, buf, XLOG_EL_APPEND, pos, walbuf, n, InvalidBuffer);
+			log_append(seg, buf, XLOG_EL_APPEND, walbuf, n, InvalidBuffer);
 			END_CRIT_SECTION();
 			UnlockReleaseBuffer(buf);
 			pfree(walbuf);

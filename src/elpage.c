@@ -29,6 +29,48 @@ el_page_init(Page page, int64 first_offset)
 	opaque->magic = EL_PAGE_MAGIC;
 }
 
+/*
+ * Append encoded entries at pd_lower and update the page counters from
+ * them.  The primary and WAL redo both call this with the same bytes, so a
+ * replayed page is identical to the original by construction.
+ */
+void
+el_page_apply(Page page, const char *bytes, Size len)
+{
+	PageHeader	phdr = (PageHeader) page;
+	ElPageOpaque opaque = ElPageGetOpaque(page);
+	uint16		pos = phdr->pd_lower;
+	Size		off = 0;
+
+	if (pos + len > phdr->pd_upper)
+		elog(PANIC, "eventlog: %zu bytes do not fit at position %u", len, pos);
+	memcpy((char *) page + pos, bytes, len);
+	while (off < len)
+	{
+		uint16		hdr;
+
+		memcpy(&hdr, bytes + off, 2);
+		if (hdr & EL_ENTRY_RUN)
+		{
+			ElRun		run;
+
+			el_read_run(bytes + off, &run);
+			opaque->last_run = pos + off;
+			opaque->next_offset = run.base_offset;
+			off += EL_RUN_SIZE;
+		}
+		else
+		{
+			if ((hdr & EL_ENTRY_LENMASK) < EL_REC_FIXED)
+				elog(PANIC, "eventlog: corrupt entry in append of %zu bytes", len);
+			opaque->nrecords++;
+			opaque->next_offset++;
+			off += hdr & EL_ENTRY_LENMASK;
+		}
+	}
+	phdr->pd_lower = pos + len;
+}
+
 bool
 el_page_is_valid(Page page)
 {

@@ -109,6 +109,7 @@ typedef enum ElVisibility
 } ElVisibility;
 
 extern void el_page_init(Page page, int64 first_offset);
+extern void el_page_apply(Page page, const char *bytes, Size len);
 extern bool el_page_is_valid(Page page);
 extern void el_page_iter_init(ElPageIter *it, Page page);
 extern bool el_page_iter_next(ElPageIter *it, ElRecordRef *rec);

@@ -30,28 +30,11 @@ el_rmgr_register(void)
 	RegisterCustomRmgr(EL_RMGR_ID, &el_rmgr);
 }
 
-static void
-apply_append(Page page, const xl_el_append *xlrec, const char *data, Size len)
-{
-	PageHeader	phdr = (PageHeader) page;
-	ElPageOpaque opaque = ElPageGetOpaque(page);
-
-	if (xlrec->pos != phdr->pd_lower || xlrec->pos + len > phdr->pd_upper)
-		elog(PANIC, "eventlog redo: append at %u does not match page end %u",
-			 xlrec->pos, phdr->pd_lower);
-	memcpy((char *) page + xlrec->pos, data, len);
-	phdr->pd_lower = xlrec->pos + len;
-	opaque->nrecords = xlrec->nrecords;
-	opaque->last_run = xlrec->last_run;
-	opaque->next_offset = xlrec->next_offset;
-}
-
 void
 el_redo(XLogReaderState *record)
 {
 	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
 	XLogRecPtr	lsn = record->EndRecPtr;
-	xl_el_append *xlrec = (xl_el_append *) XLogRecGetData(record);
 	Buffer		buf;
 	Page		page;
 	char	   *data;
@@ -64,7 +47,7 @@ el_redo(XLogReaderState *record)
 			{
 				page = BufferGetPage(buf);
 				data = XLogRecGetBlockData(record, 0, &len);
-				apply_append(page, xlrec, data, len);
+				el_page_apply(page, data, len);
 				PageSetLSN(page, lsn);
 				MarkBufferDirty(buf);
 			}
@@ -73,15 +56,18 @@ el_redo(XLogReaderState *record)
 			break;
 
 		case XLOG_EL_NEW_PAGE:
-			buf = XLogInitBufferForRedo(record, 0);
-			page = BufferGetPage(buf);
-			el_page_init(page, xlrec->first_offset);
-			data = XLogRecGetBlockData(record, 0, &len);
-			apply_append(page, xlrec, data, len);
-			PageSetLSN(page, lsn);
-			MarkBufferDirty(buf);
-			UnlockReleaseBuffer(buf);
+			{
+				xl_el_new_page *xlrec = (xl_el_new_page *) XLogRecGetData(record);
 
+				buf = XLogInitBufferForRedo(record, 0);
+				page = BufferGetPage(buf);
+				el_page_init(page, xlrec->first_offset);
+				data = XLogRecGetBlockData(record, 0, &len);
+				el_page_apply(page, data, len);
+				PageSetLSN(page, lsn);
+				MarkBufferDirty(buf);
+				UnlockReleaseBuffer(buf);
+			}
 			if (XLogRecHasBlockRef(record, 1))
 			{
 				if (XLogReadBufferForRedo(record, 1, &buf) == BLK_NEEDS_REDO)
@@ -105,12 +91,14 @@ void
 el_desc(StringInfo buf, XLogReaderState *record)
 {
 	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
-	xl_el_append *xlrec = (xl_el_append *) XLogRecGetData(record);
+	Size		len = 0;
 
 	if (info == XLOG_EL_NEW_PAGE)
-		appendStringInfo(buf, "first_offset " INT64_FORMAT " ", xlrec->first_offset);
-	appendStringInfo(buf, "pos %u records %u next_offset " INT64_FORMAT,
-					 xlrec->pos, xlrec->nrecords, xlrec->next_offset);
+		appendStringInfo(buf, "first_offset " INT64_FORMAT " ",
+						 ((xl_el_new_page *) XLogRecGetData(record))->first_offset);
+	if (XLogRecHasBlockRef(record, 0))
+		(void) XLogRecGetBlockData(record, 0, &len);
+	appendStringInfo(buf, "bytes %zu", len);
 }
 
 const char *

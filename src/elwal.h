@@ -11,8 +11,10 @@
  *						ever), block data = its first entries; block 1, if
  *						present: the previous tail, which gets sealed.
  *
- * Both carry the page's new opaque counters, so redo reproduces the page
- * byte for byte.  VACUUM's freezing uses log_newpage_buffer() instead: it is
+ * Redo appends the bytes at pd_lower and derives the page counters from
+ * them with the very function the primary used (el_page_apply), so the
+ * page is reproduced byte for byte; an append costs no WAL beyond the
+ * record header, the block reference and the entry bytes.  VACUUM's freezing uses log_newpage_buffer() instead: it is
  * rare and a full image is the simplest exact redo.
  */
 #ifndef EVENTLOG_ELWAL_H
@@ -32,16 +34,11 @@
 #define XLOG_EL_APPEND		0x00
 #define XLOG_EL_NEW_PAGE	0x10
 
-typedef struct xl_el_append
+/* NEW_PAGE main data; APPEND has none (its block data says it all). */
+typedef struct xl_el_new_page
 {
-	uint16		pos;			/* page position the bytes go to */
-	uint16		nrecords;		/* page's record count afterwards */
-	uint16		last_run;		/* page's last run position afterwards */
-	int64		first_offset;	/* NEW_PAGE only: page first offset */
-	int64		next_offset;	/* page's next offset afterwards */
-} xl_el_append;
-
-#define SizeOfElAppend (offsetof(xl_el_append, next_offset) + sizeof(int64))
+	int64		first_offset;
+} xl_el_new_page;
 
 extern void el_rmgr_register(void);
 extern void el_redo(XLogReaderState *record);

@@ -111,7 +111,7 @@ for my $line (split /\n/, $node->safe_psql('src', $parts_sql))
 	my ($t, $p, undef, $leo) = split /\|/, $line;
 	$orig_leo{"$t/$p"} = $leo;
 }
-like($orig_scan{orders}, qr/\n0\|\d+\|[^\n]*"sp": "after"/s,
+like($orig_scan{orders}, qr/"sp": "before".*"sp": "after"/s,
 	'source: committed records around the rolled-back savepoint are there');
 unlike($orig_scan{orders}, qr/rolledback/, 'source: no rolled-back record');
 is( $node->safe_psql(
