@@ -371,11 +371,8 @@ static void
 el_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 				CommandId cid, int options, struct BulkInsertStateData *bistate)
 {
-	int			i;
-
 	refuse_direct_segment_write(rel);
-	for (i = 0; i < nslots; i++)
-		el_topic_insert(rel, slots[i]);
+	el_topic_insert_batch(rel, slots, nslots);
 }
 
 void

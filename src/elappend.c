@@ -26,82 +26,111 @@
 #include "elstore.h"
 #include "elwal.h"
 
-/* Where and how a record goes onto the tail page. */
-typedef struct AppendPlan
+/*
+ * A batch of encoded records for one segment.  wants[i] < 0 takes the next
+ * offset; otherwise record i gets exactly that offset (pg_restore keeps the
+ * original offsets this way, gaps included), which must not be below the
+ * log end.  offsets[] receives the assigned offsets.
+ */
+typedef struct AppendBatch
 {
-	bool		new_run;
-	ElRun		run;
-	int64		offset;
-} AppendPlan;
+	int			n;
+	char	  **entries;
+	Size	   *lens;
+	const int64 *wants;
+	int64	   *offsets;
+	int			done;			/* records placed so far */
+} AppendBatch;
 
 static void
-plan_append(Page page, int64 want_offset, AppendPlan *plan)
+offset_below_end(int64 want, int64 next)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("offset " INT64_FORMAT " is below the log end offset " INT64_FORMAT,
+					want, next),
+			 errdetail("Offsets are assigned in increasing order and never reused."),
+			 errhint("Leave \"offset\" NULL to have one assigned.")));
+}
+
+/*
+ * Lay out as many of the batch's remaining records as fit on a page whose
+ * current state is (next_offset, free space, record count, last run), into
+ * buf.  Nothing on the page changes here, so errors are still harmless;
+ * the caller applies buf with el_page_apply() inside its critical section.
+ * Returns the byte count (0 if not even one record fits).
+ */
+static Size
+plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 {
 	ElPageOpaque opaque = ElPageGetOpaque(page);
+	PageHeader	phdr = (PageHeader) page;
+	Size		space = phdr->pd_upper - phdr->pd_lower;
+	int			nrecords = opaque->nrecords;
+	int64		next = opaque->next_offset;
 	TransactionId xid = GetCurrentTransactionId();
 	CommandId	cid = GetCurrentCommandId(true);
-	int64		offset = opaque->next_offset;
+	bool		run_open = false;
+	Size		n = 0;
+	int			i;
 
-	if (want_offset >= 0)
-	{
-		if (want_offset < offset)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("offset " INT64_FORMAT " is below the log end offset " INT64_FORMAT,
-							want_offset, offset),
-					 errdetail("Offsets are assigned in increasing order and never reused."),
-					 errhint("Leave \"offset\" NULL to have one assigned.")));
-		offset = want_offset;
-	}
-
-	plan->offset = offset;
-	plan->new_run = true;
-	if (opaque->nrecords > 0 && opaque->last_run > 0 && offset == opaque->next_offset)
+	/* can the page's last run simply be continued? */
+	if (nrecords > 0 && opaque->last_run > 0)
 	{
 		ElRun		last;
 
 		el_read_run((const char *) page + opaque->last_run, &last);
-		if (last.xid == xid && last.cid == cid && last.flags == 0)
-			plan->new_run = false;
+		run_open = (last.xid == xid && last.cid == cid && last.flags == 0);
 	}
-	plan->run.flags = 0;
-	plan->run.xid = xid;
-	plan->run.cid = cid;
-	plan->run.base_offset = offset;
-}
 
-/* Put the planned entries on a locked page; returns the bytes written. */
-static Size
-place_entries(Page page, const AppendPlan *plan, const char *entry, Size len,
-			  char *walbuf)
-{
-	Size		n = 0;
-
-	if (plan->new_run)
+	*nplaced = 0;
+	for (i = b->done; i < b->n; i++)
 	{
-		el_write_run(walbuf, &plan->run);
-		n += EL_RUN_SIZE;
+		int64		want = b->wants ? b->wants[i] : -1;
+		int64		offset = next;
+		bool		new_run = !run_open;
+		Size		need;
+
+		if (want >= 0)
+		{
+			if (want < next)
+				offset_below_end(want, next);
+			if (want > next)
+			{
+				offset = want;
+				new_run = true; /* a gap: runs hold consecutive offsets */
+			}
+		}
+		need = b->lens[i] + (new_run ? EL_RUN_SIZE : 0);
+		if (nrecords >= EL_MAX_RECORDS_PER_PAGE || n + need > space)
+			break;
+		if (new_run)
+		{
+			ElRun		run;
+
+			run.flags = 0;
+			run.xid = xid;
+			run.cid = cid;
+			run.base_offset = offset;
+			el_write_run(buf + n, &run);
+			n += EL_RUN_SIZE;
+			run_open = true;
+		}
+		memcpy(buf + n, b->entries[i], b->lens[i]);
+		n += b->lens[i];
+		b->offsets[i] = offset;
+		next = offset + 1;
+		nrecords++;
+		(*nplaced)++;
 	}
-	memcpy(walbuf + n, entry, len);
-	n += len;
-	el_page_apply(page, walbuf, n);
 	return n;
-}
-
-static bool
-fits(Page page, const AppendPlan *plan, Size len)
-{
-	PageHeader	phdr = (PageHeader) page;
-	Size		need = len + (plan->new_run ? EL_RUN_SIZE : 0);
-
-	return ElPageGetOpaque(page)->nrecords < EL_MAX_RECORDS_PER_PAGE &&
-		phdr->pd_lower + need <= phdr->pd_upper;
 }
 
 /*
  * WAL-log entries just placed on a page.  APPEND carries only the bytes:
  * redo appends them at pd_lower and derives the counters from them, as the
- * primary did (el_page_apply).  NEW_PAGE also carries the first offset.
+ * primary did (el_page_apply).  NEW_PAGE also carries the first offset and
+ * seals the previous page.
  */
 static void
 log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
@@ -132,36 +161,58 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 		PageSetLSN(BufferGetPage(prevbuf), recptr);
 }
 
+/* Append what fits to the locked tail page; returns records placed. */
+static int
+append_to_page(Relation seg, Buffer buf, AppendBatch *b, char *buf_bytes)
+{
+	Page		page = BufferGetPage(buf);
+	int			nplaced;
+	Size		n = plan_bytes(b, page, buf_bytes, &nplaced);
+
+	if (nplaced == 0)
+		return 0;
+	START_CRIT_SECTION();
+	el_page_apply(page, buf_bytes, n);
+	MarkBufferDirty(buf);
+	log_append(seg, buf, XLOG_EL_APPEND, buf_bytes, n, InvalidBuffer);
+	END_CRIT_SECTION();
+	b->done += nplaced;
+	return nplaced;
+}
+
 /*
- * Start a new page at block newblk (already allocated and exclusively
- * locked by the caller) holding the planned record.  prevbuf, if valid, is
- * the locked old tail, sealed here.
+ * Initialize the locked, allocated page newbuf with first_offset and put
+ * as many records on it as fit; prevbuf, if valid, is the locked old tail,
+ * sealed in the same WAL record.
  */
 static void
 start_page(Relation seg, Buffer newbuf, Buffer prevbuf, int64 first_offset,
-		   AppendPlan *plan, const char *entry, Size len)
+		   AppendBatch *b, char *buf_bytes)
 {
 	Page		page = BufferGetPage(newbuf);
-	char	   *walbuf = palloc(len + EL_RUN_SIZE);
+	PGAlignedBlock scratch;
+	int			nplaced;
 	Size		n;
 
-	if (plan->offset < first_offset)
-		plan->offset = first_offset;
-	plan->new_run = true;
-	plan->run.base_offset = plan->offset;
+	/* plan against an image of the empty page, then do it for real */
+	el_page_init(scratch.data, first_offset);
+	n = plan_bytes(b, scratch.data, buf_bytes, &nplaced);
+	if (nplaced == 0)
+		elog(ERROR, "eventlog record of %zu bytes does not fit an empty page",
+			 b->lens[b->done]);
 
 	START_CRIT_SECTION();
 	el_page_init(page, first_offset);
-	n = place_entries(page, plan, entry, len, walbuf);
+	el_page_apply(page, buf_bytes, n);
 	MarkBufferDirty(newbuf);
 	if (BufferIsValid(prevbuf))
 	{
 		ElPageGetOpaque(BufferGetPage(prevbuf))->flags |= EL_PAGE_SEALED;
 		MarkBufferDirty(prevbuf);
 	}
-	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, walbuf, n, prevbuf);
+	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, buf_bytes, n, prevbuf);
 	END_CRIT_SECTION();
-	pfree(walbuf);
+	b->done += nplaced;
 }
 
 static Buffer
@@ -177,46 +228,63 @@ extend_segment(Relation seg)
 }
 
 /*
- * Append one encoded record to the segment and return its offset.
- * want_offset < 0 takes the next offset; otherwise the record gets exactly
- * want_offset, which must not be below the log end (pg_restore keeps the
- * original offsets this way, gaps included).
+ * Make block 0, or adopt an uninitialized block 0; the extension lock keeps
+ * a racing twin out.  Returns false if another backend got there first.
  */
-int64
-el_append(Relation seg, int64 base_offset, const char *entry, Size len,
-		  int64 want_offset)
+static bool
+start_first_page(Relation seg, int64 base_offset, AppendBatch *b, char *bytes)
 {
-	AppendPlan	plan;
+	Buffer		buf;
+	bool		made = false;
 
-	if (len > EL_MAX_ENTRY_SIZE)
-		elog(ERROR, "eventlog record of %zu bytes does not fit a page", len);
+	LockRelationForExtension(seg, ExclusiveLock);
+	if (RelationGetNumberOfBlocks(seg) == 0)
+		buf = ReadBufferExtended(seg, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+	else
+		buf = ReadBuffer(seg, 0);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(seg, ExclusiveLock);
+	if (!el_page_is_valid(BufferGetPage(buf)))
+	{
+		start_page(seg, buf, InvalidBuffer, base_offset, b, bytes);
+		made = true;
+	}
+	UnlockReleaseBuffer(buf);
+	return made;
+}
 
-	for (;;)
+/*
+ * Append a batch of encoded records to a segment, in order, assigning their
+ * offsets.  Records go onto the tail page as long as they fit (one WAL
+ * record per page touched), then onto new pages.
+ */
+void
+el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
+				int n, const int64 *wants, int64 *offsets)
+{
+	AppendBatch b;
+	char	   *bytes = palloc(BLCKSZ);
+
+	b.n = n;
+	b.entries = entries;
+	b.lens = lens;
+	b.wants = wants;
+	b.offsets = offsets;
+	b.done = 0;
+
+	while (b.done < b.n)
 	{
 		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
 		Buffer		buf;
 		Page		page;
 
 		CHECK_FOR_INTERRUPTS();
+		if (lens[b.done] > EL_MAX_ENTRY_SIZE)
+			elog(ERROR, "eventlog record of %zu bytes does not fit a page", lens[b.done]);
 
 		if (nblocks == 0)
 		{
-			/* first page; the extension lock keeps a racing twin out */
-			LockRelationForExtension(seg, ExclusiveLock);
-			if (RelationGetNumberOfBlocks(seg) == 0)
-			{
-				buf = ReadBufferExtended(seg, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				UnlockRelationForExtension(seg, ExclusiveLock);
-				plan.offset = Max(want_offset, base_offset);
-				plan.run.flags = 0;
-				plan.run.xid = GetCurrentTransactionId();
-				plan.run.cid = GetCurrentCommandId(true);
-				start_page(seg, buf, InvalidBuffer, base_offset, &plan, entry, len);
-				UnlockReleaseBuffer(buf);
-				return plan.offset;
-			}
-			UnlockRelationForExtension(seg, ExclusiveLock);
+			start_first_page(seg, base_offset, &b, bytes);
 			continue;
 		}
 
@@ -237,21 +305,7 @@ el_append(Relation seg, int64 base_offset, const char *entry, Size len,
 			UnlockReleaseBuffer(buf);
 			if (nblocks == 1)
 			{
-				LockRelationForExtension(seg, ExclusiveLock);
-				buf = ReadBuffer(seg, 0);
-				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-				UnlockRelationForExtension(seg, ExclusiveLock);
-				if (!el_page_is_valid(BufferGetPage(buf)))
-				{
-					plan.offset = Max(want_offset, base_offset);
-					plan.run.flags = 0;
-					plan.run.xid = GetCurrentTransactionId();
-					plan.run.cid = GetCurrentCommandId(true);
-					start_page(seg, buf, InvalidBuffer, base_offset, &plan, entry, len);
-					UnlockReleaseBuffer(buf);
-					return plan.offset;
-				}
-				UnlockReleaseBuffer(buf);
+				start_first_page(seg, base_offset, &b, bytes);
 				continue;
 			}
 			prev = ReadBuffer(seg, nblocks - 2);
@@ -263,19 +317,13 @@ el_append(Relation seg, int64 base_offset, const char *entry, Size len,
 			}
 			buf = ReadBuffer(seg, nblocks - 1);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			if (el_page_is_valid(BufferGetPage(buf)))
-			{
-				UnlockReleaseBuffer(buf);
-				UnlockReleaseBuffer(prev);
-				continue;
-			}
-			plan_append(BufferGetPage(prev), want_offset, &plan);
-			start_page(seg, buf, prev,
-					   ElPageGetOpaque(BufferGetPage(prev))->next_offset,
-					   &plan, entry, len);
+			if (!el_page_is_valid(BufferGetPage(buf)))
+				start_page(seg, buf, prev,
+						   ElPageGetOpaque(BufferGetPage(prev))->next_offset,
+						   &b, bytes);
 			UnlockReleaseBuffer(buf);
 			UnlockReleaseBuffer(prev);
-			return plan.offset;
+			continue;
 		}
 
 		if (ElPageGetOpaque(page)->flags & EL_PAGE_SEALED)
@@ -285,32 +333,30 @@ el_append(Relation seg, int64 base_offset, const char *entry, Size len,
 			continue;
 		}
 
-		plan_append(page, want_offset, &plan);
-		if (fits(page, &plan, len))
+		if (append_to_page(seg, buf, &b, bytes) == 0 || b.done < b.n)
 		{
-			char	   *walbuf = palloc(len + EL_RUN_SIZE);
-			Size		n;
-
-			START_CRIT_SECTION();
-			n = place_entries(page, &plan, entry, len, walbuf);
-			MarkBufferDirty(buf);
-			log_append(seg, buf, XLOG_EL_APPEND, walbuf, n, InvalidBuffer);
-			END_CRIT_SECTION();
-			UnlockReleaseBuffer(buf);
-			pfree(walbuf);
-			return plan.offset;
-		}
-		else
-		{
+			/* the tail is full: chain a new page while holding it */
 			Buffer		newbuf = extend_segment(seg);
 
 			start_page(seg, newbuf, buf, ElPageGetOpaque(page)->next_offset,
-					   &plan, entry, len);
+					   &b, bytes);
 			UnlockReleaseBuffer(newbuf);
-			UnlockReleaseBuffer(buf);
-			return plan.offset;
 		}
+		UnlockReleaseBuffer(buf);
 	}
+	pfree(bytes);
+}
+
+int64
+el_append(Relation seg, int64 base_offset, const char *entry, Size len,
+		  int64 want_offset)
+{
+	char	   *e = (char *) entry;
+	int64		offset;
+
+	el_append_batch(seg, base_offset, &e, &len, 1,
+					want_offset >= 0 ? &want_offset : NULL, &offset);
+	return offset;
 }
 
 /*

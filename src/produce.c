@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -139,27 +140,47 @@ raw_size(TupleDesc desc, Datum *values, bool *isnull)
 /* Values above this many bytes go through TOAST first, as in heap. */
 #define EL_TOAST_THRESHOLD	2000
 
+/* One record on its way to a segment. */
+typedef struct PreparedRecord
+{
+	int			partition;
+	int64		want_offset;	/* -1: assign the next one */
+	char	   *entry;
+	Size		len;
+	Datum		ts;
+	bool		ts_null;
+	int64		offset;			/* assigned */
+} PreparedRecord;
+
+/* qsort_arg comparator: by partition, then by position (a stable sort) */
+static int
+cmp_partition(const void *a, const void *b, void *arg)
+{
+	const PreparedRecord *recs = (const PreparedRecord *) arg;
+	int			ia = *(const int *) a;
+	int			ib = *(const int *) b;
+
+	if (recs[ia].partition != recs[ib].partition)
+		return recs[ia].partition < recs[ib].partition ? -1 : 1;
+	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+}
+
 /*
- * Validate, route and append the record in slot (a virtual slot of the
- * topic relation).  On return the slot carries the assigned partition and
- * offset, so INSERT ... RETURNING shows them, and its TID identifies it.
+ * Validate and route the record in slot and encode it for its segment
+ * (toasting large values into seg's TOAST table).  Errors here change
+ * nothing.  *seg is opened on the first call for the partition's segment.
  */
-void
-el_topic_insert(Relation rel, TupleTableSlot *slot)
+static void
+prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
+			   PreparedRecord *rec, Relation *seg)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
 	int			natts = desc->natts;
 	Datum	   *values;
 	bool	   *isnull;
-	int			partition;
-	int64		want_offset = -1;
-	int64		offset;
 	ElSegment  *segment;
-	Relation	seg;
 	Size		size;
 	Size		raw;
-	char	   *entry;
 
 	slot_getallattrs(slot);
 	values = palloc(sizeof(Datum) * natts);
@@ -177,10 +198,11 @@ el_topic_insert(Relation rel, TupleTableSlot *slot)
 		TupleDescAttr(desc, ATT_HEADERS - 1)->atttypid == JSONBOID)
 		check_headers(DatumGetJsonbP(values[ATT_HEADERS - 1]));
 
+	rec->want_offset = -1;
 	if (!isnull[EL_ATTNUM_OFFSET - 1])
 	{
-		want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]);
-		if (want_offset < 0)
+		rec->want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]);
+		if (rec->want_offset < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("offset must not be negative"),
@@ -192,6 +214,8 @@ el_topic_insert(Relation rel, TupleTableSlot *slot)
 		values[ATT_TS - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
 		isnull[ATT_TS - 1] = false;
 	}
+	rec->ts = natts >= ATT_TS ? values[ATT_TS - 1] : (Datum) 0;
+	rec->ts_null = natts >= ATT_TS ? isnull[ATT_TS - 1] : true;
 
 	raw = raw_size(desc, values, isnull);
 	if (raw > (Size) el_max_record_bytes)
@@ -201,9 +225,14 @@ el_topic_insert(Relation rel, TupleTableSlot *slot)
 						raw, el_max_record_bytes),
 				 errhint("Raise eventlog.max_record_bytes, or split the record.")));
 
-	partition = el_choose_partition(topic, values, isnull);
-	segment = el_active_segment(topic, partition);
-	seg = table_open(segment->relid, RowExclusiveLock);
+	rec->partition = el_choose_partition(topic, values, isnull);
+	segment = el_active_segment(topic, rec->partition);
+	if (*seg == NULL || RelationGetRelid(*seg) != segment->relid)
+	{
+		if (*seg)
+			table_close(*seg, NoLock);
+		*seg = table_open(segment->relid, RowExclusiveLock);
+	}
 
 	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
 	if (size > EL_TOAST_THRESHOLD)
@@ -211,12 +240,12 @@ el_topic_insert(Relation rel, TupleTableSlot *slot)
 		HeapTuple	tup;
 		HeapTuple	toasted;
 
-		values[0] = Int32GetDatum(partition);
+		values[0] = Int32GetDatum(rec->partition);
 		isnull[0] = false;
 		values[1] = Int64GetDatum(0);
 		isnull[1] = false;
 		tup = heap_form_tuple(desc, values, isnull);
-		toasted = heap_toast_insert_or_update(seg, tup, NULL, 0);
+		toasted = heap_toast_insert_or_update(*seg, tup, NULL, 0);
 		heap_deform_tuple(toasted, desc, values, isnull);
 		size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
 	}
@@ -227,13 +256,20 @@ el_topic_insert(Relation rel, TupleTableSlot *slot)
 				 errdetail("The record needs %zu bytes; at most %zu fit.",
 						   size, (Size) EL_MAX_ENTRY_SIZE)));
 
-	entry = palloc(size);
-	el_record_encode(entry, size, topic->storedesc, values + EL_NDERIVED,
+	rec->entry = palloc(size);
+	rec->len = size;
+	el_record_encode(rec->entry, size, topic->storedesc, values + EL_NDERIVED,
 					 isnull + EL_NDERIVED);
-	offset = el_append(seg, segment->base_offset, entry, size, want_offset);
-	table_close(seg, NoLock);
-	el_notify_produced(RelationGetRelid(rel));
+}
 
+/*
+ * Show the assigned partition, offset and timestamp in the slot, so that
+ * INSERT ... RETURNING sees them, and give it its TID.
+ */
+static void
+finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
+			const PreparedRecord *rec, int64 offset)
+{
 	if (offset >= EL_TID_MAX_OFFSET && rel->rd_rel->relhasindex)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -242,19 +278,94 @@ el_topic_insert(Relation rel, TupleTableSlot *slot)
 				 errdetail("Indexes on topic relations address at most " INT64_FORMAT " offsets per partition.",
 						   EL_TID_MAX_OFFSET)));
 
-	/* show the assigned partition, offset and timestamp to RETURNING */
-	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(partition);
+	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(rec->partition);
 	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
 	slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
 	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = false;
-	if (natts >= ATT_TS)
+	if (slot->tts_tupleDescriptor->natts >= ATT_TS)
 	{
-		slot->tts_values[ATT_TS - 1] = values[ATT_TS - 1];
-		slot->tts_isnull[ATT_TS - 1] = isnull[ATT_TS - 1];
+		slot->tts_values[ATT_TS - 1] = rec->ts;
+		slot->tts_isnull[ATT_TS - 1] = rec->ts_null;
 	}
-	el_tid_encode(&slot->tts_tid, partition, offset);
+	el_tid_encode(&slot->tts_tid, rec->partition, offset);
 	slot->tts_tableOid = RelationGetRelid(rel);
-	pfree(entry);
+}
+
+/*
+ * Validate, route and append the records in slots (virtual slots of the
+ * topic relation).  The records of one partition are appended together, in
+ * slot order: one WAL record per page touched, which is what makes COPY
+ * cheap.
+ */
+void
+el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
+{
+	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
+	PreparedRecord *recs = palloc(sizeof(PreparedRecord) * nslots);
+	char	  **entries = palloc(sizeof(char *) * nslots);
+	Size	   *lens = palloc(sizeof(Size) * nslots);
+	int64	   *wants = palloc(sizeof(int64) * nslots);
+	int64	   *offsets = palloc(sizeof(int64) * nslots);
+	int		   *order = palloc(sizeof(int) * nslots);
+	Relation	seg = NULL;
+	int			start = 0;
+	int			i;
+
+	for (i = 0; i < nslots; i++)
+		prepare_record(rel, topic, slots[i], &recs[i], &seg);
+	if (seg)
+		table_close(seg, NoLock);
+
+	/*
+	 * Group by partition, keeping each partition's records in slot order
+	 * (order across partitions carries no meaning), and append each group
+	 * in one go.
+	 */
+	for (i = 0; i < nslots; i++)
+		order[i] = i;
+	qsort_arg(order, nslots, sizeof(int), cmp_partition, recs);
+	while (start < nslots)
+	{
+		int			p = recs[order[start]].partition;
+		int			end = start;
+		ElSegment  *segment = el_active_segment(topic, p);
+		int			k;
+
+		while (end < nslots && recs[order[end]].partition == p)
+		{
+			entries[end] = recs[order[end]].entry;
+			lens[end] = recs[order[end]].len;
+			wants[end] = recs[order[end]].want_offset;
+			end++;
+		}
+		seg = table_open(segment->relid, RowExclusiveLock);
+		el_append_batch(seg, segment->base_offset, entries + start, lens + start,
+						end - start, wants + start, offsets + start);
+		pgstat_count_heap_insert(seg, end - start);
+		table_close(seg, NoLock);
+		for (k = start; k < end; k++)
+			recs[order[k]].offset = offsets[k];
+		start = end;
+	}
+	el_notify_produced(RelationGetRelid(rel));
+
+	for (i = 0; i < nslots; i++)
+	{
+		finish_slot(rel, topic, slots[i], &recs[i], recs[i].offset);
+		pfree(recs[i].entry);
+	}
+	pfree(recs);
+	pfree(entries);
+	pfree(lens);
+	pfree(wants);
+	pfree(offsets);
+	pfree(order);
+}
+
+void
+el_topic_insert(Relation rel, TupleTableSlot *slot)
+{
+	el_topic_insert_batch(rel, &slot, 1);
 }
 
 /*
