@@ -11,6 +11,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -229,11 +230,15 @@ eventlog_partition_stats(PG_FUNCTION_ARGS)
 	Oid			relid;
 	int			p;
 
-	relid = el_topic_relid(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	/* a topic dropped concurrently simply has no partitions any more */
+	relid = el_topic_lock(text_to_cstring(PG_GETARG_TEXT_PP(0)), AccessShareLock, true);
 	InitMaterializedSRF(fcinfo, 0);
 	if (!OidIsValid(relid))
 		return (Datum) 0;
-	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
+	AcceptInvalidationMessages();
+	topic = el_topic_get(relid, true);
+	if (topic == NULL)
+		return (Datum) 0;
 	for (p = 0; p < topic->nparts; p++)
 	{
 		ElPartitionStats st;

@@ -119,10 +119,31 @@ el_notify_wait(Oid topic_relid, uint64 seq, long timeout_ms)
 }
 
 static void
-notify_xact_callback(XactEvent event, void *arg)
+wake_produced_topics(void)
 {
 	ListCell   *lc;
 
+	foreach(lc, produced_topics)
+	{
+		ElNotifySlot *slot = slot_for(lfirst_oid(lc));
+
+		pg_atomic_fetch_add_u64(&slot->seq, 1);
+		ConditionVariableBroadcast(&slot->cv);
+	}
+}
+
+/* ROLLBACK TO SAVEPOINT settles the subtransaction's records at once */
+static void
+notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		wake_produced_topics();
+}
+
+static void
+notify_xact_callback(XactEvent event, void *arg)
+{
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
@@ -135,17 +156,16 @@ notify_xact_callback(XactEvent event, void *arg)
 						 errhint("Produce in a transaction that is committed directly.")));
 			break;
 		case XACT_EVENT_COMMIT:
-			foreach(lc, produced_topics)
-			{
-				ElNotifySlot *slot = slot_for(lfirst_oid(lc));
+		case XACT_EVENT_ABORT:
 
-				pg_atomic_fetch_add_u64(&slot->seq, 1);
-				ConditionVariableBroadcast(&slot->cv);
-			}
+			/*
+			 * An abort settles our records too: a reader stopped at them can
+			 * now read the committed records behind them, so wake it.
+			 */
+			wake_produced_topics();
 			produced_topics = NIL;
 			el_topic_cache_reset_xact();
 			break;
-		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
@@ -161,4 +181,5 @@ void
 el_notify_register_xact_callbacks(void)
 {
 	RegisterXactCallback(notify_xact_callback, NULL);
+	RegisterSubXactCallback(notify_subxact_callback, NULL);
 }

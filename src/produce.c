@@ -19,6 +19,7 @@
 #include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -389,7 +390,7 @@ eventlog_produce(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("topic name must not be null")));
-	relid = el_topic_relid(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	relid = el_topic_lock(text_to_cstring(PG_GETARG_TEXT_PP(0)), RowExclusiveLock, false);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -398,7 +399,9 @@ eventlog_produce(PG_FUNCTION_ARGS)
 				 errhint("Producing requires INSERT privilege on the topic relation.")));
 
 	InitMaterializedSRF(fcinfo, 0);
-	rel = table_open(relid, RowExclusiveLock);
+	rel = table_open(relid, NoLock);
+	/* see partitions added since this transaction first locked the topic */
+	AcceptInvalidationMessages();
 	natts = RelationGetDescr(rel)->natts;
 
 	if (rel->rd_rel->relhasindex || rel->rd_rel->relhastriggers)

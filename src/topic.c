@@ -23,9 +23,13 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "commands/extension.h"
+#include "commands/tablecmds.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -291,6 +295,27 @@ el_topic_relid(const char *name, bool missing_ok)
 }
 
 /*
+ * Look a topic up by name and lock its relation.  The name is looked up
+ * again after the lock is granted (RangeVarGetRelidExtended's retry loop),
+ * so a topic dropped while we waited is reported as missing instead of
+ * failing with "could not open relation with OID".
+ */
+Oid
+el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok)
+{
+	RangeVar   *rv = makeRangeVar(EL_TOPICS_SCHEMA, pstrdup(name), -1);
+	Oid			relid;
+
+	relid = RangeVarGetRelidExtended(rv, lockmode, RVR_MISSING_OK, NULL, NULL);
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" does not exist", name),
+				 errhint("Create it with eventlog.create_topic().")));
+	return relid;
+}
+
+/*
  * Resolve a topic name given to a SQL function, lock and open its relation
  * and return its metadata.  The lock is taken before the metadata is read,
  * so the metadata cannot change under the caller.
@@ -299,9 +324,13 @@ ElTopic *
 el_topic_open(text *name, LOCKMODE lockmode, Relation *relp)
 {
 	char	   *str = text_to_cstring(name);
-	Oid			relid = el_topic_relid(str, false);
-	Relation	rel = table_open(relid, lockmode);
-	ElTopic    *topic = el_topic_get(relid, false);
+	Oid			relid = el_topic_lock(str, lockmode, false);
+	Relation	rel = table_open(relid, NoLock);
+	ElTopic    *topic;
+
+	/* see changes committed since this transaction first locked the topic */
+	AcceptInvalidationMessages();
+	topic = el_topic_get(relid, false);
 
 	if (relp)
 		*relp = rel;
@@ -538,6 +567,14 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 				 errhint("Creating topics requires CREATE privilege on schema %s.",
 						 EL_TOPICS_SCHEMA)));
 
+	/*
+	 * Serialize creators of one topic name: a second creator waits here for
+	 * the first one's transaction and then sees its topic (LockDatabaseObject
+	 * accepts invalidations), instead of failing on a catalog unique index.
+	 */
+	LockDatabaseObject(NamespaceRelationId, nsp,
+					   (uint16) hash_any((const unsigned char *) topic, strlen(topic)),
+					   ExclusiveLock);
 	if (OidIsValid(get_relname_relid(topic, nsp)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -550,7 +587,7 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 	appendStringInfo(&sql,
 					 "CREATE TABLE %s.%s ("
 					 "\"partition\" int, \"offset\" bigint, "
-					 "ts timestamptz DEFAULT clock_timestamp(), "
+					 "ts timestamptz, "
 					 "key text, value jsonb, headers jsonb) USING eventlog",
 					 EL_TOPICS_SCHEMA, quote_identifier(topic));
 	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
@@ -682,7 +719,15 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("topic name must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	relid = el_topic_relid(name, if_exists);
+	/* lock first (owner only), so a concurrent drop is seen as "missing" */
+	relid = RangeVarGetRelidExtended(makeRangeVar(EL_TOPICS_SCHEMA, name, -1),
+									 AccessExclusiveLock, RVR_MISSING_OK,
+									 RangeVarCallbackOwnsRelation, NULL);
+	if (!OidIsValid(relid) && !if_exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" does not exist", name),
+				 errhint("Create it with eventlog.create_topic().")));
 	if (!OidIsValid(relid))
 	{
 		ereport(NOTICE,

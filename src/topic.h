@@ -49,6 +49,7 @@ extern ElRelRole el_rel_role(Relation rel);
  */
 extern ElTopic *el_topic_get(Oid topic_relid, bool missing_ok);
 extern Oid	el_topic_relid(const char *name, bool missing_ok);
+extern Oid	el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok);
 extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
 extern ElSegment *el_active_segment(ElTopic *topic, int partition);
 extern void el_topic_cache_init(void);
