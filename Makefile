@@ -15,6 +15,7 @@ OBJS = \
 	src/fetch.o \
 	src/group.o \
 	src/notify.o \
+	src/pending.o \
 	src/murmur2.o
 
 EXTENSION = pg_eventlog

@@ -98,3 +98,36 @@ SELECT * FROM eventlog.produce('p', '{"after": "restore"}', "partition" => 1);
 
 DROP TABLE business;
 SELECT eventlog.drop_topic('p');
+
+-- An INSERT with nothing looking at single rows appends its records a page
+-- at a time; order, offsets and visibility are the same as one by one.
+SELECT eventlog.create_topic('bulk', partitions => 2);
+INSERT INTO eventlog_topics.bulk ("partition", value)
+SELECT g % 2, jsonb_build_object('g', g) FROM generate_series(1, 1000) g;
+SELECT partition, count(*), min("offset"), max("offset"),
+       array_agg((value->>'g')::int ORDER BY "offset") =
+       array_agg((value->>'g')::int ORDER BY (value->>'g')::int) AS insertion_order
+  FROM eventlog_topics.bulk GROUP BY partition ORDER BY partition;
+-- a data-modifying CTE with RETURNING still sees its offsets
+WITH w AS (INSERT INTO eventlog_topics.bulk ("partition", value)
+           VALUES (0, '{"cte": 1}'), (0, '{"cte": 2}') RETURNING "offset")
+SELECT array_agg("offset" ORDER BY "offset") FROM w;
+-- a rolled-back savepoint discards its records, the rest stays in order
+BEGIN;
+INSERT INTO eventlog_topics.bulk ("partition", value) VALUES (1, '{"s": "before"}');
+SAVEPOINT sp;
+INSERT INTO eventlog_topics.bulk ("partition", value)
+SELECT 1, jsonb_build_object('s', 'gone', 'g', g) FROM generate_series(1, 300) g;
+ROLLBACK TO sp;
+INSERT INTO eventlog_topics.bulk ("partition", value) VALUES (1, '{"s": "after"}');
+COMMIT;
+SELECT "offset", value FROM eventlog.fetch('bulk', 1, 500);
+-- a function that reads the topic in the middle of the INSERT sees what came before
+CREATE FUNCTION bulk_count() RETURNS bigint VOLATILE LANGUAGE sql
+AS $$ SELECT count(*) FROM eventlog_topics.bulk WHERE value ? 'mid' $$;
+INSERT INTO eventlog_topics.bulk ("partition", value)
+SELECT 0, jsonb_build_object('mid', g, 'seen', bulk_count()) FROM generate_series(1, 3) g;
+SELECT value->>'mid' AS mid, value->>'seen' AS seen FROM eventlog_topics.bulk
+ WHERE value ? 'mid' ORDER BY "offset";
+DROP FUNCTION bulk_count();
+SELECT eventlog.drop_topic('bulk');

@@ -43,6 +43,7 @@
 #include "elam.h"
 #include "elstore.h"
 #include "eventlog.h"
+#include "pending.h"
 #include "produce.h"
 
 typedef struct ElParallelScanData
@@ -364,7 +365,7 @@ el_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 				int options, struct BulkInsertStateData *bistate)
 {
 	refuse_direct_segment_write(rel);
-	el_topic_insert(rel, slot);
+	el_topic_insert(rel, slot, el_defer_inserts);
 }
 
 static void

@@ -39,6 +39,8 @@ typedef struct AppendBatch
 	Size	   *lens;
 	const int64 *wants;
 	int64	   *offsets;
+	TransactionId xid;			/* inserting (sub)transaction */
+	CommandId	cid;
 	int			done;			/* records placed so far */
 } AppendBatch;
 
@@ -68,8 +70,8 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 	Size		space = phdr->pd_upper - phdr->pd_lower;
 	int			nrecords = opaque->nrecords;
 	int64		next = opaque->next_offset;
-	TransactionId xid = GetCurrentTransactionId();
-	CommandId	cid = GetCurrentCommandId(true);
+	TransactionId xid = b->xid;
+	CommandId	cid = b->cid;
 	bool		run_open = false;
 	Size		n = 0;
 	int			i;
@@ -256,11 +258,14 @@ start_first_page(Relation seg, int64 base_offset, AppendBatch *b, char *bytes)
 /*
  * Append a batch of encoded records to a segment, in order, assigning their
  * offsets.  Records go onto the tail page as long as they fit (one WAL
- * record per page touched), then onto new pages.
+ * record per page touched), then onto new pages.  xid and cid name the
+ * inserting transaction and command: records buffered by a statement are
+ * appended later but keep the identity they were inserted with.
  */
 void
 el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
-				int n, const int64 *wants, int64 *offsets)
+				int n, const int64 *wants, int64 *offsets,
+				TransactionId xid, CommandId cid)
 {
 	AppendBatch b;
 	char	   *bytes = palloc(BLCKSZ);
@@ -270,6 +275,8 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.lens = lens;
 	b.wants = wants;
 	b.offsets = offsets;
+	b.xid = xid;
+	b.cid = cid;
 	b.done = 0;
 
 	while (b.done < b.n)
@@ -355,7 +362,8 @@ el_append(Relation seg, int64 base_offset, const char *entry, Size len,
 	int64		offset;
 
 	el_append_batch(seg, base_offset, &e, &len, 1,
-					want_offset >= 0 ? &want_offset : NULL, &offset);
+					want_offset >= 0 ? &want_offset : NULL, &offset,
+					GetCurrentTransactionId(), GetCurrentCommandId(true));
 	return offset;
 }
 

@@ -26,6 +26,7 @@
 
 #include "elstore.h"
 #include "eventlog.h"
+#include "pending.h"
 
 void
 el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
@@ -33,6 +34,10 @@ el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
 {
 	ElPartition *part = &topic->parts[partition];
 	int			i;
+
+	/* this backend's own routed-but-unappended records come first */
+	if (!el_pending_empty())
+		el_pending_flush();
 
 	memset(cur, 0, sizeof(ElCursor));
 	cur->partition = partition;
@@ -304,6 +309,8 @@ el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 	ElPartition *part = &topic->parts[partition];
 	int			i;
 
+	if (!el_pending_empty())
+		el_pending_flush();
 	memset(stats, 0, sizeof(ElPartitionStats));
 	stats->segments = part->nsegs;
 	if (part->nsegs == 0)

@@ -17,7 +17,8 @@
 extern int64 el_append(Relation seg, int64 base_offset, const char *entry,
 					   Size len, int64 want_offset);
 extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
-							Size *lens, int n, const int64 *wants, int64 *offsets);
+							Size *lens, int n, const int64 *wants, int64 *offsets,
+							TransactionId xid, CommandId cid);
 extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
 extern int64 el_segment_first_offset(Relation seg, int64 base_offset);
 extern BlockNumber el_find_block(Relation seg, int64 offset);

@@ -21,10 +21,13 @@
 #include "utils/rel.h"
 
 #include "elam.h"
+#include "executor/executor.h"
+#include "pending.h"
 #include "eventlog.h"
 #include "topic.h"
 
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
+static ExecutorRun_hook_type prev_executor_run = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /* Is relid a topic or segment relation?  Cheap: namespace check only. */
@@ -135,9 +138,40 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 								queryEnv, dest, qc);
 }
 
+/*
+ * An INSERT without RETURNING may buffer its topic records (pending.h);
+ * they are appended before the statement's run ends.  Nested statements
+ * (SPI inside functions) decide for themselves and restore the flag.
+ */
+static void
+el_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				bool execute_once)
+{
+	bool		save = el_defer_inserts;
+
+	el_defer_inserts = (queryDesc->operation == CMD_INSERT &&
+						!queryDesc->plannedstmt->hasReturning &&
+						!queryDesc->plannedstmt->hasModifyingCTE);
+	PG_TRY();
+	{
+		if (prev_executor_run)
+			prev_executor_run(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		el_pending_flush();
+	}
+	PG_FINALLY();
+	{
+		el_defer_inserts = save;
+	}
+	PG_END_TRY();
+}
+
 void
 el_install_hooks(void)
 {
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = el_executor_run;
 	prev_post_parse_analyze = post_parse_analyze_hook;
 	post_parse_analyze_hook = el_post_parse_analyze;
 	prev_process_utility = ProcessUtility_hook;

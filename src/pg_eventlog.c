@@ -17,6 +17,7 @@
 #include "elwal.h"
 #include "group.h"
 #include "notify.h"
+#include "pending.h"
 
 PG_MODULE_MAGIC;
 
@@ -80,5 +81,6 @@ _PG_init(void)
 	shmem_startup_hook = el_shmem_startup;
 
 	el_notify_register_xact_callbacks();
+	el_pending_register_callbacks();
 	el_install_hooks();
 }

@@ -28,6 +28,7 @@
 #include "eventlog.h"
 #include "murmur2.h"
 #include "notify.h"
+#include "pending.h"
 #include "produce.h"
 
 /* columns of the standard topic relation (1-based) */
@@ -168,8 +169,8 @@ cmp_partition(const void *a, const void *b, void *arg)
 
 /*
  * Validate and route the record in slot and encode it for its segment
- * (toasting large values into seg's TOAST table).  Errors here change
- * nothing.  *seg is opened on the first call for the partition's segment.
+ * (toasting large values into the segment's TOAST table; *seg is the
+ * segment opened for that).  Errors here change nothing.
  */
 static void
 prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
@@ -228,18 +229,20 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 
 	rec->partition = el_choose_partition(topic, values, isnull);
 	segment = el_active_segment(topic, rec->partition);
-	if (*seg == NULL || RelationGetRelid(*seg) != segment->relid)
-	{
-		if (*seg)
-			table_close(*seg, NoLock);
-		*seg = table_open(segment->relid, RowExclusiveLock);
-	}
 
 	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
 	if (size > EL_TOAST_THRESHOLD)
 	{
 		HeapTuple	tup;
 		HeapTuple	toasted;
+
+		/* large values go to the TOAST table of the segment they land in */
+		if (*seg == NULL || RelationGetRelid(*seg) != segment->relid)
+		{
+			if (*seg)
+				table_close(*seg, NoLock);
+			*seg = table_open(segment->relid, RowExclusiveLock);
+		}
 
 		values[0] = Int32GetDatum(rec->partition);
 		isnull[0] = false;
@@ -265,7 +268,8 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 
 /*
  * Show the assigned partition, offset and timestamp in the slot, so that
- * INSERT ... RETURNING sees them, and give it its TID.
+ * INSERT ... RETURNING sees them, and give it its TID.  offset < 0: the
+ * record is pending (pending.h), which only happens when nothing looks.
  */
 static void
 finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
@@ -282,13 +286,16 @@ finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(rec->partition);
 	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
 	slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
-	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = false;
+	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = (offset < 0);
 	if (slot->tts_tupleDescriptor->natts >= ATT_TS)
 	{
 		slot->tts_values[ATT_TS - 1] = rec->ts;
 		slot->tts_isnull[ATT_TS - 1] = rec->ts_null;
 	}
-	el_tid_encode(&slot->tts_tid, rec->partition, offset);
+	if (offset >= 0)
+		el_tid_encode(&slot->tts_tid, rec->partition, offset);
+	else
+		ItemPointerSetInvalid(&slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(rel);
 }
 
@@ -317,6 +324,9 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
 	if (seg)
 		table_close(seg, NoLock);
 
+	/* records routed earlier by this backend go first */
+	el_pending_flush();
+
 	/*
 	 * Group by partition, keeping each partition's records in slot order
 	 * (order across partitions carries no meaning), and append each group
@@ -341,7 +351,8 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
 		}
 		seg = table_open(segment->relid, RowExclusiveLock);
 		el_append_batch(seg, segment->base_offset, entries + start, lens + start,
-						end - start, wants + start, offsets + start);
+						end - start, wants + start, offsets + start,
+						GetCurrentTransactionId(), GetCurrentCommandId(true));
 		pgstat_count_heap_insert(seg, end - start);
 		table_close(seg, NoLock);
 		for (k = start; k < end; k++)
@@ -363,9 +374,33 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
 	pfree(order);
 }
 
+/*
+ * Insert one record.  may_defer: the caller (an INSERT statement with no
+ * RETURNING) does not need the offset now; if the topic has no index or
+ * trigger either, the record joins the statement's pending appends.
+ */
 void
-el_topic_insert(Relation rel, TupleTableSlot *slot)
+el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 {
+	if (may_defer && !rel->rd_rel->relhasindex && !rel->rd_rel->relhastriggers)
+	{
+		ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
+		PreparedRecord rec;
+		Relation	seg = NULL;
+
+		prepare_record(rel, topic, slot, &rec, &seg);
+		if (seg)
+			table_close(seg, NoLock);
+		if (rec.want_offset < 0)
+		{
+			el_pending_add(topic, rec.partition, rec.entry, rec.len);
+			el_notify_produced(RelationGetRelid(rel));
+			finish_slot(rel, topic, slot, &rec, -1);
+			pfree(rec.entry);
+			return;
+		}
+		pfree(rec.entry);
+	}
 	el_topic_insert_batch(rel, &slot, 1);
 }
 
@@ -458,7 +493,7 @@ eventlog_produce(PG_FUNCTION_ARGS)
 			slot->tts_isnull[ATT_HEADERS - 1] = false;
 		}
 		ExecStoreVirtualTuple(slot);
-		el_topic_insert(rel, slot);
+		el_topic_insert(rel, slot, false);
 		out[0] = slot->tts_values[EL_ATTNUM_PARTITION - 1];
 		out[1] = slot->tts_values[EL_ATTNUM_OFFSET - 1];
 		ExecDropSingleTupleTableSlot(slot);

@@ -23,7 +23,7 @@ extern void el_tid_encode(ItemPointer tid, int partition, int64 offset);
 extern void el_tid_decode(ItemPointer tid, int *partition, int64 *offset);
 
 extern int	el_choose_partition(ElTopic *topic, Datum *values, bool *isnull);
-extern void el_topic_insert(Relation rel, TupleTableSlot *slot);
+extern void el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer);
 extern void el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots);
 
 #endif							/* EVENTLOG_PRODUCE_H */
