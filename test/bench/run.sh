@@ -137,5 +137,10 @@ as_pg "$bindir/pg_ctl" -D "$datadir" -l "$work/server.log" -w -t 60 start >/dev/
 
 export BENCH_HOST=$sockdir BENCH_PORT=$port BENCH_DB=bench BENCH_DIR=$here
 export BENCH_PGBENCH=$bindir/pgbench BENCH_WORK=$work
+repo="$(cd "$here/../.." && pwd)"
+rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+[[ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- src 2>/dev/null)" ]] && rev="$rev (src/ has uncommitted changes)"
+echo "=== pg_eventlog library: $pkglibdir/pg_eventlog.so md5 $(md5sum <"$pkglibdir/pg_eventlog.so" | cut -c1-12)," \
+     "installed $(date -u -r "$pkglibdir/pg_eventlog.so" '+%F %T UTC'); repo HEAD $rev"
 echo "=== running benchmark (smoke=$smoke)"
 perl "$here/bench.pl"

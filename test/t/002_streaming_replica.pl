@@ -247,6 +247,31 @@ ok(!$standby->log_contains('inconsistent page found'),
 	'no wal_consistency_checking failure on the standby');
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'standby is still in recovery and alive');
 
+# ---- failover: the promoted standby continues every partition's offsets
+my %leo_before;
+for my $line (split /\n/,
+	$primary->safe_psql('postgres',
+		q{SELECT partition, log_end_offset FROM eventlog.partitions WHERE topic = 'r'}))
+{
+	my ($p, $leo) = split /\|/, $line;
+	$leo_before{$p} = $leo;
+}
+$primary->wait_for_catchup($standby);
+$primary->stop('immediate');
+$standby->promote;
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+  or die 'standby was not promoted';
+for my $p (sort keys %leo_before)
+{
+	my $off = $standby->safe_psql('postgres',
+		"SELECT \"offset\" FROM eventlog.produce('r', '{\"after_failover\": true}', partition => $p)");
+	cmp_ok($off, '>=', $leo_before{$p},
+		"after failover, partition $p continues at or after the old primary's log end ($leo_before{$p})");
+	is($standby->safe_psql('postgres',
+			"SELECT \"offset\", value FROM eventlog.fetch('r', $p, $off, 10)"),
+		"$off|{\"after_failover\": true}",
+		"after failover, partition $p: the new record is fetched");
+}
+
 $standby->stop;
-$primary->stop;
 done_testing();
