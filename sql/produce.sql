@@ -131,3 +131,22 @@ SELECT value->>'mid' AS mid, value->>'seen' AS seen FROM eventlog_topics.bulk
  WHERE value ? 'mid' ORDER BY "offset";
 DROP FUNCTION bulk_count();
 SELECT eventlog.drop_topic('bulk');
+
+-- COPY TO (pg_dump) marks a log end that lies beyond the last visible
+-- record, and COPY FROM (pg_restore) restores it: offsets are never reused
+SELECT eventlog.create_topic('src', partitions => 2);
+SELECT "offset" FROM eventlog.produce('src', '{"n": 0}', "partition" => 0);
+BEGIN;
+SELECT "offset" FROM eventlog.produce('src', '{"n": "aborted"}', "partition" => 0);
+SELECT "offset" FROM eventlog.produce('src', '{"n": "aborted"}', "partition" => 1);
+ROLLBACK;
+COPY eventlog_topics.src ("partition", "offset", key, value) TO stdout;
+SELECT count(*) AS visible_rows FROM eventlog_topics.src;
+COPY eventlog_topics.src TO '/tmp/pg_eventlog_src.copy';
+SELECT eventlog.create_topic('dst', partitions => 2);
+COPY eventlog_topics.dst FROM '/tmp/pg_eventlog_src.copy';
+SELECT count(*) AS restored_rows FROM eventlog_topics.dst;
+SELECT partition, log_end_offset FROM eventlog.partitions WHERE topic = 'dst' ORDER BY 1;
+SELECT * FROM eventlog.produce('dst', '{"n": "next"}', "partition" => 0);
+SELECT eventlog.drop_topic('src');
+SELECT eventlog.drop_topic('dst');

@@ -61,6 +61,8 @@ typedef struct ElScanDescData
 	bool		cursor_open;
 	ElCursor	cur;
 	MemoryContext cxt;
+	bool		export_markers; /* COPY TO: see el_copy_to_relid */
+	int64		last_offset;	/* last offset returned in this partition */
 
 	/* ANALYZE: topic-wide block numbers map onto segment blocks */
 	int			nmap;
@@ -120,6 +122,7 @@ el_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 									  ALLOCSET_DEFAULT_SIZES);
 	if (scan->role == EL_ROLE_TOPIC)
 		scan->topic = el_topic_get(RelationGetRelid(rel), false);
+	scan->export_markers = (el_copy_to_relid == RelationGetRelid(rel));
 	return (TableScanDesc) scan;
 }
 
@@ -174,6 +177,34 @@ store_row(TupleTableSlot *slot, Relation rel, int partition, int64 offset)
 	slot->tts_tableOid = RelationGetRelid(rel);
 }
 
+/*
+ * COPY TO of a topic ends each partition whose log end lies beyond its
+ * last visible record (aborted or unfinished records at the tail) with a
+ * marker row: (partition, log end - 1, everything else NULL).  COPY FROM
+ * (pg_restore) turns it back into the log end instead of a record, so a
+ * restored partition never hands out an offset again that was used.
+ */
+static bool
+export_log_end_marker(ElScanDesc scan, TupleTableSlot *slot)
+{
+	int64		log_end = el_partition_log_end(scan->topic, scan->partition);
+	int			i;
+
+	if (log_end - 1 <= scan->last_offset)
+		return false;
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	slot->tts_values[0] = Int32GetDatum(scan->partition);
+	slot->tts_isnull[0] = false;
+	slot->tts_values[1] = Int64GetDatum(log_end - 1);
+	slot->tts_isnull[1] = false;
+	store_row(slot, scan->base.rs_rd, scan->partition, log_end - 1);
+	return true;
+}
+
 static bool
 el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 					TupleTableSlot *slot)
@@ -203,14 +234,19 @@ el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 						   scan->base.rs_snapshot, EL_READ_SKIP);
 			MemoryContextSwitchTo(old);
 			scan->cursor_open = true;
+			scan->last_offset = -1;
 		}
 		if (el_cursor_next(&scan->cur, &offset, slot->tts_values, slot->tts_isnull))
 		{
 			store_row(slot, scan->base.rs_rd, scan->partition, offset);
 			pgstat_count_heap_getnext(scan->base.rs_rd);
+			scan->last_offset = offset;
 			return true;
 		}
 		close_cursor(scan);
+		if (scan->export_markers &&
+			export_log_end_marker(scan, slot))
+			return true;
 	}
 }
 

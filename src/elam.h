@@ -19,5 +19,6 @@ extern void el_vacuum_topic(Relation rel, struct VacuumParams *params,
 
 /* hooks.c */
 extern void el_install_hooks(void);
+extern Oid	el_copy_to_relid;	/* topic being written by COPY TO, if any */
 
 #endif							/* EVENTLOG_ELAM_H */

@@ -93,7 +93,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 		bool		new_run = !run_open;
 		Size		need;
 
-		if (want >= 0)
+		if (want >= 0 && b->lens[i] > 0)
 		{
 			if (want < next)
 				offset_below_end(want, next);
@@ -102,6 +102,31 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 				offset = want;
 				new_run = true; /* a gap: runs hold consecutive offsets */
 			}
+		}
+		if (b->lens[i] == 0)
+		{
+			/*
+			 * A log-end marker (pg_restore): no record, just move the log
+			 * end to want with a run header that starts there.
+			 */
+			if (want > next)
+			{
+				ElRun		run;
+
+				if (n + EL_RUN_SIZE > space)
+					break;
+				run.flags = 0;
+				run.xid = xid;
+				run.cid = cid;
+				run.base_offset = want;
+				el_write_run(buf + n, &run);
+				n += EL_RUN_SIZE;
+				run_open = true;
+				next = want;
+			}
+			b->offsets[i] = want - 1;
+			(*nplaced)++;
+			continue;
 		}
 		need = b->lens[i] + (new_run ? EL_RUN_SIZE : 0);
 		if (nrecords >= EL_MAX_RECORDS_PER_PAGE || n + need > space)
@@ -173,6 +198,12 @@ append_to_page(Relation seg, Buffer buf, AppendBatch *b, char *buf_bytes)
 
 	if (nplaced == 0)
 		return 0;
+	if (n == 0)
+	{
+		/* only markers the log end had already passed */
+		b->done += nplaced;
+		return nplaced;
+	}
 	START_CRIT_SECTION();
 	el_page_apply(page, buf_bytes, n);
 	MarkBufferDirty(buf);

@@ -681,6 +681,8 @@ eventlog_poll(PG_FUNCTION_ARGS)
 
 			if (committed < 0)
 				continue;		/* previous owner's transaction still open */
+			/* never wait beyond the end: that would skip what comes next */
+			committed = Min(committed, el_partition_log_end(topic, p));
 			log_start = el_partition_log_start(topic, p);
 			if (committed < log_start)
 			{

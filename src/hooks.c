@@ -16,6 +16,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
+#include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -25,6 +26,8 @@
 #include "pending.h"
 #include "eventlog.h"
 #include "topic.h"
+
+Oid			el_copy_to_relid = InvalidOid;
 
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
@@ -40,6 +43,37 @@ is_eventlog_rel(Oid relid)
 		return false;
 	return nsp == get_namespace_oid(EL_TOPICS_SCHEMA, true) ||
 		nsp == get_namespace_oid(EL_SEGMENTS_SCHEMA, true);
+}
+
+/*
+ * TRUNCATE of a topic without pages is harmless, and pg_restore issues it
+ * on tables it has just created; only a topic holding records is refused.
+ */
+static bool
+eventlog_rel_is_empty(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	bool		empty = true;
+
+	if (el_rel_role(rel) == EL_ROLE_TOPIC)
+	{
+		ElTopic    *topic = el_topic_get(relid, true);
+		int			p,
+					s;
+
+		for (p = 0; topic && empty && p < topic->nparts; p++)
+			for (s = 0; empty && s < topic->parts[p].nsegs; s++)
+			{
+				Relation	seg = relation_open(topic->parts[p].segs[s].relid, AccessShareLock);
+
+				empty = RelationGetNumberOfBlocks(seg) == 0;
+				relation_close(seg, NoLock);
+			}
+	}
+	else
+		empty = RelationGetNumberOfBlocks(rel) == 0;
+	relation_close(rel, NoLock);
+	return empty;
 }
 
 static void
@@ -109,6 +143,20 @@ el_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 }
 
 static void
+call_process_utility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+static void
 el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
 				   ParamListInfo params, QueryEnvironment *queryEnv,
@@ -125,17 +173,38 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			RangeVar   *rv = lfirst_node(RangeVar, lc);
 			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-			if (OidIsValid(relid) && is_eventlog_rel(relid))
+			if (OidIsValid(relid) && is_eventlog_rel(relid) && !eventlog_rel_is_empty(relid))
 				refuse("TRUNCATE", relid);
 		}
 	}
 
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	/* COPY topic TO ...: the scan adds log-end markers (elam.c) */
+	if (IsA(parsetree, CopyStmt) && !((CopyStmt *) parsetree)->is_from &&
+		((CopyStmt *) parsetree)->relation != NULL)
+	{
+		Oid			relid = RangeVarGetRelid(((CopyStmt *) parsetree)->relation, NoLock, true);
+
+		if (OidIsValid(relid) &&
+			get_rel_namespace(relid) == get_namespace_oid(EL_TOPICS_SCHEMA, true))
+		{
+			Oid			save = el_copy_to_relid;
+
+			el_copy_to_relid = relid;
+			PG_TRY();
+			{
+				call_process_utility(pstmt, queryString, readOnlyTree, context,
+									 params, queryEnv, dest, qc);
+			}
+			PG_FINALLY();
+			{
+				el_copy_to_relid = save;
+			}
+			PG_END_TRY();
+			return;
+		}
+	}
+	call_process_utility(pstmt, queryString, readOnlyTree, context, params,
+						 queryEnv, dest, qc);
 }
 
 /*

@@ -168,6 +168,23 @@ cmp_partition(const void *a, const void *b, void *arg)
 }
 
 /*
+ * A row with a partition and an offset and nothing else is the log-end
+ * marker that COPY TO writes (see export_log_end_marker() in elam.c).
+ */
+static bool
+is_log_end_marker(TupleDesc desc, bool *isnull)
+{
+	int			i;
+
+	if (isnull[EL_ATTNUM_PARTITION - 1] || isnull[EL_ATTNUM_OFFSET - 1])
+		return false;
+	for (i = EL_NDERIVED; i < desc->natts; i++)
+		if (!isnull[i])
+			return false;
+	return true;
+}
+
+/*
  * Validate and route the record in slot and encode it for its segment
  * (toasting large values into the segment's TOAST table; *seg is the
  * segment opened for that).  Errors here change nothing.
@@ -190,6 +207,22 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	memcpy(values, slot->tts_values, sizeof(Datum) * natts);
 	memcpy(isnull, slot->tts_isnull, sizeof(bool) * natts);
 
+	if (is_log_end_marker(desc, isnull))
+	{
+		/* COPY TO's log-end marker (elam.c): advance the log end only */
+		rec->partition = el_choose_partition(topic, values, isnull);
+		rec->want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]) + 1;
+		if (rec->want_offset <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("offset must not be negative"),
+					 errhint("Leave \"offset\" NULL to have one assigned.")));
+		rec->entry = palloc(1);
+		rec->len = 0;
+		rec->ts = (Datum) 0;
+		rec->ts_null = true;
+		return;
+	}
 	if (natts >= ATT_VALUE && isnull[ATT_KEY - 1] && isnull[ATT_VALUE - 1])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
