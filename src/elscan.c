@@ -83,6 +83,82 @@ cursor_visibility(ElCursor *cur, const ElRun *run)
 }
 
 /*
+ * Does this page have a run that may still be unsettled for the snapshot?
+ * Runs of transactions older than the snapshot's xmin are settled.
+ */
+static bool
+page_may_be_unsettled(Page page, Snapshot snapshot)
+{
+	ElPageIter	it;
+	ElRecordRef rec;
+
+	if (!el_page_is_valid(page))
+		return false;
+	el_page_iter_init(&it, page);
+	while (el_page_iter_next(&it, &rec))
+	{
+		if (rec.run->flags & (EL_RUN_FROZEN | EL_RUN_DEAD))
+			continue;
+		if (TransactionIdFollowsOrEquals(rec.run->xid, snapshot->xmin) ||
+			TransactionIdIsCurrentTransactionId(rec.run->xid))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A stop-mode reader must not start past an unsettled record either: a
+ * record before from_offset whose transaction is still open means nothing
+ * at or after from_offset may be returned yet (the reader would pass the
+ * stable offset).  Only pages that may hold unsettled runs are examined,
+ * walking back from the starting page, so this is normally one page.
+ */
+static void
+check_settled_before(ElCursor *cur)
+{
+	BlockNumber blk = cur->blk;
+
+	for (;;)
+	{
+		Buffer		buf = ReadBuffer(cur->rel, blk);
+		Page		page;
+		bool		maybe;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maybe = page_may_be_unsettled(page, cur->snapshot);
+		if (maybe)
+		{
+			ElPageIter	it;
+			ElRecordRef rec;
+			int			vis_run = 0;
+			ElVisibility vis = EL_VISIBLE;
+
+			el_page_iter_init(&it, page);
+			while (el_page_iter_next(&it, &rec) && rec.offset < cur->want)
+			{
+				if (it.run_seq != vis_run)
+				{
+					vis = cursor_visibility(cur, rec.run);
+					vis_run = it.run_seq;
+				}
+				if (vis == EL_IN_PROGRESS)
+				{
+					cur->stopped = true;
+					cur->stop_offset = rec.offset;
+					cur->done = true;
+					break;
+				}
+			}
+		}
+		UnlockReleaseBuffer(buf);
+		if (cur->done || !maybe || blk == 0)
+			break;
+		blk--;
+	}
+}
+
+/*
  * Copy the wanted records of block cur->blk.  Returns whether the page was
  * sealed (a later page exists).
  */
@@ -181,6 +257,13 @@ next_page(ElCursor *cur)
 				cur->segidx++;
 				continue;
 			}
+			if (cur->mode == EL_READ_STOP && !cur->checked_start)
+			{
+				cur->checked_start = true;
+				check_settled_before(cur);
+				if (cur->done)
+					break;
+			}
 		}
 		else
 		{
@@ -244,30 +327,6 @@ el_cursor_end(ElCursor *cur)
 	MemoryContextDelete(cur->pagecxt);
 	pfree(cur->scratch);
 	pfree(cur->segs);
-}
-
-/*
- * Does this page have a run that may still be unsettled for the snapshot?
- * Runs of transactions older than the snapshot's xmin are settled.
- */
-static bool
-page_may_be_unsettled(Page page, Snapshot snapshot)
-{
-	ElPageIter	it;
-	ElRecordRef rec;
-
-	if (!el_page_is_valid(page))
-		return false;
-	el_page_iter_init(&it, page);
-	while (el_page_iter_next(&it, &rec))
-	{
-		if (rec.run->flags & (EL_RUN_FROZEN | EL_RUN_DEAD))
-			continue;
-		if (TransactionIdFollowsOrEquals(rec.run->xid, snapshot->xmin) ||
-			TransactionIdIsCurrentTransactionId(rec.run->xid))
-			return true;
-	}
-	return false;
 }
 
 /* First offset still retained: the first page of the first segment. */

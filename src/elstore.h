@@ -59,6 +59,7 @@ typedef struct ElCursor
 	int			irec;
 
 	bool		done;
+	bool		checked_start;	/* stop mode: records before want checked */
 	bool		stopped;		/* hit an unsettled record (EL_READ_STOP) */
 	int64		stop_offset;	/* ... at this offset */
 	int64		end_offset;		/* next offset of the last page read */
