@@ -26,7 +26,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -39,7 +38,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "elstore.h"
@@ -430,23 +428,6 @@ require_not_null(FunctionCallInfo fcinfo, int nargs, const char *what)
 					 errmsg("%s must not be null", what)));
 }
 
-/* Catalog writes run as the extension owner, as in topic.c. */
-static void
-as_owner(Oid *save_userid, int *save_sec)
-{
-	Oid			nsp = get_namespace_oid(EL_SCHEMA, false);
-	Oid			owner = InvalidOid;
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-		ReleaseSysCache(tup);
-	}
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-}
-
 typedef struct GroupConfig
 {
 	int64		session_timeout_ms;
@@ -488,7 +469,7 @@ load_group(const char *group_id, const char *topic, bool create, GroupConfig *cf
 
 		if (!create)
 			return false;
-		as_owner(&save_userid, &save_sec);
+		el_as_catalog_owner(&save_userid, &save_sec);
 		if (SPI_execute_with_args("INSERT INTO eventlog.consumer_group (group_id, topic)"
 								  " VALUES ($1, $2) ON CONFLICT DO NOTHING",
 								  2, types, args, NULL, false, 0) != SPI_OK_INSERT)
@@ -533,7 +514,7 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	args[0] = CStringGetTextDatum(group_id);
 	args[1] = CStringGetTextDatum(NameStr(topic->name));
 	args[2] = Int32GetDatum(partition);
-	as_owner(&save_userid, &save_sec);
+	el_as_catalog_owner(&save_userid, &save_sec);
 	if (SPI_execute_with_args("SELECT committed_offset FROM eventlog.group_offset"
 							  " WHERE group_id = $1 AND topic = $2 AND partition = $3"
 							  " FOR UPDATE SKIP LOCKED",
@@ -572,7 +553,7 @@ store_offset(const char *group_id, const char *topic, int partition, int64 next)
 	args[1] = CStringGetTextDatum(topic);
 	args[2] = Int32GetDatum(partition);
 	args[3] = Int64GetDatum(next);
-	as_owner(&save_userid, &save_sec);
+	el_as_catalog_owner(&save_userid, &save_sec);
 	if (SPI_execute_with_args("INSERT INTO eventlog.group_offset AS o"
 							  " (group_id, topic, partition, committed_offset)"
 							  " VALUES ($1, $2, $3, $4)"

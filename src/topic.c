@@ -433,8 +433,8 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *null
  * Run catalog writes as the extension's owner: ordinary roles may read the
  * catalog but change it only through these functions.
  */
-static void
-as_catalog_owner(Oid *save_userid, int *save_sec)
+void
+el_as_catalog_owner(Oid *save_userid, int *save_sec)
 {
 	Oid			nsp = schema_oid(EL_SCHEMA);
 	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
@@ -499,6 +499,30 @@ static const char *const setting_names[NSETTINGS] = {
 static const Oid setting_types[NSETTINGS] = {
 	INTERVALOID, INT8OID, TEXTOID, INT8OID, INTERVALOID, INTERVALOID
 };
+
+/*
+ * SPI arguments for topic_config: $1 the topic name, $2 the partition count
+ * (argument 1, NULL = unchanged for alter), $3.. the settings (arguments
+ * 2..7).
+ */
+static void
+catalog_args(FunctionCallInfo fcinfo, const char *topic, Oid *types,
+			 Datum *values, char *nulls)
+{
+	int			i;
+
+	types[0] = TEXTOID;
+	values[0] = CStringGetTextDatum(topic);
+	nulls[0] = ' ';
+	types[1] = INT4OID;
+	for (i = 1; i < 2 + NSETTINGS; i++)
+	{
+		if (i >= 2)
+			types[i] = setting_types[i - 2];
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+}
 
 /* Validate the settings arguments (args 2..7 of create/alter_topic). */
 static void
@@ -593,19 +617,8 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	relid = get_relname_relid(topic, nsp);
 
-	as_catalog_owner(&save_userid, &save_sec);
-	types[0] = TEXTOID;
-	values[0] = CStringGetTextDatum(topic);
-	nulls[0] = ' ';
-	types[1] = INT4OID;
-	values[1] = Int32GetDatum(partitions);
-	nulls[1] = ' ';
-	for (i = 0; i < NSETTINGS; i++)
-	{
-		types[i + 2] = setting_types[i];
-		values[i + 2] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
-		nulls[i + 2] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
-	}
+	el_as_catalog_owner(&save_userid, &save_sec);
+	catalog_args(fcinfo, topic, types, values, nulls);
 	spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
 			 " retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
 			 " delete_retention) VALUES ($1, $2, $3, $4, coalesce($5, 'delete'), $6, $7, $8)",
@@ -665,24 +678,13 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	as_catalog_owner(&save_userid, &save_sec);
+	el_as_catalog_owner(&save_userid, &save_sec);
 	if (!PG_ARGISNULL(1))
 	{
 		for (i = oldparts; i < PG_GETARG_INT32(1); i++)
 			create_segment(relid, name, i, 0, 0, rel->rd_rel->relowner);
 	}
-	types[0] = TEXTOID;
-	values[0] = CStringGetTextDatum(name);
-	nulls[0] = ' ';
-	types[1] = INT4OID;
-	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	for (i = 0; i < NSETTINGS; i++)
-	{
-		types[i + 2] = setting_types[i];
-		values[i + 2] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
-		nulls[i + 2] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
-	}
+	catalog_args(fcinfo, name, types, values, nulls);
 	spi_exec("UPDATE eventlog.topic_config SET"
 			 " partitions = coalesce($2, partitions),"
 			 " retention = coalesce($3, retention),"
@@ -741,7 +743,7 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 	appendStringInfo(&sql, "DROP TABLE %s.%s", EL_TOPICS_SCHEMA, quote_identifier(name));
 	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 
-	as_catalog_owner(&save_userid, &save_sec);
+	el_as_catalog_owner(&save_userid, &save_sec);
 	values[0] = CStringGetTextDatum(name);
 	spi_exec("DELETE FROM eventlog.topic_config WHERE topic = $1",
 			 1, types, values, NULL, SPI_OK_DELETE);

@@ -55,5 +55,6 @@ extern ElSegment *el_active_segment(ElTopic *topic, int partition);
 extern void el_topic_cache_init(void);
 extern void el_topic_cache_reset_xact(void);
 extern void el_check_partition(ElTopic *topic, int partition);
+extern void el_as_catalog_owner(Oid *save_userid, int *save_sec);
 
 #endif							/* EVENTLOG_TOPIC_H */
