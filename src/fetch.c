@@ -71,8 +71,21 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 
 	*next = from_offset;
 	el_cursor_init(&cur, topic, partition, from_offset, snapshot, EL_READ_STOP);
-	while (n < max_records && el_cursor_next(&cur, &off, values, isnull))
+	for (;;)
 	{
+		if (n >= max_records)
+			break;
+		if (!el_cursor_next(&cur, &off, values, isnull))
+		{
+			/*
+			 * Exhausted: everything before cur.want is settled and what was
+			 * not returned belongs to aborted transactions (the cursor stops
+			 * before an open one).  Move past it, so that a consumer does
+			 * not rescan it forever and its lag can reach 0.
+			 */
+			*next = Max(*next, cur.want);
+			break;
+		}
 		tuplestore_putvalues(tupstore, tupdesc, values, isnull);
 		*next = off + 1;
 		n++;

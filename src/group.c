@@ -27,10 +27,12 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
@@ -38,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "elstore.h"
@@ -445,9 +448,34 @@ interval_to_ms(Datum d)
 			(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000;
 }
 
-/* Read (and with create, make) the group's row.  Inside SPI. */
+/*
+ * Creating a consumer_group or group_offset row with INSERT ... ON CONFLICT
+ * waits for any other transaction that inserted the same key and is still
+ * open, and poll() must never wait for another member's transaction.  So
+ * creators first take a transaction-level lock that poll() only tries:
+ * whoever does not get it treats the row as busy.  Advisory lock tag with
+ * field4 outside the values the SQL advisory functions use (1 and 2).
+ * A hash collision only makes a creation wait for a later poll.
+ */
+#define EL_CREATE_LOCK_GROUP	0xFFFF
 static bool
-load_group(const char *group_id, const char *topic, bool create, GroupConfig *cfg)
+create_lock(Oid topic_relid, const char *group_id, int partition, bool nowait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, topic_relid,
+						 hash_bytes((const unsigned char *) group_id, strlen(group_id)),
+						 partition < 0 ? EL_CREATE_LOCK_GROUP : 3 + partition);
+	return LockAcquire(&tag, ExclusiveLock, false, nowait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * Read (and with create, make) the group's row.  Inside SPI.  With create
+ * and nowait, false means that another open transaction is creating it.
+ */
+static bool
+load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
+			   bool create, bool nowait, GroupConfig *cfg)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
@@ -469,13 +497,22 @@ load_group(const char *group_id, const char *topic, bool create, GroupConfig *cf
 
 		if (!create)
 			return false;
+		if (!create_lock(topic_relid, group_id, -1, nowait))
+		{
+			/* being created by another transaction: defaults for now */
+			cfg->session_timeout_ms = 45 * 1000;
+			cfg->max_poll_interval_ms = 5 * 60 * 1000;
+			cfg->latest = false;
+			cfg->auto_commit = true;
+			return false;
+		}
 		el_as_catalog_owner(&save_userid, &save_sec);
 		if (SPI_execute_with_args("INSERT INTO eventlog.consumer_group (group_id, topic)"
 								  " VALUES ($1, $2) ON CONFLICT DO NOTHING",
 								  2, types, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not create consumer group");
 		SetUserIdAndSecContext(save_userid, save_sec);
-		return load_group(group_id, topic, false, cfg);
+		return load_group_ext(group_id, topic, topic_relid, false, false, cfg);
 	}
 	tup = SPI_tuptable->vals[0];
 	td = SPI_tuptable->tupdesc;
@@ -484,6 +521,13 @@ load_group(const char *group_id, const char *topic, bool create, GroupConfig *cf
 	cfg->latest = strcmp(TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull)), "latest") == 0;
 	cfg->auto_commit = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
 	return true;
+}
+
+static bool
+load_group(const char *group_id, const char *topic, bool create, GroupConfig *cfg)
+{
+	return load_group_ext(group_id, topic, el_topic_relid(topic, false),
+						  create, false, cfg);
 }
 
 static void
@@ -524,6 +568,22 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	{
 		SetUserIdAndSecContext(save_userid, save_sec);
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	/*
+	 * Not locked by us: either the row exists and another transaction holds
+	 * it (skip it: INSERT ... ON CONFLICT below would wait for that
+	 * transaction), or nobody has created it yet, or another open
+	 * transaction is creating it (then the creation lock is taken).
+	 */
+	if (SPI_execute_with_args("SELECT 1 FROM eventlog.group_offset"
+							  " WHERE group_id = $1 AND topic = $2 AND partition = $3",
+							  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read group offset");
+	if (SPI_processed == 1 || !create_lock(topic->relid, group_id, partition, true))
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+		return -1;
 	}
 
 	start = cfg->latest ? el_partition_log_end(topic, partition) :
@@ -643,13 +703,17 @@ eventlog_poll(PG_FUNCTION_ARGS)
 	{
 		uint64		seq = el_notify_seq(topic->relid);
 		int			nparts;
+		bool		busy;
 		int			total = 0;
 		int			i;
 		long		left;
 
 		SPI_connect();
-		load_group(group_id, NameStr(topic->name), true, &cfg);
+		busy = !load_group_ext(group_id, NameStr(topic->name), topic->relid,
+							   true, true, &cfg);
 		nparts = refresh_membership(topic, group_id, member, is_static, &cfg, parts);
+		if (busy)
+			nparts = 0;			/* the group's row is not visible yet */
 
 		for (i = 0; i < nparts && total < max_records; i++)
 		{
@@ -677,7 +741,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 			n = el_read_partition(topic, p, committed, max_records - total, snap,
 								  rsinfo->setResult, rsinfo->setDesc, &next);
 			UnregisterSnapshot(snap);
-			if (n > 0 && cfg.auto_commit)
+			if (next > committed && cfg.auto_commit)
 				store_offset(group_id, NameStr(topic->name), p, next);
 			total += n;
 		}
@@ -847,6 +911,13 @@ eventlog_group_members(PG_FUNCTION_ARGS)
 
 		if (!s->in_use || s->dbid != MyDatabaseId)
 			continue;
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(s->topic_relid)))
+		{
+			/* the topic was dropped: its members are gone with it */
+			s->in_use = false;
+			s->nmembers = 0;
+			continue;
+		}
 		expire_members(s, now);
 		rebalance(s);
 		for (j = 0; j < s->nmembers; j++)
