@@ -612,7 +612,7 @@ el_relation_vacuum(Relation rel, struct VacuumParams *params,
 
 	if (role == EL_ROLE_SEGMENT)
 	{
-		el_vacuum_segment(rel, params, bstrategy);
+		(void) el_vacuum_segment(rel, params, bstrategy);
 		return;
 	}
 	el_vacuum_topic(rel, params, bstrategy);

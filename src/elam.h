@@ -12,7 +12,7 @@
 extern void el_refuse_modification(const char *what, Relation rel);
 
 /* elvacuum.c */
-extern void el_vacuum_segment(Relation seg, struct VacuumParams *params,
+extern double el_vacuum_segment(Relation seg, struct VacuumParams *params,
 							  BufferAccessStrategy bstrategy);
 extern void el_vacuum_topic(Relation rel, struct VacuumParams *params,
 							BufferAccessStrategy bstrategy);

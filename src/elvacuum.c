@@ -18,6 +18,7 @@
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
+#include "postmaster/autovacuum.h"
 #include "storage/bufmgr.h"
 #include "storage/procarray.h"
 #include "utils/rel.h"
@@ -99,7 +100,7 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 	return oldest;
 }
 
-void
+double
 el_vacuum_segment(Relation seg, struct VacuumParams *params,
 				  BufferAccessStrategy bstrategy)
 {
@@ -138,6 +139,7 @@ el_vacuum_segment(Relation seg, struct VacuumParams *params,
 
 	vac_update_relstats(seg, nblocks, live, 0, false, new_frozen, multi_cutoff,
 						&frozen_updated, &minmulti_updated, false);
+	return live;
 }
 
 /*
@@ -168,9 +170,18 @@ el_vacuum_topic(Relation rel, struct VacuumParams *params,
 				Relation	seg = table_open(topic->parts[p].segs[s].relid,
 											 ShareUpdateExclusiveLock);
 
-				el_vacuum_segment(seg, params, bstrategy);
-				pages += seg->rd_rel->relpages;
-				tuples += Max(seg->rd_rel->reltuples, 0);
+				/*
+				 * Autovacuum sees the segments as tables of their own and
+				 * vacuums them when they need it; a manual VACUUM of the
+				 * topic covers them all.
+				 */
+				if (!IsAutoVacuumWorkerProcess())
+					tuples += el_vacuum_segment(seg, params, bstrategy);
+				else if (seg->rd_rel->reltuples >= 0 && tuples >= 0)
+					tuples += seg->rd_rel->reltuples;
+				else
+					tuples = -1;	/* not known yet: leave it to ANALYZE */
+				pages += RelationGetNumberOfBlocks(seg);
 				table_close(seg, NoLock);
 			}
 	}

@@ -393,6 +393,8 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
 		start = end;
 	}
 	el_notify_produced(RelationGetRelid(rel));
+	/* the topic's own count drives autoanalyze of the topic relation */
+	pgstat_count_heap_insert(rel, nslots);
 
 	for (i = 0; i < nslots; i++)
 	{
@@ -428,6 +430,7 @@ el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 		{
 			el_pending_add(topic, rec.partition, rec.entry, rec.len);
 			el_notify_produced(RelationGetRelid(rel));
+			pgstat_count_heap_insert(rel, 1);
 			finish_slot(rel, topic, slot, &rec, -1);
 			pfree(rec.entry);
 			return;
