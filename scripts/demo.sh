@@ -29,7 +29,7 @@ bindir=/usr/lib/postgresql/15/bin
 
 # --- packages --------------------------------------------------------------
 packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl build-essential
-          rsync postgresql-15-pgq3)
+          rsync postgresql-15-pgq3 libdbd-pg-perl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

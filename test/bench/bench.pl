@@ -122,16 +122,60 @@ sub q_disk {
                '^' . $pfx . '(_[0-9]+)?$');
 }
 
-# Run one statement, return (seconds, wal bytes).
+# Growth of our backend's private memory (peak RssAnon minus RssAnon before) while a statement runs,
+# sampled every 5 ms from /proc by a child process; undef if unreadable.
+my $BACKEND_PID = one("SELECT pg_backend_pid()");
+sub rss_anon_kb {
+    open my $f, '<', "/proc/$_[0]/status" or return undef;
+    while (<$f>) { return $1 if /^RssAnon:\s+(\d+)/ }
+    return undef;
+}
+sub mem_sampler_start {
+    my $base = rss_anon_kb($BACKEND_PID);
+    return undef unless defined $base;
+    pipe(my $r, my $w) or die "pipe: $!\n";
+    my $parent = $$;
+    my $pid = fork // die "fork: $!\n";
+    if (!$pid) {
+        close $r;
+        my ($stop, $max) = (0, 0);
+        local $SIG{TERM} = sub { $stop = 1 };
+        until ($stop || getppid() != $parent) {
+            my $kb = rss_anon_kb($BACKEND_PID) // 0;
+            $max = $kb if $kb > $max;
+            sleep 0.005;
+        }
+        print $w "$max\n";
+        close $w;
+        POSIX::_exit(0);
+    }
+    close $w;
+    return [$pid, $r, $base];
+}
+sub mem_sampler_stop {
+    my ($s) = @_;
+    return undef unless $s;
+    kill 'TERM', $s->[0];
+    my $fh = $s->[1];
+    my $max = <$fh>;
+    waitpid($s->[0], 0);
+    return undef unless defined $max;
+    chomp $max;
+    return $max > $s->[2] ? $max - $s->[2] : 0;
+}
+
+# Run one statement, return (seconds, wal bytes, backend RssAnon growth kB).
 sub timed {
     my ($sql, @a) = @_;
     checkpoint();
     my $l0 = lsn();
+    my $sampler = mem_sampler_start();
     my $t0 = time;
     $dbh->do($sql, undef, @a);
     my $dt = time - $t0;
+    my $peak = mem_sampler_stop($sampler);
     my $l1 = lsn();
-    return ($dt, lsn_diff($l0, $l1));
+    return ($dt, lsn_diff($l0, $l1), $peak);
 }
 
 # ---------------------------------------------------------------------------
@@ -149,14 +193,15 @@ $dbh->do("VACUUM ANALYZE bench_src");
 
 sub o_disk { one("SELECT pg_total_relation_size(?::regclass)", $_[0]) }
 sub bulk_one {
-    my ($metric, $sys, $rep, $sql, $disk_sub, $walmetric, $diskmetric) = @_;
-    my ($dt, $wal) = timed($sql);
+    my ($metric, $sys, $rep, $sql, $disk_sub, $walmetric, $diskmetric, $memmetric) = @_;
+    my ($dt, $wal, $peak) = timed($sql);
+    add($memmetric, $sys, $peak / 1024) if $memmetric && defined $peak;
     my $disk = $disk_sub->();
     add($metric, $sys, $N / $dt);
     add($walmetric, $sys, $wal / $N) if $walmetric;
     add($diskmetric, $sys, $disk / $N) if $diskmetric;
-    note sprintf "rep %d %-6s %s: %6.2f s, %8.0f rows/s, WAL %6.1f B/rec, disk %6.1f B/rec",
-      $rep, $metric, $sys, $dt, $N / $dt, $wal / $N, $disk / $N;
+    note sprintf "rep %d %-7s %s: %6.2f s, %8.0f rows/s, WAL %6.1f B/rec, disk %6.1f B/rec, backend mem +%s MB",
+      $rep, $metric, $sys, $dt, $N / $dt, $wal / $N, $disk / $N, defined $peak ? sprintf('%.0f', $peak / 1024) : '?';
 }
 my $GEN = "FROM generate_series(1, $N) i";
 for my $rep (1 .. $C{BULK_REPEAT}) {
@@ -169,14 +214,14 @@ for my $rep (1 .. $C{BULK_REPEAT}) {
     # 1: INSERT ... SELECT over generate_series (as in the issue)
     e_create('bulk', $P);
     bulk_one('bulk', 'E', $rep, "INSERT INTO eventlog_topics.bulk (key, value) SELECT $KEY, ($VAL)::jsonb $GEN",
-             sub { e_disk('bulk') }, 'wal', 'disk');
+             sub { e_disk('bulk') }, 'wal', 'disk', 'membulk');
     o_create('outbox');
     bulk_one('bulk', 'O', $rep, "INSERT INTO outbox (key, value) SELECT $KEY, ($VAL)::jsonb $GEN",
-             sub { o_disk('outbox') }, 'wal', 'disk');
+             sub { o_disk('outbox') }, 'wal', 'disk', 'membulk');
     q_create('bulkq');
     $q_tick0 = q_last_tick('bulkq');
     bulk_one('bulk', 'Q', $rep, "SELECT count(pgq.insert_event('bulkq', $KEY, $VAL)) $GEN",
-             sub { q_disk('bulkq') }, 'wal', 'disk');
+             sub { q_disk('bulkq') }, 'wal', 'disk', 'membulk');
 
     # 1b: INSERT ... SELECT from the pre-built jsonb table (write path only)
     e_create('bulk_src', $P);
@@ -221,19 +266,20 @@ o_create('outbox_row');
 $dbh->do("CREATE OR REPLACE FUNCTION outbox_put(k text, v jsonb) RETURNS bigint
           LANGUAGE sql VOLATILE AS 'INSERT INTO outbox_row (key, value) VALUES (k, v) RETURNING id'");
 for my $rep (1 .. $C{REPEAT}) {
-    my ($dt);
+    my ($dt, $wal, $peak);
+    my $addmem = sub { add('memrow', $_[0], $_[1] / 1024) if defined $_[1] };
     e_create('rowt', $P);
-    ($dt) = timed("SELECT count(*) FROM (SELECT eventlog.produce('rowt', ($VAL)::jsonb, $KEY)
+    ($dt, $wal, $peak) = timed("SELECT count(*) FROM (SELECT eventlog.produce('rowt', ($VAL)::jsonb, $KEY)
                                            FROM generate_series(1, $N2) i) s");
-    add('row', 'E', $N2 / $dt);
+    add('row', 'E', $N2 / $dt); $addmem->('E', $peak);
     my $e = $dt;
     o_create('outbox_row');
-    ($dt) = timed("SELECT count(outbox_put($KEY, ($VAL)::jsonb)) FROM generate_series(1, $N2) i");
-    add('row', 'O', $N2 / $dt);
+    ($dt, $wal, $peak) = timed("SELECT count(outbox_put($KEY, ($VAL)::jsonb)) FROM generate_series(1, $N2) i");
+    add('row', 'O', $N2 / $dt); $addmem->('O', $peak);
     my $o = $dt;
     q_create('rowq');
-    ($dt) = timed("SELECT count(pgq.insert_event('rowq', $KEY, $VAL)) FROM generate_series(1, $N2) i");
-    add('row', 'Q', $N2 / $dt);
+    ($dt, $wal, $peak) = timed("SELECT count(pgq.insert_event('rowq', $KEY, $VAL)) FROM generate_series(1, $N2) i");
+    add('row', 'Q', $N2 / $dt); $addmem->('Q', $peak);
     note sprintf "rep %d: E %.0f  O %.0f  Q %.0f rows/s", $rep, $N2 / $e, $N2 / $o, $N2 / $dt;
 }
 
@@ -501,6 +547,8 @@ my @rows = (
     ['walcopy', "5c. WAL bytes/record (COPY)",            '%.1f', 0, undef,                 ''],
     ['lat50', "6a. commit-to-fetch latency p50 (ms)",     '%.2f', 0, undef,                 ''],
     ['lat99', "6b. commit-to-fetch latency p99 (ms)",     '%.2f', 0, 'abs',                 'E <= 5 ms'],
+    ['membulk', "7a. backend memory growth, bulk INSERT (MB)", '%.0f', 0, undef,                 ''],
+    ['memrow', "7b. backend memory growth, per-row stmt (MB)", '%.0f', 0, undef,             ''],
 );
 print "\n=== results (median of repetitions; ratio = E/O and E/Q)\n";
 my $fmt = "%-50s | %12s | %12s | %12s | %7s | %7s | %-11s | %s\n";
@@ -528,6 +576,7 @@ print "       O row 2 = SELECT outbox_put(key, value) FROM generate_series, outb
       "       (producer: INSERT + NOTIFY + COMMIT); Q latency = ticker + next_batch every $C{PGQ_TICK_MS} ms\n",
       "       (ticker_max_count 1, ticker_max_lag 0), so it is bounded by the tick period, not the commit.\n",
       "       Q fetch = next_batch + get_batch_cursor(.., 1000) + FETCH 1000 loop + finish_batch.\n",
+      "       Rows 7a/7b: growth of the statement's backend RssAnon (peak - before), sampled every 5 ms.\n",
       "       Goals are informational; this script exits 0 whatever the numbers.\n";
 print "load average at end: ", loadavg(), " (other work on this machine skews the numbers)\n";
 $dbh->disconnect;

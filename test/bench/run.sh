@@ -81,6 +81,7 @@ else
     as_pg() { "$@"; }
 fi
 
+benchpid=
 work="$(mktemp -d /tmp/pg_eventlog_bench.XXXXXX)"
 chmod 755 "$work"
 datadir="$work/data"
@@ -90,18 +91,20 @@ port=$((50000 + RANDOM % 10000))
 
 cleanup() {
     local rc=$?
+    trap '' PIPE INT TERM HUP    # finish the cleanup even if our output is gone
+    [[ -n ${benchpid:-} ]] && kill "$benchpid" 2>/dev/null
     if [[ -f $datadir/postmaster.pid ]]; then
         as_pg "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     if ((rc != 0)) && [[ -f $work/server.log ]]; then
-        echo "--- tail of server log:" >&2
-        tail -n 40 "$work/server.log" >&2 || true
+        echo "--- tail of server log:" >&2 2>/dev/null || true
+        tail -n 40 "$work/server.log" >&2 2>/dev/null || true
     fi
     rm -rf "$work"
     exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 echo "=== initdb in $datadir"
 as_pg "$bindir/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 --locale=C >"$work/initdb.log" 2>&1 ||
@@ -143,4 +146,8 @@ rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "=== pg_eventlog library: $pkglibdir/pg_eventlog.so md5 $(md5sum <"$pkglibdir/pg_eventlog.so" | cut -c1-12)," \
      "installed $(date -u -r "$pkglibdir/pg_eventlog.so" '+%F %T UTC'); repo HEAD $rev"
 echo "=== running benchmark (smoke=$smoke)"
-perl "$here/bench.pl"
+# In the background, so that INT/TERM (e.g. from timeout) run the cleanup at once.
+perl "$here/bench.pl" &
+benchpid=$!
+wait "$benchpid"
+benchpid=
