@@ -39,6 +39,7 @@ append_one(PendingPartition *pp)
 {
 	Relation	seg;
 	int64	   *offsets;
+	int			i;
 
 	if (pp->n == 0)
 		return;
@@ -49,6 +50,8 @@ append_one(PendingPartition *pp)
 	pgstat_count_heap_insert(seg, pp->n);
 	table_close(seg, NoLock);
 	pfree(offsets);
+	for (i = 0; i < pp->n; i++)
+		pfree(pp->entries[i]);
 	pp->n = 0;
 	pp->bytes = 0;
 }

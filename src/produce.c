@@ -22,6 +22,7 @@
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "elstore.h"
@@ -338,8 +339,8 @@ finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
  * slot order: one WAL record per page touched, which is what makes COPY
  * cheap.
  */
-void
-el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
+static void
+insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 {
 	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
 	PreparedRecord *recs = palloc(sizeof(PreparedRecord) * nslots);
@@ -414,8 +415,8 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
  * RETURNING) does not need the offset now; if the topic has no index or
  * trigger either, the record joins the statement's pending appends.
  */
-void
-el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
+static void
+insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 {
 	if (may_defer && !rel->rd_rel->relhasindex && !rel->rd_rel->relhastriggers)
 	{
@@ -437,7 +438,61 @@ el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 		}
 		pfree(rec.entry);
 	}
-	el_topic_insert_batch(rel, &slot, 1);
+	insert_batch_work(rel, &slot, 1);
+}
+
+/*
+ * Everything one insert allocates lives in insert_cxt, reset when the
+ * outermost insert returns: a statement inserting millions of records runs
+ * in constant memory.  (The slot gets only by-value datums from us.)
+ */
+static MemoryContext insert_cxt = NULL;
+static int	insert_depth = 0;
+
+void
+el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
+{
+	MemoryContext old;
+
+	if (insert_cxt == NULL)
+		insert_cxt = AllocSetContextCreate(TopMemoryContext, "eventlog insert",
+										   ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(insert_cxt);
+	insert_depth++;
+	PG_TRY();
+	{
+		insert_batch_work(rel, slots, nslots);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		if (--insert_depth == 0)
+			MemoryContextReset(insert_cxt);
+	}
+	PG_END_TRY();
+}
+
+void
+el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
+{
+	MemoryContext old;
+
+	if (insert_cxt == NULL)
+		insert_cxt = AllocSetContextCreate(TopMemoryContext, "eventlog insert",
+										   ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(insert_cxt);
+	insert_depth++;
+	PG_TRY();
+	{
+		insert_one_work(rel, slot, may_defer);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		if (--insert_depth == 0)
+			MemoryContextReset(insert_cxt);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -456,6 +511,8 @@ eventlog_produce(PG_FUNCTION_ARGS)
 	bool		outnull[2] = {false, false};
 	int			natts;
 	int			i;
+	MemoryContext callcxt,
+				oldcxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -470,6 +527,12 @@ eventlog_produce(PG_FUNCTION_ARGS)
 				 errhint("Producing requires INSERT privilege on the topic relation.")));
 
 	InitMaterializedSRF(fcinfo, 0);
+
+	/* one call's allocations go away with it (SELECT produce() FROM big) */
+	callcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog produce",
+									ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(callcxt);
+
 	rel = table_open(relid, NoLock);
 	/* see partitions added since this transaction first locked the topic */
 	AcceptInvalidationMessages();
@@ -534,8 +597,10 @@ eventlog_produce(PG_FUNCTION_ARGS)
 		out[1] = slot->tts_values[EL_ATTNUM_OFFSET - 1];
 		ExecDropSingleTupleTableSlot(slot);
 	}
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 	table_close(rel, NoLock);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(callcxt);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 	return (Datum) 0;
 }
 
