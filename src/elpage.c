@@ -140,6 +140,7 @@ el_page_iter_next(ElPageIter *it, ElRecordRef *rec)
 			it->pos += EL_RUN_SIZE;
 			continue;
 		}
+		hdr &= EL_ENTRY_LENMASK;
 		if (hdr < EL_REC_FIXED || it->pos + hdr > it->end ||
 			it->next_offset < 0)
 			ereport(ERROR,
@@ -233,7 +234,6 @@ el_record_encode(char *dst, Size size, TupleDesc storedesc,
 	bits8		bits[BITMAPLEN(MaxTupleAttributeNumber)];
 	uint16		infomask = 0;
 	uint16		hdr = (uint16) size;
-	uint8		flags = 0;
 	int			i;
 
 	Assert(size <= EL_ENTRY_LENMASK);
@@ -246,9 +246,8 @@ el_record_encode(char *dst, Size size, TupleDesc storedesc,
 	heap_fill_tuple(storedesc, values, isnull, data, datalen, &infomask,
 					hasnulls ? bits : NULL);
 	if (hasnulls)
-		flags |= EL_REC_HASNULLS;
+		hdr |= EL_REC_HASNULLS;
 	memcpy(dst, &hdr, 2);
-	dst[2] = (char) flags;
 	if (hasnulls)
 		memcpy(dst + EL_REC_FIXED, bits, BITMAPLEN(natts));
 	memcpy(dst + fixed, data, datalen);
@@ -265,13 +264,14 @@ el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
 				 char *scratch, Datum *values, bool *isnull)
 {
 	int			natts = storedesc->natts;
-	uint8		flags = (uint8) entry[2];
+	uint16		hdr;
 	const bits8 *bits = NULL;
 	Size		fixed = EL_REC_FIXED;
 	Size		off = 0;
 	int			i;
 
-	if (flags & EL_REC_HASNULLS)
+	memcpy(&hdr, entry, 2);
+	if (hdr & EL_REC_HASNULLS)
 	{
 		bits = (const bits8 *) (entry + EL_REC_FIXED);
 		fixed += BITMAPLEN(natts);

@@ -16,7 +16,7 @@
  *
  *	 run:	 uint16 hdr (EL_ENTRY_RUN | run flags), uint32 xid, uint32 cid,
  *			 int64 base offset
- *	 record: uint16 hdr (total entry length), uint8 flags,
+ *	 record: uint16 hdr (total entry length | EL_REC_HASNULLS),
  *			 [null bitmap if EL_REC_HASNULLS], attribute data laid out by
  *			 heap_fill_tuple() for the stored columns
  *
@@ -58,8 +58,8 @@ typedef ElPageOpaqueData *ElPageOpaque;
 #define EL_RUN_DEAD			0x0002	/* aborted, frozen as such by VACUUM */
 
 #define EL_RUN_SIZE			(2 + 4 + 4 + 8)
-#define EL_REC_FIXED		3	/* hdr + flags */
-#define EL_REC_HASNULLS		0x01
+#define EL_REC_FIXED		2	/* the header word */
+#define EL_REC_HASNULLS		0x4000	/* in a record's header word */
 
 /*
  * Records per page are capped so that (page, slot) fits a TID offset number
