@@ -13,6 +13,9 @@
 
 #include "elpage.h"
 
+/* partition and offset: see eventlog.h */
+#define EL_NDERIVED_ATTS 2
+
 void
 el_page_init(Page page, int64 first_offset)
 {
@@ -300,4 +303,63 @@ el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
 		values[i] = fetchatt(att, scratch + off);
 		off = att_addlength_pointer(off, att->attlen, scratch + off);
 	}
+}
+
+/*
+ * Build the topic row (partition, offset, stored columns...) of a record
+ * as a minimal tuple in buf (MAXALIGNed, at least BLCKSZ + 64 bytes),
+ * without deforming it: the derived int4 and int8 take the first 16 bytes
+ * of the data area, which keeps the stored columns at an 8-aligned
+ * position, exactly where heap_fill_tuple() would have put them; only the
+ * null bitmap needs its bits moved by two.  This is the fetch() hot path.
+ */
+MinimalTuple
+el_record_to_minimal(const char *entry, uint16 len, TupleDesc fulldesc,
+					 int32 partition, int64 offset, char *buf)
+{
+	int			natts = fulldesc->natts;
+	MinimalTuple mt = (MinimalTuple) buf;
+	uint16		hdr;
+	bool		hasnulls;
+	Size		fixed = EL_REC_FIXED;
+	Size		hoff;
+	Size		datalen;
+	char	   *data;
+	int			i;
+
+	memcpy(&hdr, entry, 2);
+	hasnulls = (hdr & EL_REC_HASNULLS) != 0;
+	if (hasnulls)
+		fixed += BITMAPLEN(natts - EL_NDERIVED_ATTS);
+	if (fixed > len)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt eventlog record of length %u", len)));
+
+	hoff = MAXALIGN(SizeofMinimalTupleHeader + (hasnulls ? BITMAPLEN(natts) : 0));
+	datalen = 16 + (len - fixed);
+	memset(buf, 0, hoff + 16);
+	mt->t_len = hoff + datalen;
+	HeapTupleHeaderSetNatts(mt, natts);
+	mt->t_hoff = hoff + MINIMAL_TUPLE_OFFSET;
+	/* conservative flags: they only switch off shortcuts */
+	mt->t_infomask = HEAP_HASVARWIDTH | HEAP_HASEXTERNAL | (hasnulls ? HEAP_HASNULL : 0);
+	if (hasnulls)
+	{
+		const bits8 *sbits = (const bits8 *) (entry + EL_REC_FIXED);
+
+		mt->t_bits[0] = 0x03;	/* partition and offset are never null */
+		for (i = EL_NDERIVED_ATTS; i < natts; i++)
+		{
+			int			j = i - EL_NDERIVED_ATTS;
+
+			if (sbits[j >> 3] & (1 << (j & 7)))
+				mt->t_bits[i >> 3] |= (1 << (i & 7));
+		}
+	}
+	data = buf + hoff;
+	memcpy(data, &partition, sizeof(int32));
+	memcpy(data + 8, &offset, sizeof(int64));
+	memcpy(data + 16, entry + fixed, len - fixed);
+	return mt;
 }

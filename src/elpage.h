@@ -122,6 +122,9 @@ extern ElVisibility el_run_visibility(const ElRun *run, Snapshot snapshot);
 extern Size el_record_size(TupleDesc storedesc, Datum *values, bool *isnull);
 extern void el_record_encode(char *dst, Size size, TupleDesc storedesc,
 							 Datum *values, bool *isnull);
+extern MinimalTuple el_record_to_minimal(const char *entry, uint16 len,
+										 TupleDesc fulldesc, int32 partition,
+										 int64 offset, char *buf);
 extern void el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
 							 char *scratch, Datum *values, bool *isnull);
 

@@ -189,6 +189,9 @@ read_page(ElCursor *cur)
 		cap = opaque->nrecords;
 		cur->recs = MemoryContextAlloc(cur->pagecxt,
 									   sizeof(ElCursorRec) * Max(cap, 1));
+		/* one copy of the page's entries; records point into it */
+		cur->pagecopy = MemoryContextAlloc(cur->pagecxt, ((PageHeader) page)->pd_lower);
+		memcpy(cur->pagecopy, page, ((PageHeader) page)->pd_lower);
 		el_page_iter_init(&it, page);
 		while (el_page_iter_next(&it, &rec))
 		{
@@ -218,8 +221,7 @@ read_page(ElCursor *cur)
 			Assert(cur->nrecs < cap);
 			cur->recs[cur->nrecs].offset = rec.offset;
 			cur->recs[cur->nrecs].len = rec.len;
-			cur->recs[cur->nrecs].entry = MemoryContextAlloc(cur->pagecxt, rec.len);
-			memcpy(cur->recs[cur->nrecs].entry, rec.entry, rec.len);
+			cur->recs[cur->nrecs].entry = cur->pagecopy + rec.pos;
 			cur->nrecs++;
 		}
 		if (!cur->done)
@@ -291,6 +293,27 @@ next_page(ElCursor *cur)
 			return true;
 	}
 	return cur->nrecs > cur->irec;
+}
+
+/*
+ * Next record as its encoded entry, valid until the cursor moves to the
+ * next page.
+ */
+bool
+el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry, uint16 *len)
+{
+	ElCursorRec *r;
+
+	while (cur->irec >= cur->nrecs)
+	{
+		if (cur->done || !next_page(cur))
+			return false;
+	}
+	r = &cur->recs[cur->irec++];
+	*offset = r->offset;
+	*entry = r->entry;
+	*len = r->len;
+	return true;
 }
 
 /*

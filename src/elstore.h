@@ -66,11 +66,14 @@ typedef struct ElCursor
 
 	TupleDesc	storedesc;
 	char	   *scratch;		/* BLCKSZ, MAXALIGNed: current record data */
+	char	   *pagecopy;		/* the current page's entries (pagecxt) */
 } ElCursor;
 
 extern void el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
 						   int64 from_offset, Snapshot snapshot, ElReadMode mode);
 extern bool el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull);
+extern bool el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry,
+							   uint16 *len);
 extern void el_cursor_end(ElCursor *cur);
 
 /* Partition-level facts for the views. */

@@ -9,6 +9,7 @@
 #include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "executor/tuptable.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -63,9 +64,10 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 				  Tuplestorestate *tupstore, TupleDesc tupdesc, int64 *next)
 {
 	ElCursor	cur;
-	int			natts = EL_NDERIVED + topic->storedesc->natts;
-	Datum	   *values = palloc(sizeof(Datum) * natts);
-	bool	   *isnull = palloc(sizeof(bool) * natts);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
+	char	   *buf = palloc(BLCKSZ + 64);
+	const char *entry;
+	uint16		len;
 	int64		off;
 	int			n = 0;
 
@@ -73,9 +75,11 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 	el_cursor_init(&cur, topic, partition, from_offset, snapshot, EL_READ_STOP);
 	for (;;)
 	{
+		MinimalTuple mt;
+
 		if (n >= max_records)
 			break;
-		if (!el_cursor_next(&cur, &off, values, isnull))
+		if (!el_cursor_next_raw(&cur, &off, &entry, &len))
 		{
 			/*
 			 * Exhausted: everything before cur.want is settled and what was
@@ -86,13 +90,16 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 			*next = Max(*next, cur.want);
 			break;
 		}
-		tuplestore_putvalues(tupstore, tupdesc, values, isnull);
+		/* rows go into the tuplestore as built, no deform/form round trip */
+		mt = el_record_to_minimal(entry, len, tupdesc, partition, off, buf);
+		ExecStoreMinimalTuple(mt, slot, false);
+		tuplestore_puttupleslot(tupstore, slot);
 		*next = off + 1;
 		n++;
 	}
 	el_cursor_end(&cur);
-	pfree(values);
-	pfree(isnull);
+	ExecDropSingleTupleTableSlot(slot);
+	pfree(buf);
 	return n;
 }
 
