@@ -21,6 +21,8 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/smgr.h"
+#include "utils/rel.h"
 
 #include "elpage.h"
 #include "elstore.h"
@@ -312,13 +314,39 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 
 	while (b.done < b.n)
 	{
-		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
+		BlockNumber nblocks;
 		Buffer		buf;
 		Page		page;
 
 		CHECK_FOR_INTERRUPTS();
 		if (lens[b.done] > EL_MAX_ENTRY_SIZE)
 			elog(ERROR, "eventlog record of %zu bytes does not fit a page", lens[b.done]);
+
+		/*
+		 * Fast path: the tail this backend used last, if it still is one
+		 * (valid and not sealed).  Saves asking the kernel for the file
+		 * size on every append.
+		 */
+		nblocks = RelationGetTargetBlock(seg);
+		if (nblocks != InvalidBlockNumber)
+		{
+			buf = ReadBuffer(seg, nblocks);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+			if (el_page_is_valid(page) &&
+				!(ElPageGetOpaque(page)->flags & EL_PAGE_SEALED))
+			{
+				if (append_to_page(seg, buf, &b, bytes) > 0 && b.done == b.n)
+				{
+					UnlockReleaseBuffer(buf);
+					break;
+				}
+			}
+			UnlockReleaseBuffer(buf);
+			RelationSetTargetBlock(seg, InvalidBlockNumber);
+		}
+
+		nblocks = smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM);
 
 		if (nblocks == 0)
 		{
@@ -371,6 +399,7 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 			continue;
 		}
 
+		RelationSetTargetBlock(seg, BufferGetBlockNumber(buf));
 		if (append_to_page(seg, buf, &b, bytes) == 0 || b.done < b.n)
 		{
 			/* the tail is full: chain a new page while holding it */
@@ -378,6 +407,7 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 
 			start_page(seg, newbuf, buf, ElPageGetOpaque(page)->next_offset,
 					   &b, bytes);
+			RelationSetTargetBlock(seg, BufferGetBlockNumber(newbuf));
 			UnlockReleaseBuffer(newbuf);
 		}
 		UnlockReleaseBuffer(buf);

@@ -18,6 +18,7 @@
 #include "group.h"
 #include "notify.h"
 #include "pending.h"
+#include "topic.h"
 
 PG_MODULE_MAGIC;
 
@@ -80,6 +81,7 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = el_shmem_startup;
 
+	el_topic_register_callbacks();
 	el_notify_register_xact_callbacks();
 	el_pending_register_callbacks();
 	el_install_hooks();

@@ -91,6 +91,25 @@ topic_inval_callback(Datum arg, Oid relid)
 	}
 }
 
+/* OIDs of our schemas, looked up once (el_rel_role is on hot paths) */
+static Oid	topics_nsp = InvalidOid;
+static Oid	segments_nsp = InvalidOid;
+static bool nsp_valid = false;
+
+static void
+namespace_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	nsp_valid = false;
+}
+
+/* Called from _PG_init: callbacks registered once, inherited by backends. */
+void
+el_topic_register_callbacks(void)
+{
+	CacheRegisterRelcacheCallback(topic_inval_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_inval_callback, (Datum) 0);
+}
+
 void
 el_topic_cache_init(void)
 {
@@ -101,7 +120,6 @@ el_topic_cache_init(void)
 	ctl.hcxt = CacheMemoryContext;
 	topic_cache = hash_create("eventlog topic cache", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	CacheRegisterRelcacheCallback(topic_inval_callback, (Datum) 0);
 }
 
 void
@@ -126,9 +144,15 @@ el_rel_role(Relation rel)
 {
 	Oid			nsp = RelationGetNamespace(rel);
 
-	if (nsp == schema_oid(EL_TOPICS_SCHEMA))
+	if (!nsp_valid)
+	{
+		topics_nsp = schema_oid(EL_TOPICS_SCHEMA);
+		segments_nsp = schema_oid(EL_SEGMENTS_SCHEMA);
+		nsp_valid = OidIsValid(topics_nsp) && OidIsValid(segments_nsp);
+	}
+	if (nsp == topics_nsp && OidIsValid(nsp))
 		return EL_ROLE_TOPIC;
-	if (nsp == schema_oid(EL_SEGMENTS_SCHEMA))
+	if (nsp == segments_nsp && OidIsValid(nsp))
 		return EL_ROLE_SEGMENT;
 	return EL_ROLE_OTHER;
 }

@@ -53,6 +53,7 @@ extern Oid	el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok);
 extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
 extern ElSegment *el_active_segment(ElTopic *topic, int partition);
 extern void el_topic_cache_init(void);
+extern void el_topic_register_callbacks(void);
 extern void el_topic_cache_reset_xact(void);
 extern void el_check_partition(ElTopic *topic, int partition);
 extern void el_as_catalog_owner(Oid *save_userid, int *save_sec);
