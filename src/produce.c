@@ -496,23 +496,17 @@ el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 }
 
 /*
- * eventlog.produce(topic, value, key, headers, partition)
- *		RETURNS TABLE(partition int, "offset" bigint)
+ * Produce one record from produce()'s arguments; returns (partition, offset).
  */
-PG_FUNCTION_INFO_V1(eventlog_produce);
-Datum
-eventlog_produce(PG_FUNCTION_ARGS)
+static void
+produce_one(FunctionCallInfo fcinfo, Datum *out)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Relation	rel;
 	Oid			relid;
 	TupleTableSlot *slot;
-	Datum		out[2];
-	bool		outnull[2] = {false, false};
+	bool		isnull;
 	int			natts;
 	int			i;
-	MemoryContext callcxt,
-				oldcxt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -525,13 +519,6 @@ eventlog_produce(PG_FUNCTION_ARGS)
 				 errmsg("permission denied to produce to topic \"%s\"",
 						text_to_cstring(PG_GETARG_TEXT_PP(0))),
 				 errhint("Producing requires INSERT privilege on the topic relation.")));
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	/* one call's allocations go away with it (SELECT produce() FROM big) */
-	callcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog produce",
-									ALLOCSET_SMALL_SIZES);
-	oldcxt = MemoryContextSwitchTo(callcxt);
 
 	rel = table_open(relid, NoLock);
 	/* see partitions added since this transaction first locked the topic */
@@ -557,8 +544,8 @@ eventlog_produce(PG_FUNCTION_ARGS)
 		SPI_connect();
 		if (SPI_execute_with_args(sql, 4, types, vals, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not produce through SPI");
-		out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &outnull[0]);
-		out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &outnull[1]);
+		out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		SPI_finish();
 	}
 	else
@@ -598,10 +585,46 @@ eventlog_produce(PG_FUNCTION_ARGS)
 		ExecDropSingleTupleTableSlot(slot);
 	}
 	table_close(rel, NoLock);
-	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(callcxt);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
-	return (Datum) 0;
+}
+
+/*
+ * eventlog.produce(topic, value, key, headers, partition)
+ *		RETURNS TABLE(partition int, "offset" bigint)
+ *
+ * A value-per-call set function returning one row: everything a call
+ * allocates lives in the call's multi-call context and is freed when the
+ * set ends, so SELECT produce(...) FROM <a million rows> runs in constant
+ * memory (a materialized set would leave a tuple descriptor behind per
+ * call in the query's memory).
+ */
+PG_FUNCTION_INFO_V1(eventlog_produce);
+Datum
+eventlog_produce(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	tupdesc;
+		Datum		out[2];
+		bool		outnull[2] = {false, false};
+		HeapTuple	tuple;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		produce_one(fcinfo, out);
+		tuple = heap_form_tuple(BlessTupleDesc(tupdesc), out, outnull);
+		funcctx->user_fctx = DatumGetPointer(HeapTupleGetDatum(tuple));
+		funcctx->max_calls = 1;
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	if (funcctx->call_cntr < funcctx->max_calls)
+		SRF_RETURN_NEXT(funcctx, PointerGetDatum(funcctx->user_fctx));
+	SRF_RETURN_DONE(funcctx);
 }
 
 /* eventlog.partition_for(topic, key): the partition produce() would pick. */
