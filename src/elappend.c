@@ -57,6 +57,20 @@ offset_below_end(int64 want, int64 next)
 			 errhint("Leave \"offset\" NULL to have one assigned.")));
 }
 
+/* Write a run header starting at base; returns its size. */
+static Size
+put_run(char *buf, TransactionId xid, CommandId cid, int64 base)
+{
+	ElRun		run;
+
+	run.flags = 0;
+	run.xid = xid;
+	run.cid = cid;
+	run.base_offset = base;
+	el_write_run(buf, &run);
+	return EL_RUN_SIZE;
+}
+
 /*
  * Lay out as many of the batch's remaining records as fit on a page whose
  * current state is (next_offset, free space, record count, last run), into
@@ -113,16 +127,9 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			 */
 			if (want > next)
 			{
-				ElRun		run;
-
 				if (n + EL_RUN_SIZE > space)
 					break;
-				run.flags = 0;
-				run.xid = xid;
-				run.cid = cid;
-				run.base_offset = want;
-				el_write_run(buf + n, &run);
-				n += EL_RUN_SIZE;
+				n += put_run(buf + n, xid, cid, want);
 				run_open = true;
 				next = want;
 			}
@@ -135,14 +142,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			break;
 		if (new_run)
 		{
-			ElRun		run;
-
-			run.flags = 0;
-			run.xid = xid;
-			run.cid = cid;
-			run.base_offset = offset;
-			el_write_run(buf + n, &run);
-			n += EL_RUN_SIZE;
+			n += put_run(buf + n, xid, cid, offset);
 			run_open = true;
 		}
 		memcpy(buf + n, b->entries[i], b->lens[i]);

@@ -352,36 +352,38 @@ el_cursor_end(ElCursor *cur)
 	pfree(cur->segs);
 }
 
-/* First offset still retained: the first page of the first segment. */
-int64
-el_partition_log_start(ElTopic *topic, int partition)
+/*
+ * A partition's log start offset (first page of its first segment) or log
+ * end offset (tail of its last segment).
+ */
+static int64
+partition_bound(ElTopic *topic, int partition, bool end)
 {
 	ElPartition *part = &topic->parts[partition];
+	ElSegment  *s;
 	Relation	seg;
 	int64		result;
 
 	if (part->nsegs == 0)
 		return 0;
-	seg = table_open(part->segs[0].relid, AccessShareLock);
-	result = el_segment_first_offset(seg, part->segs[0].base_offset);
+	s = &part->segs[end ? part->nsegs - 1 : 0];
+	seg = table_open(s->relid, AccessShareLock);
+	result = end ? el_segment_next_offset(seg, s->base_offset) :
+		el_segment_first_offset(seg, s->base_offset);
 	table_close(seg, NoLock);
 	return result;
 }
 
-/* Next offset to be assigned: the tail page of the last segment. */
+int64
+el_partition_log_start(ElTopic *topic, int partition)
+{
+	return partition_bound(topic, partition, false);
+}
+
 int64
 el_partition_log_end(ElTopic *topic, int partition)
 {
-	ElPartition *part = &topic->parts[partition];
-	Relation	seg;
-	int64		result;
-
-	if (part->nsegs == 0)
-		return 0;
-	seg = table_open(part->segs[part->nsegs - 1].relid, AccessShareLock);
-	result = el_segment_next_offset(seg, part->segs[part->nsegs - 1].base_offset);
-	table_close(seg, NoLock);
-	return result;
+	return partition_bound(topic, partition, true);
 }
 
 void

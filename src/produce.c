@@ -449,8 +449,8 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 static MemoryContext insert_cxt = NULL;
 static int	insert_depth = 0;
 
-void
-el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
+static void
+insert_records(Relation rel, TupleTableSlot **slots, int nslots, bool may_defer)
 {
 	MemoryContext old;
 
@@ -461,7 +461,10 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
 	insert_depth++;
 	PG_TRY();
 	{
-		insert_batch_work(rel, slots, nslots);
+		if (nslots == 1)
+			insert_one_work(rel, slots[0], may_defer);
+		else
+			insert_batch_work(rel, slots, nslots);
 	}
 	PG_FINALLY();
 	{
@@ -473,26 +476,15 @@ el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
 }
 
 void
+el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots)
+{
+	insert_records(rel, slots, nslots, false);
+}
+
+void
 el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 {
-	MemoryContext old;
-
-	if (insert_cxt == NULL)
-		insert_cxt = AllocSetContextCreate(TopMemoryContext, "eventlog insert",
-										   ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(insert_cxt);
-	insert_depth++;
-	PG_TRY();
-	{
-		insert_one_work(rel, slot, may_defer);
-	}
-	PG_FINALLY();
-	{
-		MemoryContextSwitchTo(old);
-		if (--insert_depth == 0)
-			MemoryContextReset(insert_cxt);
-	}
-	PG_END_TRY();
+	insert_records(rel, &slot, 1, may_defer);
 }
 
 /*

@@ -304,6 +304,15 @@ el_topic_get(Oid relid, bool missing_ok)
 	return topic;
 }
 
+void
+el_topic_missing(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("topic \"%s\" does not exist", name),
+			 errhint("Create it with eventlog.create_topic().")));
+}
+
 Oid
 el_topic_relid(const char *name, bool missing_ok)
 {
@@ -311,10 +320,7 @@ el_topic_relid(const char *name, bool missing_ok)
 	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 
 	if (!OidIsValid(relid) && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" does not exist", name),
-				 errhint("Create it with eventlog.create_topic().")));
+		el_topic_missing(name);
 	return relid;
 }
 
@@ -332,10 +338,7 @@ el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok)
 
 	relid = RangeVarGetRelidExtended(rv, lockmode, RVR_MISSING_OK, NULL, NULL);
 	if (!OidIsValid(relid) && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" does not exist", name),
-				 errhint("Create it with eventlog.create_topic().")));
+		el_topic_missing(name);
 	return relid;
 }
 
@@ -750,10 +753,7 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 									 AccessExclusiveLock, RVR_MISSING_OK,
 									 RangeVarCallbackOwnsRelation, NULL);
 	if (!OidIsValid(relid) && !if_exists)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" does not exist", name),
-				 errhint("Create it with eventlog.create_topic().")));
+		el_topic_missing(name);
 	if (!OidIsValid(relid))
 	{
 		ereport(NOTICE,

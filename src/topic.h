@@ -48,6 +48,7 @@ extern ElRelRole el_rel_role(Relation rel);
  * callers may keep the pointer while they open segments.
  */
 extern ElTopic *el_topic_get(Oid topic_relid, bool missing_ok);
+extern void el_topic_missing(const char *name) pg_attribute_noreturn();
 extern Oid	el_topic_relid(const char *name, bool missing_ok);
 extern Oid	el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok);
 extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
