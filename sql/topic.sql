@@ -57,3 +57,20 @@ SELECT count(*) FROM eventlog.segment_map WHERE topic = 'compacted';
 CREATE TABLE not_a_topic (a int) USING eventlog;
 
 SELECT eventlog.drop_topic('orders');
+
+-- the record layout of a topic is fixed: no column or name changes
+SELECT eventlog.create_topic('fixed');
+ALTER TABLE eventlog_topics.fixed ADD COLUMN extra int;
+ALTER TABLE eventlog_topics.fixed DROP COLUMN headers;
+ALTER TABLE eventlog_topics.fixed ALTER COLUMN key TYPE varchar(10);
+ALTER TABLE eventlog_topics.fixed RENAME TO other;
+ALTER TABLE eventlog_topics.fixed RENAME COLUMN key TO k;
+ALTER TABLE eventlog_topics.fixed SET SCHEMA public;
+-- what is allowed
+CREATE ROLE el_topic_owner;
+ALTER TABLE eventlog_topics.fixed OWNER TO el_topic_owner;
+ALTER TABLE eventlog_topics.fixed ALTER COLUMN key SET STATISTICS 500;
+SELECT r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+ WHERE c.oid = 'eventlog_topics.fixed'::regclass;
+SELECT eventlog.drop_topic('fixed');
+DROP ROLE el_topic_owner;

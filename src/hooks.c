@@ -84,6 +84,17 @@ refuse(const char *what, Oid relid)
 	el_refuse_modification(what, rel);
 }
 
+static void
+refuse_layout_change(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot change the columns, name or schema of topic relation \"%s\"",
+					get_rel_name(relid)),
+			 errdetail("A topic's columns are the layout of every record stored in its segments."),
+			 errhint("Create a new topic; owner, statistics, triggers and replica identity can be altered.")));
+}
+
 static bool
 check_query_walker(Node *node, void *context)
 {
@@ -176,6 +187,61 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			if (OidIsValid(relid) && is_eventlog_rel(relid) && !eventlog_rel_is_empty(relid))
 				refuse("TRUNCATE", relid);
 		}
+	}
+
+	/*
+	 * A topic's columns are its segments' record layout: changing them
+	 * (or renaming the relation, which names the topic) would misread
+	 * every stored record.  Owner, statistics, triggers and replica
+	 * identity may change.
+	 */
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+		if (OidIsValid(relid) && is_eventlog_rel(relid))
+		{
+			ListCell   *lc;
+
+			foreach(lc, stmt->cmds)
+			{
+				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+				switch (cmd->subtype)
+				{
+					case AT_ChangeOwner:
+					case AT_SetStatistics:
+					case AT_EnableTrig:
+					case AT_DisableTrig:
+					case AT_EnableTrigAll:
+					case AT_DisableTrigAll:
+					case AT_EnableTrigUser:
+					case AT_DisableTrigUser:
+					case AT_EnableAlwaysTrig:
+					case AT_EnableReplicaTrig:
+					case AT_ReplicaIdentity:
+						break;
+					default:
+						refuse_layout_change(relid);
+				}
+			}
+		}
+	}
+	if ((IsA(parsetree, RenameStmt) &&
+		 ((RenameStmt *) parsetree)->relation != NULL &&
+		 (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
+		  ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)) ||
+		(IsA(parsetree, AlterObjectSchemaStmt) &&
+		 ((AlterObjectSchemaStmt *) parsetree)->relation != NULL))
+	{
+		RangeVar   *rv = IsA(parsetree, RenameStmt) ?
+		((RenameStmt *) parsetree)->relation :
+		((AlterObjectSchemaStmt *) parsetree)->relation;
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (OidIsValid(relid) && is_eventlog_rel(relid))
+			refuse_layout_change(relid);
 	}
 
 	/* COPY topic TO ...: the scan adds log-end markers (elam.c) */
