@@ -17,7 +17,7 @@ $| = 1;
 
 my %C = map { $_ => $ENV{"BENCH_$_"} }
   qw(HOST PORT DB DIR PGBENCH WORK SMOKE N N2 REPEAT BULK_REPEAT T CLIENTS JOBS
-     PARTITIONS LAT_N LAT_INTERVAL_MS PGQ_TICK_MS);
+     PARTITIONS LAT_N LAT_INTERVAL_MS PGQ_TICK_MS N3 LAT2_SECS LAT2_RATE);
 for (keys %C) { die "BENCH_$_ not set (run test/bench/run.sh)\n" unless defined $C{$_} }
 
 my $DSN = "dbi:Pg:dbname=$C{DB};host=$C{HOST};port=$C{PORT}";
@@ -532,6 +532,316 @@ for my $s (qw(E O Q)) {
 }
 
 # ---------------------------------------------------------------------------
+# 8: consumer groups: consumption rate with 1, 2 and 4 members
+my $N3 = $C{N3};
+my $GP = 4;    # partitions of the group topics (issue #3)
+print "\n=== 8. group consumption: $N3 records, topic of $GP partitions, 1/2/4 members (x$C{REPEAT})\n";
+e_create('t', $GP);
+checkpoint();
+my $tp = time;
+$dbh->do("INSERT INTO eventlog_topics.t (key, value) SELECT $KEY, ($VAL)::jsonb FROM generate_series(1, $N3) i");
+note sprintf "E prefill %.2f s; records per partition: %s", time - $tp,
+  join(' ', @{ $dbh->selectcol_arrayref("SELECT log_end_offset - log_start_offset FROM eventlog.partitions
+                                          WHERE topic = 't' ORDER BY partition") });
+# PgQ: the same records in chunks of 1000, one tick after each (batches of 1000)
+q_create('grpq');
+$dbh->do("SELECT pgq.set_queue_config('grpq', 'ticker_max_count', '1')");
+my $gq_tick0 = q_last_tick('grpq');
+$tp = time;
+{
+    my $ins = $dbh->prepare("SELECT count(pgq.insert_event('grpq', $KEY, $VAL)) FROM generate_series(?::int, ?::int) i");
+    my $tick = $dbh->prepare("SELECT pgq.ticker('grpq')");
+    for (my $lo = 1; $lo <= $N3; $lo += 1000) {
+        my $hi = $lo + 999 > $N3 ? $N3 : $lo + 999;
+        $ins->execute($lo, $hi);
+        $ins->finish;
+        $tick->execute;
+        my ($tid) = $tick->fetchrow_array;
+        $tick->finish;
+        die "pgq.ticker('grpq') did not tick after events $lo..$hi\n" unless defined $tid;
+    }
+}
+note sprintf "Q prefill %.2f s (%d ticks)", time - $tp, q_last_tick('grpq') - $gq_tick0;
+for my $t (@{ $dbh->selectcol_arrayref("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                          WHERE n.nspname = 'pgq' AND relname ~ '^event_' AND relkind = 'r'") }) {
+    $dbh->do(qq{ANALYZE pgq."$t"});
+}
+
+my @group_warn;
+# M forked consumers in group $g, each with its own connection, each looping
+# BEGIN; SELECT count(*) FROM eventlog.poll($g, 't', 1000); COMMIT;
+# until the group's lag is 0.  Started together (a pipe closed by the parent);
+# wall time = start .. the last COMMIT that consumed records.
+sub group_run_e {
+    my ($g, $M) = @_;
+    my $timeout = 120 + $N3 / 1000;
+    checkpoint();
+    pipe(my $ready_r, my $ready_w) or die "pipe: $!\n";
+    pipe(my $go_r, my $go_w) or die "pipe: $!\n";
+    pipe(my $res_r, my $res_w) or die "pipe: $!\n";
+    my @pids;
+    for my $k (1 .. $M) {
+        my $pid = fork // die "fork: $!\n";
+        if (!$pid) {
+            close $ready_r; close $go_w; close $res_r;
+            my $ok = eval {
+                my $d = db();
+                my $poll = $d->prepare(q{SELECT count(*) FROM eventlog.poll(?, 't', 1000)});
+                my $lag = $d->prepare(q{SELECT sum(lag) FROM eventlog.consumer_lag WHERE group_id = ? AND topic = 't'});
+                syswrite $ready_w, "r";
+                sysread $go_r, my $buf, 1;    # EOF: go
+                my ($got, $polls, $empty, $last) = (0, 0, 0, 0);
+                my $deadline = time + $timeout;
+                for (;;) {
+                    $d->begin_work;
+                    $poll->execute($g);
+                    my ($n) = $poll->fetchrow_array;
+                    $poll->finish;
+                    $d->commit;
+                    $polls++;
+                    if ($n) { $got += $n; $last = time; next }
+                    $empty++;
+                    $lag->execute($g);
+                    my ($l) = $lag->fetchrow_array;
+                    $lag->finish;
+                    last if defined $l && $l == 0;
+                    die "timed out after $timeout s (group lag " . ($l // 'NULL') . ")\n" if time > $deadline;
+                    sleep 0.002;
+                }
+                syswrite $res_w, sprintf("%d %d %d %.6f\n", $got, $polls, $empty, $last);
+                $d->disconnect;
+                1;
+            };
+            print STDERR "group consumer $g/$k: $@" unless $ok;
+            POSIX::_exit($ok ? 0 : 1);
+        }
+        push @pids, $pid;
+    }
+    close $ready_w; close $go_r; close $res_w;
+    my $nready = 0;
+    while ($nready < $M) {
+        my $r = sysread($ready_r, my $buf, 64);
+        last unless $r;
+        $nready += $r;
+    }
+    my $t0 = time;
+    close $go_w;
+    my @res = <$res_r>;
+    my $fail = 0;
+    for (@pids) { waitpid($_, 0); $fail++ if $? }
+    die "group $g: $fail of $M consumers failed\n" if $fail || @res != $M;
+    my ($got, $last, @per) = (0, 0);
+    for (@res) {
+        my ($n, $polls, $empty, $t) = split;
+        $got += $n;
+        $last = $t if $t > $last;
+        push @per, "$n/$polls/$empty";
+    }
+    push @group_warn, "group $g ($M members) consumed $got records, expected $N3" if $got != $N3;
+    return ($got, $last - $t0, "@per");
+}
+
+# One PgQ consumer: next_batch, get_batch_events (rows to the client),
+# finish_batch, one transaction per batch, until no batch.
+sub group_run_q {
+    my ($c) = @_;
+    $dbh->do("SELECT pgq.register_consumer_at('grpq', ?, ?)", undef, $c, $gq_tick0);
+    my $d = db();
+    my $nb = $d->prepare(q{SELECT pgq.next_batch('grpq', ?)});
+    my $ev = $d->prepare(q{SELECT * FROM pgq.get_batch_events(?)});
+    my $fb = $d->prepare(q{SELECT pgq.finish_batch(?)});
+    checkpoint();
+    my ($got, $batches) = (0, 0);
+    my $t0 = time;
+    my $last = $t0;
+    for (;;) {
+        $d->begin_work;
+        $nb->execute($c);
+        my ($bid) = $nb->fetchrow_array;
+        $nb->finish;
+        if (!defined $bid) { $d->commit; last }
+        $ev->execute($bid);
+        my $rows = $ev->fetchall_arrayref;
+        $got += @$rows;
+        $fb->execute($bid);
+        $fb->finish;
+        $d->commit;
+        $batches++;
+        $last = time;
+    }
+    $d->disconnect;
+    $dbh->do("SELECT pgq.unregister_consumer('grpq', ?)", undef, $c);
+    push @group_warn, "PgQ consumer $c consumed $got records, expected $N3" if $got != $N3;
+    return ($got, $last - $t0, $batches);
+}
+
+for my $rep (1 .. $C{REPEAT}) {
+    my @line;
+    for my $M (1, 2, 4) {
+        my ($got, $dt, $per) = group_run_e("g${M}_r$rep", $M);
+        add("grp$M", 'E', $N3 / $dt);
+        push @line, sprintf "E %dm %.0f (%.2f s; rows/polls/empty per member %s)", $M, $N3 / $dt, $dt, $per;
+    }
+    my ($got, $dt, $batches) = group_run_q("gq_r$rep");
+    add('grp1', 'Q', $N3 / $dt);
+    note sprintf "rep %d: %s", $rep, join('; ', @line);
+    note sprintf "       Q 1 consumer %.0f (%.2f s, %d batches) records/s", $N3 / $dt, $dt, $batches;
+}
+note "WARNING: $_" for @group_warn;
+
+# ---------------------------------------------------------------------------
+# 9: produce-to-consume latency at a steady rate, group poll vs PgQ
+my $RATE = $C{LAT2_RATE};
+my $LN = int($C{LAT2_SECS} * $RATE);
+print "\n=== 9. produce-to-consume latency: $LN records, one per transaction, $RATE/s, 1 group member vs PgQ\n";
+note "latency = consumer's clock_timestamp() at receipt - produce time (E: clock_timestamp() in the value;"
+   . " Q: ev_time), all server side";
+e_create('t1', $GP);
+q_create('latq2');
+$dbh->do("SELECT pgq.register_consumer('latq2', 'lat2')");
+my $PAD = 'x' x 60;    # values of ~100 bytes
+
+sub lat2_consumer {
+    my ($sys, $n, $file, $ready_w) = @_;
+    my $d = db();
+    open my $out, '>', $file or die "$file: $!\n";
+    my $got = 0;
+    my $deadline = time + 30 + $n / $RATE;
+    if ($sys eq 'E') {
+        # join the group (and create its offsets at the start) before the producer starts
+        $d->do(q{SELECT count(*) FROM eventlog.poll('lat', 't1', 100)});
+        my $sth = $d->prepare(q{SELECT (value->>'i')::int,
+                                       (extract(epoch from clock_timestamp()) - (value->>'ts')::numeric) * 1000,
+                                       extract(epoch from clock_timestamp())
+                                  FROM eventlog.poll('lat', 't1', 100, wait => '1 s')});
+        syswrite $ready_w, "r";
+        while ($got < $n && time < $deadline) {
+            $sth->execute;
+            my $rows = $sth->fetchall_arrayref;
+            for (@$rows) { print $out "@$_\n"; $got++ }
+        }
+    } else {
+        my $nb = $d->prepare(q{SELECT pgq.next_batch('latq2', 'lat2')});
+        my $ev = $d->prepare(q{SELECT (ev_data::jsonb->>'i')::int,
+                                      extract(epoch from clock_timestamp() - ev_time) * 1000,
+                                      extract(epoch from clock_timestamp())
+                                 FROM pgq.get_batch_events(?)});
+        my $fb = $d->prepare(q{SELECT pgq.finish_batch(?)});
+        syswrite $ready_w, "r";
+        while ($got < $n && time < $deadline) {
+            $d->begin_work;
+            $nb->execute;
+            my ($bid) = $nb->fetchrow_array;
+            $nb->finish;
+            if (!defined $bid) { $d->commit; sleep 0.01; next }
+            $ev->execute($bid);
+            my $rows = $ev->fetchall_arrayref;
+            for (@$rows) { print $out "@$_\n"; $got++ }
+            $fb->execute($bid);
+            $fb->finish;
+            $d->commit;
+        }
+    }
+    close $out;
+    $d->disconnect;
+    die "timed out after $got of $n records\n" if $got < $n;
+}
+
+# PgQ has no pgqd here: this process calls pgq.ticker() every second until
+# the parent closes $stop_r's pipe.
+sub lat2_ticker {
+    my ($stop_r) = @_;
+    my $d = db();
+    my $sth = $d->prepare(q{SELECT pgq.ticker('latq2')});
+    my $next = time;
+    for (;;) {
+        $sth->execute;
+        $sth->finish;
+        $next += 1.0;
+        my $left = $next - time;
+        next if $left <= 0;
+        my $rin = '';
+        vec($rin, fileno($stop_r), 1) = 1;
+        last if select(my $rout = $rin, undef, undef, $left) > 0;    # EOF: stop
+    }
+    $d->disconnect;
+}
+
+sub lat2_run {
+    my ($sys) = @_;
+    my $dir = "$C{WORK}/lat2_$sys";
+    mkdir $dir or die "mkdir $dir: $!\n";
+    checkpoint();
+    pipe(my $ready_r, my $ready_w) or die "pipe: $!\n";
+    my $cpid = fork // die "fork: $!\n";
+    if (!$cpid) {
+        close $ready_r;
+        my $ok = eval { lat2_consumer($sys, $LN, "$dir/recv", $ready_w); 1 };
+        print STDERR "latency consumer $sys: $@" unless $ok;
+        POSIX::_exit($ok ? 0 : 1);
+    }
+    close $ready_w;
+    sysread($ready_r, my $buf, 1) or do { waitpid($cpid, 0); die "latency consumer $sys did not start\n" };
+    my ($tpid, $stop_w);
+    if ($sys eq 'Q') {
+        pipe(my $stop_r, $stop_w) or die "pipe: $!\n";
+        $tpid = fork // die "fork: $!\n";
+        if (!$tpid) {
+            close $stop_w;
+            my $ok = eval { lat2_ticker($stop_r); 1 };
+            print STDERR "ticker: $@" unless $ok;
+            POSIX::_exit($ok ? 0 : 1);
+        }
+        close $stop_r;
+    }
+    sleep 0.2;    # let the consumer block in its first wait
+    # producer: one record per transaction, due times on a wall-clock grid
+    my $d = db();
+    my $sth = $sys eq 'E'
+      ? $d->prepare(q{SELECT "offset" FROM eventlog.produce('t1',
+                        jsonb_build_object('i', ?::int, 'ts', extract(epoch from clock_timestamp()), 'pad', ?::text))})
+      : $d->prepare(q{SELECT pgq.insert_event('latq2', 'lat',
+                        json_build_object('i', ?::int, 'ts', extract(epoch from clock_timestamp()), 'pad', ?::text)::text)});
+    my %commit;
+    my ($late, $t0) = (0, time + 0.01);
+    for my $i (0 .. $LN - 1) {
+        my $due = $t0 + $i / $RATE;
+        my $left = $due - time;
+        if ($left > 0) { sleep $left } elsif ($left < -0.001) { $late++ }
+        $sth->execute($i, $PAD);
+        $sth->finish;
+        $commit{$i} = time;    # COMMIT has returned
+    }
+    my $prod_dt = time - $t0;
+    $d->disconnect;
+    waitpid($cpid, 0);
+    my $crc = $?;
+    if ($tpid) { close $stop_w; waitpid($tpid, 0) }
+    die "latency consumer $sys failed\n" if $crc;
+
+    my (@lat, @clat, %seen);
+    open my $fh, '<', "$dir/recv" or die "$dir/recv: $!\n";
+    while (<$fh>) {
+        my ($i, $ms, $recv) = split;
+        $seen{$i}++;
+        push @lat, $ms;
+        push @clat, ($recv - $commit{$i}) * 1000 if exists $commit{$i};
+    }
+    close $fh;
+    my $dups = grep { $_ > 1 } values %seen;
+    push @group_warn, "latency $sys: received " . scalar(keys %seen) . " distinct of $LN records" if keys %seen != $LN;
+    push @group_warn, "latency $sys: $dups records delivered more than once" if $dups;
+    note sprintf "%s: %d records in %.2f s (%.0f/s, %d sent > 1 ms late); produce-to-consume p50 %.2f p99 %.2f max %.2f ms;"
+      . " commit-to-consume p50 %.2f p99 %.2f ms", $sys, scalar(@lat), $prod_dt, $LN / $prod_dt, $late,
+      pct(50, @lat), pct(99, @lat), pct(100, @lat), pct(50, @clat), pct(99, @clat);
+    add('lat2_50', $sys, pct(50, @lat));
+    add('lat2_99', $sys, pct(99, @lat));
+}
+lat2_run('E');
+lat2_run('Q');
+note "WARNING: $_" for grep { /^latency/ } @group_warn;
+
+# ---------------------------------------------------------------------------
 # report
 my @rows = (
     # key, label, unit fmt, higher-is-better, goal (ratio E/O), goal text
@@ -549,19 +859,27 @@ my @rows = (
     ['lat99', "6b. commit-to-fetch latency p99 (ms)",     '%.2f', 0, 'abs',                 'E <= 5 ms'],
     ['membulk', "7a. backend memory growth, bulk INSERT (MB)", '%.0f', 0, undef,                 ''],
     ['memrow', "7b. backend memory growth, per-row stmt (MB)", '%.0f', 0, undef,             ''],
+    ['grp1',  "8a. group consume, 1 member (records/s)",   '%.0f', 1, sub { $_[0] >= 2 }, 'E/Q >= 2', 'Q'],
+    ['grp2',  "8b. group consume, 2 members (records/s)",  '%.0f', 1, undef,                 ''],
+    ['grp4',  "8c. group consume, 4 members (records/s)",  '%.0f', 1, undef,                 ''],
+    ['lat2_50', "9a. produce-to-consume p50 @ $C{LAT2_RATE}/s (ms)", '%.2f', 0, undef,        ''],
+    ['lat2_99', "9b. produce-to-consume p99 @ $C{LAT2_RATE}/s (ms)", '%.2f', 0, 'abs',        'p99 <= 5 ms'],
 );
 print "\n=== results (median of repetitions; ratio = E/O and E/Q)\n";
 my $fmt = "%-50s | %12s | %12s | %12s | %7s | %7s | %-11s | %s\n";
 printf $fmt, 'metric', 'eventlog', 'outbox', 'pgq', 'E/O', 'E/Q', 'goal', 'PASS/MISS';
 print '-' x 136, "\n";
 for my $r (@rows) {
-    my ($k, $label, $f, $hib, $goal, $gtxt) = @$r;
+    my ($k, $label, $f, $hib, $goal, $gtxt, $base) = @$r;
     my %m = map { $_ => median(@{ $R{$k}{$_} // [] }) } qw(E O Q);
     my $v = sub { defined $_[0] ? sprintf($f, $_[0]) : '-' };
     my $eo = (defined $m{E} && $m{O}) ? $m{E} / $m{O} : undef;
     my $eq = (defined $m{E} && $m{Q}) ? $m{E} / $m{Q} : undef;
     my $verdict = '';
-    if (ref $goal eq 'CODE') { $verdict = defined $eo ? ($goal->($eo) ? 'PASS' : 'MISS') : '-' }
+    if (ref $goal eq 'CODE') {
+        my $ratio = ($base // 'O') eq 'Q' ? $eq : $eo;
+        $verdict = defined $ratio ? ($goal->($ratio) ? 'PASS' : 'MISS') : '-';
+    }
     elsif (defined $goal && $goal eq 'abs') { $verdict = defined $m{E} ? ($m{E} <= 5 ? 'PASS' : 'MISS') : '-' }
     printf $fmt, $label, $v->($m{E}), $v->($m{O}), $v->($m{Q}),
       defined $eo ? sprintf('%.2f', $eo) : '-', defined $eq ? sprintf('%.2f', $eq) : '-', $gtxt, $verdict;
@@ -577,6 +895,16 @@ print "       O row 2 = SELECT outbox_put(key, value) FROM generate_series, outb
       "       (ticker_max_count 1, ticker_max_lag 0), so it is bounded by the tick period, not the commit.\n",
       "       Q fetch = next_batch + get_batch_cursor(.., 1000) + FETCH 1000 loop + finish_batch.\n",
       "       Rows 7a/7b: growth of the statement's backend RssAnon (peak - before), sampled every 5 ms.\n",
+      "       Rows 8: topic/queue pre-filled with $C{N3} records (4 partitions); E = M forked consumers in one\n",
+      "       group, each looping BEGIN; SELECT count(*) FROM eventlog.poll(g, 't', 1000); COMMIT; until the\n",
+      "       group's lag is 0 (rate = records / wall time to the last consuming COMMIT; counted server side).\n",
+      "       Q = 1 consumer: next_batch + get_batch_events (rows to the client) + finish_batch per transaction,\n",
+      "       batches of 1000 (one tick per 1000 inserted). Q has no 2/4-consumer figures: parallel consumers\n",
+      "       of one queue need pgq_coop, which pgq 3.5 / Debian do not ship.\n",
+      "       Rows 9: one record per transaction on a $C{LAT2_RATE}/s wall-clock grid for $C{LAT2_SECS} s; E = 1 group member\n",
+      "       polling (max 100, wait 1 s, autocommit) a 4-partition topic; Q = ticker every 1 s (defaults:\n",
+      "       ticker_max_count 500, ticker_max_lag 3 s) + next_batch loop sleeping 10 ms when idle.\n",
       "       Goals are informational; this script exits 0 whatever the numbers.\n";
+print "WARNING: $_\n" for @group_warn;
 print "load average at end: ", loadavg(), " (other work on this machine skews the numbers)\n";
 $dbh->disconnect;

@@ -12,7 +12,9 @@
 # BENCH_T (pgbench seconds, 15), BENCH_CLIENTS (8), BENCH_JOBS (2),
 # BENCH_PARTITIONS (partitions of the eventlog topics, 4), BENCH_LAT_N
 # (latency samples, 1000), BENCH_LAT_INTERVAL_MS (10), BENCH_PGQ_TICK_MS
-# (ticker period for the PgQ latency run, 1000).
+# (ticker period for the PgQ latency run, 1000), BENCH_N3 (records consumed
+# by consumer groups, rows 8, 400000), BENCH_LAT2_SECS / BENCH_LAT2_RATE
+# (produce-to-consume latency run, rows 9: 5 s at 1000 records/s).
 #
 # Needs: an installed pg_eventlog (make install), postgresql-15-pgq3,
 # libdbd-pg-perl (Perl DBI + DBD::Pg), pgbench.  Run as root (the cluster
@@ -20,6 +22,9 @@
 # The measurements are informational: the exit status is 0 unless something
 # fails (setup, SQL error, missing tool); PASS/MISS never changes it.
 set -euo pipefail
+# The rest is one { ... } group: bash parses it whole before running it, so
+# editing this file while a run is in progress cannot derail that run.
+{
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "test/bench/run.sh: $*" >&2; exit 1; }
@@ -28,7 +33,7 @@ smoke=${EVENTLOG_BENCH_SMOKE:-0}
 for arg in "$@"; do
     case $arg in
         --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -36,6 +41,7 @@ done
 if ((smoke)); then
     : "${BENCH_N:=20000}" "${BENCH_N2:=2000}" "${BENCH_REPEAT:=1}" "${BENCH_BULK_REPEAT:=1}"
     : "${BENCH_T:=2}" "${BENCH_LAT_N:=60}" "${BENCH_PGQ_TICK_MS:=200}"
+    : "${BENCH_N3:=20000}" "${BENCH_LAT2_SECS:=1}"
 fi
 export BENCH_SMOKE=$smoke
 export BENCH_N=${BENCH_N:-1000000} BENCH_N2=${BENCH_N2:-100000}
@@ -44,6 +50,7 @@ export BENCH_T=${BENCH_T:-15} BENCH_CLIENTS=${BENCH_CLIENTS:-8} BENCH_JOBS=${BEN
 export BENCH_PARTITIONS=${BENCH_PARTITIONS:-4}
 export BENCH_LAT_N=${BENCH_LAT_N:-1000} BENCH_LAT_INTERVAL_MS=${BENCH_LAT_INTERVAL_MS:-10}
 export BENCH_PGQ_TICK_MS=${BENCH_PGQ_TICK_MS:-1000}
+export BENCH_N3=${BENCH_N3:-400000} BENCH_LAT2_SECS=${BENCH_LAT2_SECS:-5} BENCH_LAT2_RATE=${BENCH_LAT2_RATE:-1000}
 
 # --- tools ------------------------------------------------------------------
 if [[ -z ${PG_CONFIG:-} ]]; then
@@ -151,3 +158,5 @@ perl "$here/bench.pl" &
 benchpid=$!
 wait "$benchpid"
 benchpid=
+exit 0
+}
