@@ -601,6 +601,29 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	return -1;					/* exists, locked by someone else */
 }
 
+/* Is the group's committed offset at the log end already?  Inside SPI. */
+static bool
+caught_up(const char *group_id, ElTopic *topic, int partition)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
+	Datum		args[3];
+	bool		isnull;
+	int64		committed;
+
+	args[0] = CStringGetTextDatum(group_id);
+	args[1] = CStringGetTextDatum(NameStr(topic->name));
+	args[2] = Int32GetDatum(partition);
+	if (SPI_execute_with_args("SELECT committed_offset FROM eventlog.group_offset"
+							  " WHERE group_id = $1 AND topic = $2 AND partition = $3",
+							  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read group offset");
+	if (SPI_processed == 0)
+		return false;
+	committed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											1, &isnull));
+	return committed >= el_partition_log_end(topic, partition);
+}
+
 static void
 store_offset(const char *group_id, const char *topic, int partition, int64 next)
 {
@@ -718,11 +741,19 @@ eventlog_poll(PG_FUNCTION_ARGS)
 		for (i = 0; i < nparts && total < max_records; i++)
 		{
 			int			p = parts[i];
-			int64		committed = lock_offset(group_id, topic, p, &cfg);
+			int64		committed;
 			int64		log_start;
 			int64		next;
 			Snapshot	snap;
 			int			n;
+
+			/*
+			 * Caught up?  Then don't lock the offset row: an idle poll would
+			 * otherwise cost a transaction id and a WAL flush every time.
+			 */
+			if (caught_up(group_id, topic, p))
+				continue;
+			committed = lock_offset(group_id, topic, p, &cfg);
 
 			if (committed < 0)
 				continue;		/* previous owner's transaction still open */
