@@ -110,3 +110,20 @@ TRUNCATE :seg;
 
 SELECT eventlog.drop_topic('am');
 SELECT eventlog.drop_topic('am_copy');
+
+-- timestamps near a page's base time are stored in 4 bytes, others in 8;
+-- every one reads back exactly, through SQL and through fetch()
+SELECT eventlog.create_topic('tsr');
+CREATE TEMP TABLE tsrc AS
+SELECT g, timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => s) AS ts
+  FROM (SELECT g, CASE g % 7 WHEN 0 THEN 0.000001 * g WHEN 1 THEN 2147.483647
+                             WHEN 2 THEN -2147.483648 WHEN 3 THEN 2147.483648
+                             WHEN 4 THEN -2147.483649 WHEN 5 THEN 86400 * 365 * 30
+                             ELSE -86400 * 365 * 30 END AS s
+          FROM generate_series(1, 700) g) x;
+INSERT INTO eventlog_topics.tsr (ts, value) SELECT ts, jsonb_build_object('g', g) FROM tsrc ORDER BY g;
+SELECT count(*) AS mismatched FROM tsrc s
+  JOIN eventlog_topics.tsr t ON (t.value->>'g')::int = s.g WHERE t.ts IS DISTINCT FROM s.ts;
+SELECT count(*) AS mismatched_fetch FROM tsrc s
+  JOIN eventlog.fetch('tsr', 0, 0, 1000) f ON (f.value->>'g')::int = s.g WHERE f.ts IS DISTINCT FROM s.ts;
+SELECT eventlog.drop_topic('tsr');

@@ -75,6 +75,7 @@ typedef struct ElScanDescData
 	int			aidx;
 	int			apart;
 	ElRun	   *aruns;
+	int64		abase_ts;		/* analyze: base time of the current block */
 } ElScanDescData;
 
 typedef ElScanDescData *ElScanDesc;
@@ -695,6 +696,7 @@ el_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 							 RBM_NORMAL, bstrategy);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
+	scan->abase_ts = el_page_is_valid(page) ? ElPageGetOpaque(page)->base_ts : 0;
 	el_page_iter_init(&it, page);
 	while (el_page_iter_next(&it, &rec) && scan->anrecs < EL_MAX_RECORDS_PER_PAGE)
 	{
@@ -746,7 +748,7 @@ el_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 		slot->tts_values[1] = Int64GetDatum(r->offset);
 		slot->tts_isnull[1] = false;
 		el_record_decode(r->entry, r->len, scan->topic->storedesc,
-						 scan->cur.scratch, slot->tts_values + EL_NDERIVED,
+						 scan->abase_ts, scan->cur.scratch, slot->tts_values + EL_NDERIVED,
 						 slot->tts_isnull + EL_NDERIVED);
 		store_row(slot, scan->base.rs_rd, scan->apart, r->offset);
 		*liverows += 1;

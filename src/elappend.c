@@ -23,6 +23,7 @@
 #include "storage/lmgr.h"
 #include "storage/smgr.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "elpage.h"
 #include "elstore.h"
@@ -43,6 +44,7 @@ typedef struct AppendBatch
 	int64	   *offsets;
 	TransactionId xid;			/* inserting (sub)transaction */
 	CommandId	cid;
+	int			ts_natts;		/* > 0: stored columns, the first a timestamptz */
 	int			done;			/* records placed so far */
 } AppendBatch;
 
@@ -108,6 +110,9 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 		int64		offset = next;
 		bool		new_run = !run_open;
 		Size		need;
+		Size		elen;
+		bool		compact;
+		int64		ts;
 
 		if (want >= 0 && b->lens[i] > 0)
 		{
@@ -137,7 +142,17 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			(*nplaced)++;
 			continue;
 		}
-		need = b->lens[i] + (new_run ? EL_RUN_SIZE : 0);
+		/* a timestamp close to the page's base time shrinks to 4 bytes */
+		elen = b->lens[i];
+		compact = false;
+		if (b->ts_natts > 0 &&
+			el_entry_ts(b->entries[i], b->lens[i], b->ts_natts, &ts) &&
+			ts - opaque->base_ts >= PG_INT32_MIN && ts - opaque->base_ts <= PG_INT32_MAX)
+		{
+			compact = true;
+			elen -= 4;
+		}
+		need = elen + (new_run ? EL_RUN_SIZE : 0);
 		if (nrecords >= EL_MAX_RECORDS_PER_PAGE || n + need > space)
 			break;
 		if (new_run)
@@ -145,8 +160,12 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			n += put_run(buf + n, xid, cid, offset);
 			run_open = true;
 		}
-		memcpy(buf + n, b->entries[i], b->lens[i]);
-		n += b->lens[i];
+		if (compact)
+			(void) el_entry_compact(b->entries[i], b->lens[i], b->ts_natts,
+									opaque->base_ts, buf + n);
+		else
+			memcpy(buf + n, b->entries[i], b->lens[i]);
+		n += elen;
 		b->offsets[i] = offset;
 		next = offset + 1;
 		nrecords++;
@@ -176,6 +195,7 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 	if (info == XLOG_EL_NEW_PAGE)
 	{
 		xlrec.first_offset = ElPageGetOpaque(page)->first_offset;
+		xlrec.base_ts = ElPageGetOpaque(page)->base_ts;
 		XLogRegisterData((char *) &xlrec, sizeof(xl_el_new_page));
 		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT);
 	}
@@ -215,6 +235,18 @@ append_to_page(Relation seg, Buffer buf, AppendBatch *b, char *buf_bytes)
 	return nplaced;
 }
 
+static int64
+page_base_ts(AppendBatch *b)
+{
+	int			i;
+	int64		ts;
+
+	for (i = b->done; i < b->n && b->ts_natts > 0; i++)
+		if (b->lens[i] > 0 && el_entry_ts(b->entries[i], b->lens[i], b->ts_natts, &ts))
+			return ts;
+	return GetCurrentTimestamp();
+}
+
 /*
  * Initialize the locked, allocated page newbuf with first_offset and put
  * as many records on it as fit; prevbuf, if valid, is the locked old tail,
@@ -228,16 +260,23 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, int64 first_offset,
 	PGAlignedBlock scratch;
 	int			nplaced;
 	Size		n;
+	int64		base_ts;
+
+	/*
+	 * The page's base time: the first record's timestamp, so that the
+	 * records arriving with it are stored compactly.
+	 */
+	base_ts = page_base_ts(b);
 
 	/* plan against an image of the empty page, then do it for real */
-	el_page_init(scratch.data, first_offset);
+	el_page_init(scratch.data, first_offset, base_ts);
 	n = plan_bytes(b, scratch.data, buf_bytes, &nplaced);
 	if (nplaced == 0)
 		elog(ERROR, "eventlog record of %zu bytes does not fit an empty page",
 			 b->lens[b->done]);
 
 	START_CRIT_SECTION();
-	el_page_init(page, first_offset);
+	el_page_init(page, first_offset, base_ts);
 	el_page_apply(page, buf_bytes, n);
 	MarkBufferDirty(newbuf);
 	if (BufferIsValid(prevbuf))
@@ -298,7 +337,7 @@ start_first_page(Relation seg, int64 base_offset, AppendBatch *b, char *bytes)
 void
 el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 				int n, const int64 *wants, int64 *offsets,
-				TransactionId xid, CommandId cid)
+				TransactionId xid, CommandId cid, int ts_natts)
 {
 	AppendBatch b;
 	char	   *bytes = palloc(BLCKSZ);
@@ -310,6 +349,7 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.offsets = offsets;
 	b.xid = xid;
 	b.cid = cid;
+	b.ts_natts = ts_natts;
 	b.done = 0;
 
 	while (b.done < b.n)
@@ -413,19 +453,6 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 		UnlockReleaseBuffer(buf);
 	}
 	pfree(bytes);
-}
-
-int64
-el_append(Relation seg, int64 base_offset, const char *entry, Size len,
-		  int64 want_offset)
-{
-	char	   *e = (char *) entry;
-	int64		offset;
-
-	el_append_batch(seg, base_offset, &e, &len, 1,
-					want_offset >= 0 ? &want_offset : NULL, &offset,
-					GetCurrentTransactionId(), GetCurrentCommandId(true));
-	return offset;
 }
 
 /*

@@ -17,7 +17,7 @@
 #define EL_NDERIVED_ATTS 2
 
 void
-el_page_init(Page page, int64 first_offset)
+el_page_init(Page page, int64 first_offset, int64 base_ts)
 {
 	ElPageOpaque opaque;
 
@@ -25,6 +25,7 @@ el_page_init(Page page, int64 first_offset)
 	opaque = ElPageGetOpaque(page);
 	opaque->first_offset = first_offset;
 	opaque->next_offset = first_offset;
+	opaque->base_ts = base_ts;
 	opaque->nrecords = 0;
 	opaque->flags = 0;
 	opaque->last_run = 0;
@@ -258,13 +259,94 @@ el_record_encode(char *dst, Size size, TupleDesc storedesc,
 }
 
 /*
+ * Copy a record's attribute data to dst (MAXALIGNed), expanding a
+ * compacted timestamp back to its 8 bytes: afterwards dst holds exactly
+ * what heap_fill_tuple() produced.  Returns the expanded length.
+ */
+static Size
+expand_data(const char *data, Size len, uint16 hdr, int64 base_ts, char *dst)
+{
+	if (hdr & EL_REC_TSDELTA)
+	{
+		int32		delta;
+		int64		ts;
+
+		memcpy(&delta, data, 4);
+		ts = base_ts + delta;
+		memcpy(dst, &ts, 8);
+		memcpy(dst + 8, data + 4, len - 4);
+		return len + 4;
+	}
+	memcpy(dst, data, len);
+	return len;
+}
+
+/*
+ * The timestamp at the start of a record's data, if its first column is
+ * not null (the caller knows the first column is a timestamptz).
+ */
+bool
+el_entry_ts(const char *entry, Size len, int natts, int64 *ts)
+{
+	uint16		hdr;
+	Size		fixed = EL_REC_FIXED;
+
+	memcpy(&hdr, entry, 2);
+	if (hdr & EL_REC_TSDELTA)
+		return false;			/* already relative to some page */
+	if (hdr & EL_REC_HASNULLS)
+	{
+		if (!(((const bits8 *) entry)[EL_REC_FIXED] & 1))
+			return false;		/* first column is null */
+		fixed += BITMAPLEN(natts);
+	}
+	if (fixed + 8 > len)
+		return false;
+	memcpy(ts, entry + fixed, 8);
+	return true;
+}
+
+/*
+ * Write the compact form of a record for a page with base_ts into dst:
+ * its leading timestamp becomes a 4-byte difference when that fits.
+ * Returns the new length, or 0 if the record stays as it is.  Records are
+ * encoded before the page they land on is known, so this happens while
+ * they are placed (elappend.c).
+ */
+Size
+el_entry_compact(const char *entry, Size len, int natts, int64 base_ts, char *dst)
+{
+	uint16		hdr;
+	Size		fixed = EL_REC_FIXED;
+	int64		ts;
+	int64		delta;
+	int32		d32;
+
+	if (!el_entry_ts(entry, len, natts, &ts))
+		return 0;
+	delta = ts - base_ts;
+	if (delta < PG_INT32_MIN || delta > PG_INT32_MAX)
+		return 0;
+	memcpy(&hdr, entry, 2);
+	if (hdr & EL_REC_HASNULLS)
+		fixed += BITMAPLEN(natts);
+	hdr = (uint16) ((hdr & ~EL_ENTRY_LENMASK) | EL_REC_TSDELTA | (len - 4));
+	memcpy(dst, &hdr, 2);
+	memcpy(dst + 2, entry + 2, fixed - 2);
+	d32 = (int32) delta;
+	memcpy(dst + fixed, &d32, 4);
+	memcpy(dst + fixed + 4, entry + fixed + 8, len - fixed - 8);
+	return len - 4;
+}
+
+/*
  * Deform a record into values/isnull.  By-reference datums point into
  * scratch, which must be MAXALIGNed and at least len bytes long and stay
  * untouched for as long as the datums are used.
  */
 void
 el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
-				 char *scratch, Datum *values, bool *isnull)
+				 int64 base_ts, char *scratch, Datum *values, bool *isnull)
 {
 	int			natts = storedesc->natts;
 	uint16		hdr;
@@ -279,11 +361,11 @@ el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
 		bits = (const bits8 *) (entry + EL_REC_FIXED);
 		fixed += BITMAPLEN(natts);
 	}
-	if (fixed > len)
+	if (fixed + ((hdr & EL_REC_TSDELTA) ? 4 : 0) > len)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("corrupt eventlog record of length %u", len)));
-	memcpy(scratch, entry + fixed, len - fixed);
+	expand_data(entry + fixed, len - fixed, hdr, base_ts, scratch);
 
 	for (i = 0; i < natts; i++)
 	{
@@ -315,7 +397,7 @@ el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
  */
 MinimalTuple
 el_record_to_minimal(const char *entry, uint16 len, TupleDesc fulldesc,
-					 int32 partition, int64 offset, char *buf)
+					 int32 partition, int64 offset, int64 base_ts, char *buf)
 {
 	int			natts = fulldesc->natts;
 	MinimalTuple mt = (MinimalTuple) buf;
@@ -331,13 +413,13 @@ el_record_to_minimal(const char *entry, uint16 len, TupleDesc fulldesc,
 	hasnulls = (hdr & EL_REC_HASNULLS) != 0;
 	if (hasnulls)
 		fixed += BITMAPLEN(natts - EL_NDERIVED_ATTS);
-	if (fixed > len)
+	if (fixed + ((hdr & EL_REC_TSDELTA) ? 4 : 0) > len)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("corrupt eventlog record of length %u", len)));
 
 	hoff = MAXALIGN(SizeofMinimalTupleHeader + (hasnulls ? BITMAPLEN(natts) : 0));
-	datalen = 16 + (len - fixed);
+	datalen = 16 + (len - fixed) + ((hdr & EL_REC_TSDELTA) ? 4 : 0);
 	memset(buf, 0, hoff + 16);
 	mt->t_len = hoff + datalen;
 	HeapTupleHeaderSetNatts(mt, natts);
@@ -360,6 +442,6 @@ el_record_to_minimal(const char *entry, uint16 len, TupleDesc fulldesc,
 	data = buf + hoff;
 	memcpy(data, &partition, sizeof(int32));
 	memcpy(data + 8, &offset, sizeof(int64));
-	memcpy(data + 16, entry + fixed, len - fixed);
+	expand_data(entry + fixed, len - fixed, hdr, base_ts, data + 16);
 	return mt;
 }

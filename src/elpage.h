@@ -16,9 +16,12 @@
  *
  *	 run:	 uint16 hdr (EL_ENTRY_RUN | run flags), uint32 xid, uint32 cid,
  *			 int64 base offset
- *	 record: uint16 hdr (total entry length | EL_REC_HASNULLS),
- *			 [null bitmap if EL_REC_HASNULLS], attribute data laid out by
- *			 heap_fill_tuple() for the stored columns
+ *	 record: uint16 hdr (total entry length | EL_REC_HASNULLS |
+ *			 EL_REC_TSDELTA), [null bitmap if EL_REC_HASNULLS], attribute
+ *			 data laid out by heap_fill_tuple() for the stored columns;
+ *			 with EL_REC_TSDELTA the first column (a timestamptz) is kept as
+ *			 a 4-byte difference in microseconds from the page's base_ts
+ *			 instead of its 8 bytes (done at placement, see elappend.c)
  *
  * The page special space keeps the first and next offset of the page, so
  * the page holding an offset is found by binary search over blocks.
@@ -36,6 +39,7 @@ typedef struct ElPageOpaqueData
 {
 	int64		first_offset;	/* offset of the first record on the page */
 	int64		next_offset;	/* offset after the last record on the page */
+	int64		base_ts;		/* time that record timestamps are relative to */
 	uint16		nrecords;		/* records on the page (runs not counted) */
 	uint16		flags;			/* EL_PAGE_* */
 	uint16		last_run;		/* page position of the last run header */
@@ -51,7 +55,7 @@ typedef ElPageOpaqueData *ElPageOpaque;
 
 /* entry header words */
 #define EL_ENTRY_RUN		0x8000
-#define EL_ENTRY_LENMASK	0x3FFF
+#define EL_ENTRY_LENMASK	0x1FFF	/* entries are shorter than a page */
 
 /* run flags, in the run header word */
 #define EL_RUN_FROZEN		0x0001	/* committed and older than relfrozenxid */
@@ -60,6 +64,7 @@ typedef ElPageOpaqueData *ElPageOpaque;
 #define EL_RUN_SIZE			(2 + 4 + 4 + 8)
 #define EL_REC_FIXED		2	/* the header word */
 #define EL_REC_HASNULLS		0x4000	/* in a record's header word */
+#define EL_REC_TSDELTA		0x2000	/* ts stored as int32 µs from base_ts */
 
 /*
  * Records per page are capped so that (page, slot) fits a TID offset number
@@ -108,7 +113,7 @@ typedef enum ElVisibility
 	EL_IN_PROGRESS				/* not yet settled for this snapshot */
 } ElVisibility;
 
-extern void el_page_init(Page page, int64 first_offset);
+extern void el_page_init(Page page, int64 first_offset, int64 base_ts);
 extern void el_page_apply(Page page, const char *bytes, Size len);
 extern bool el_page_is_valid(Page page);
 extern void el_page_iter_init(ElPageIter *it, Page page);
@@ -122,10 +127,14 @@ extern ElVisibility el_run_visibility(const ElRun *run, Snapshot snapshot);
 extern Size el_record_size(TupleDesc storedesc, Datum *values, bool *isnull);
 extern void el_record_encode(char *dst, Size size, TupleDesc storedesc,
 							 Datum *values, bool *isnull);
+extern Size el_entry_compact(const char *entry, Size len, int natts,
+							 int64 base_ts, char *dst);
+extern bool el_entry_ts(const char *entry, Size len, int natts, int64 *ts);
 extern MinimalTuple el_record_to_minimal(const char *entry, uint16 len,
 										 TupleDesc fulldesc, int32 partition,
-										 int64 offset, char *buf);
+										 int64 offset, int64 base_ts, char *buf);
 extern void el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
-							 char *scratch, Datum *values, bool *isnull);
+							 int64 base_ts, char *scratch, Datum *values,
+							 bool *isnull);
 
 #endif							/* EVENTLOG_ELPAGE_H */

@@ -189,6 +189,7 @@ read_page(ElCursor *cur)
 		cap = opaque->nrecords;
 		cur->recs = MemoryContextAlloc(cur->pagecxt,
 									   sizeof(ElCursorRec) * Max(cap, 1));
+		cur->page_base_ts = opaque->base_ts;
 		/* one copy of the page's entries; records point into it */
 		cur->pagecopy = MemoryContextAlloc(cur->pagecxt, ((PageHeader) page)->pd_lower);
 		memcpy(cur->pagecopy, page, ((PageHeader) page)->pd_lower);
@@ -300,7 +301,8 @@ next_page(ElCursor *cur)
  * next page.
  */
 bool
-el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry, uint16 *len)
+el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry, uint16 *len,
+				   int64 *base_ts)
 {
 	ElCursorRec *r;
 
@@ -313,6 +315,7 @@ el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry, uint16 *len
 	*offset = r->offset;
 	*entry = r->entry;
 	*len = r->len;
+	*base_ts = cur->page_base_ts;
 	return true;
 }
 
@@ -336,8 +339,8 @@ el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull)
 	isnull[0] = false;
 	values[1] = Int64GetDatum(r->offset);
 	isnull[1] = false;
-	el_record_decode(r->entry, r->len, cur->storedesc, cur->scratch,
-					 values + EL_NDERIVED, isnull + EL_NDERIVED);
+	el_record_decode(r->entry, r->len, cur->storedesc, cur->page_base_ts,
+					 cur->scratch, values + EL_NDERIVED, isnull + EL_NDERIVED);
 	return true;
 }
 

@@ -14,11 +14,9 @@
 #include "topic.h"
 
 /* elappend.c */
-extern int64 el_append(Relation seg, int64 base_offset, const char *entry,
-					   Size len, int64 want_offset);
 extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
 							Size *lens, int n, const int64 *wants, int64 *offsets,
-							TransactionId xid, CommandId cid);
+							TransactionId xid, CommandId cid, int ts_natts);
 extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
 extern int64 el_segment_first_offset(Relation seg, int64 base_offset);
 extern BlockNumber el_find_block(Relation seg, int64 offset);
@@ -67,13 +65,14 @@ typedef struct ElCursor
 	TupleDesc	storedesc;
 	char	   *scratch;		/* BLCKSZ, MAXALIGNed: current record data */
 	char	   *pagecopy;		/* the current page's entries (pagecxt) */
+	int64		page_base_ts;	/* the current page's base time */
 } ElCursor;
 
 extern void el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
 						   int64 from_offset, Snapshot snapshot, ElReadMode mode);
 extern bool el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull);
 extern bool el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry,
-							   uint16 *len);
+							   uint16 *len, int64 *base_ts);
 extern void el_cursor_end(ElCursor *cur);
 
 /* Partition-level facts for the views. */

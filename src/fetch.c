@@ -69,6 +69,7 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 	const char *entry;
 	uint16		len;
 	int64		off;
+	int64		base_ts;
 	int			n = 0;
 
 	*next = from_offset;
@@ -79,7 +80,7 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 
 		if (n >= max_records)
 			break;
-		if (!el_cursor_next_raw(&cur, &off, &entry, &len))
+		if (!el_cursor_next_raw(&cur, &off, &entry, &len, &base_ts))
 		{
 			/*
 			 * Exhausted: everything before cur.want is settled and what was
@@ -91,7 +92,7 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 			break;
 		}
 		/* rows go into the tuplestore as built, no deform/form round trip */
-		mt = el_record_to_minimal(entry, len, tupdesc, partition, off, buf);
+		mt = el_record_to_minimal(entry, len, tupdesc, partition, off, base_ts, buf);
 		ExecStoreMinimalTuple(mt, slot, false);
 		tuplestore_puttupleslot(tupstore, slot);
 		*next = off + 1;

@@ -18,6 +18,7 @@ typedef struct PendingPartition
 	int64		base_offset;
 	TransactionId xid;
 	CommandId	cid;
+	int			ts_natts;
 	int			n;
 	int			cap;
 	Size		bytes;
@@ -46,7 +47,7 @@ append_one(PendingPartition *pp)
 	offsets = palloc(sizeof(int64) * pp->n);
 	seg = table_open(pp->segrelid, RowExclusiveLock);
 	el_append_batch(seg, pp->base_offset, pp->entries, pp->lens, pp->n,
-					NULL, offsets, pp->xid, pp->cid);
+					NULL, offsets, pp->xid, pp->cid, pp->ts_natts);
 	pgstat_count_heap_insert(seg, pp->n);
 	table_close(seg, NoLock);
 	pfree(offsets);
@@ -108,6 +109,7 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 		pp = palloc0(sizeof(PendingPartition));
 		pp->segrelid = segment->relid;
 		pp->base_offset = segment->base_offset;
+		pp->ts_natts = topic->ts_natts;
 		pp->cap = 64;
 		pp->entries = palloc(sizeof(char *) * pp->cap);
 		pp->lens = palloc(sizeof(Size) * pp->cap);

@@ -386,7 +386,8 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		seg = table_open(segment->relid, RowExclusiveLock);
 		el_append_batch(seg, segment->base_offset, entries + start, lens + start,
 						end - start, wants + start, offsets + start,
-						GetCurrentTransactionId(), GetCurrentCommandId(true));
+						GetCurrentTransactionId(), GetCurrentCommandId(true),
+						topic->ts_natts);
 		pgstat_count_heap_insert(seg, end - start);
 		table_close(seg, NoLock);
 		for (k = start; k < end; k++)

@@ -257,6 +257,9 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 		TupleDescCopyEntry(topic->storedesc, i - EL_NDERIVED + 1, desc, i + 1);
 	MemoryContextSwitchTo(old);
 	relation_close(rel, NoLock);
+	if (topic->storedesc->natts > 0 &&
+		TupleDescAttr(topic->storedesc, 0)->atttypid == TIMESTAMPTZOID)
+		topic->ts_natts = topic->storedesc->natts;
 
 	topic->valid = true;
 	return topic;

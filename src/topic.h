@@ -30,6 +30,8 @@ typedef struct ElTopic
 	int			nparts;
 	ElPartition *parts;
 	TupleDesc	storedesc;		/* stored columns: all but the derived ones */
+	int			ts_natts;		/* storedesc->natts if its first column is a
+								 * timestamptz (stored compactly), else 0 */
 	bool		valid;
 } ElTopic;
 
