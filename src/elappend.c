@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
@@ -196,6 +197,7 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 	{
 		xlrec.first_offset = ElPageGetOpaque(page)->first_offset;
 		xlrec.base_ts = ElPageGetOpaque(page)->base_ts;
+		xlrec.init_xid = ElPageGetOpaque(page)->init_xid;
 		XLogRegisterData((char *) &xlrec, sizeof(xl_el_new_page));
 		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT);
 	}
@@ -247,84 +249,117 @@ page_base_ts(AppendBatch *b)
 	return GetCurrentTimestamp();
 }
 
+/* A new page laid out in advance, before any block is allocated for it. */
+typedef struct NewPagePlan
+{
+	int64		first_offset;
+	int64		base_ts;
+	TransactionId init_xid;
+	Size		n;				/* bytes in the caller's buffer */
+	int			nplaced;
+} NewPagePlan;
+
 /*
- * Initialize the locked, allocated page newbuf with first_offset and put
- * as many records on it as fit; prevbuf, if valid, is the locked old tail,
- * sealed in the same WAL record.
+ * Lay out a new page starting at first_offset holding as many of the
+ * batch's records as fit.  Done before a block is taken for it, so a bad
+ * record (an explicit offset below the end) fails without leaving an
+ * uninitialized page behind.
  */
 static void
-start_page(Relation seg, Buffer newbuf, Buffer prevbuf, int64 first_offset,
-		   AppendBatch *b, char *buf_bytes)
+plan_new_page(AppendBatch *b, int64 first_offset, char *buf_bytes, NewPagePlan *np)
 {
-	Page		page = BufferGetPage(newbuf);
 	PGAlignedBlock scratch;
-	int			nplaced;
-	Size		n;
-	int64		base_ts;
 
-	/*
-	 * The page's base time: the first record's timestamp, so that the
-	 * records arriving with it are stored compactly.
-	 */
-	base_ts = page_base_ts(b);
-
-	/* plan against an image of the empty page, then do it for real */
-	el_page_init(scratch.data, first_offset, base_ts);
-	n = plan_bytes(b, scratch.data, buf_bytes, &nplaced);
-	if (nplaced == 0)
+	np->first_offset = first_offset;
+	/* the first record's time, so the records arriving with it are compact */
+	np->base_ts = page_base_ts(b);
+	/* every xid on earlier pages precedes this one (see elscan.c) */
+	np->init_xid = ReadNextTransactionId();
+	el_page_init(scratch.data, first_offset, np->base_ts, np->init_xid);
+	np->n = plan_bytes(b, scratch.data, buf_bytes, &np->nplaced);
+	if (np->nplaced == 0)
 		elog(ERROR, "eventlog record of %zu bytes does not fit an empty page",
 			 b->lens[b->done]);
+}
+
+/*
+ * Initialize the locked page newbuf as planned; prevbuf, if valid, is the
+ * locked old tail, sealed in the same WAL record.
+ */
+static void
+start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
+		   const NewPagePlan *np, char *buf_bytes)
+{
+	Page		page = BufferGetPage(newbuf);
 
 	START_CRIT_SECTION();
-	el_page_init(page, first_offset, base_ts);
-	el_page_apply(page, buf_bytes, n);
+	el_page_init(page, np->first_offset, np->base_ts, np->init_xid);
+	el_page_apply(page, buf_bytes, np->n);
 	MarkBufferDirty(newbuf);
 	if (BufferIsValid(prevbuf))
 	{
 		ElPageGetOpaque(BufferGetPage(prevbuf))->flags |= EL_PAGE_SEALED;
 		MarkBufferDirty(prevbuf);
 	}
-	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, buf_bytes, n, prevbuf);
+	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, buf_bytes, np->n, prevbuf);
 	END_CRIT_SECTION();
-	b->done += nplaced;
+	b->done += np->nplaced;
 }
 
+/*
+ * The block that follows tail in the page chain (block 0 if tail is
+ * InvalidBlockNumber), exclusively locked.  The chain has no holes: if a
+ * block already exists there it is one a crash left uninitialized (nobody
+ * else initializes the block after a tail without holding the tail's lock,
+ * which the caller has), and it is reused; otherwise the segment grows.  A
+ * new block is locked before any other backend can see it
+ * (RBM_ZERO_AND_LOCK), and no existing buffer is ever waited for while the
+ * extension lock is held, so the two locks cannot deadlock.
+ */
 static Buffer
-extend_segment(Relation seg)
+chain_next_block(Relation seg, BlockNumber tail)
 {
+	BlockNumber want = (tail == InvalidBlockNumber) ? 0 : tail + 1;
 	Buffer		buf;
 
 	LockRelationForExtension(seg, ExclusiveLock);
-	buf = ReadBufferExtended(seg, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (want < smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM))
+	{
+		UnlockRelationForExtension(seg, ExclusiveLock);
+		buf = ReadBuffer(seg, want);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		return buf;
+	}
+	buf = ReadBufferExtended(seg, MAIN_FORKNUM, P_NEW, RBM_ZERO_AND_LOCK, NULL);
 	UnlockRelationForExtension(seg, ExclusiveLock);
+	if (BufferGetBlockNumber(buf) != want)
+		elog(ERROR, "eventlog segment \"%s\" grew to block %u, expected %u",
+			 RelationGetRelationName(seg), BufferGetBlockNumber(buf), want);
 	return buf;
 }
 
 /*
- * Make block 0, or adopt an uninitialized block 0; the extension lock keeps
- * a racing twin out.  Returns false if another backend got there first.
+ * The last initialized block of the segment, or InvalidBlockNumber if it
+ * has none.  Blocks after it can only be ones a crash left uninitialized.
  */
-static bool
-start_first_page(Relation seg, int64 base_offset, AppendBatch *b, char *bytes)
+static BlockNumber
+last_valid_block(Relation seg)
 {
-	Buffer		buf;
-	bool		made = false;
+	BlockNumber blk = smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM);
 
-	LockRelationForExtension(seg, ExclusiveLock);
-	if (RelationGetNumberOfBlocks(seg) == 0)
-		buf = ReadBufferExtended(seg, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-	else
-		buf = ReadBuffer(seg, 0);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	UnlockRelationForExtension(seg, ExclusiveLock);
-	if (!el_page_is_valid(BufferGetPage(buf)))
+	while (blk > 0)
 	{
-		start_page(seg, buf, InvalidBuffer, base_offset, b, bytes);
-		made = true;
+		Buffer		buf = ReadBuffer(seg, blk - 1);
+		bool		valid;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		valid = el_page_is_valid(BufferGetPage(buf));
+		UnlockReleaseBuffer(buf);
+		if (valid)
+			return blk - 1;
+		blk--;
 	}
-	UnlockReleaseBuffer(buf);
-	return made;
+	return InvalidBlockNumber;
 }
 
 /*
@@ -355,8 +390,10 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	while (b.done < b.n)
 	{
 		BlockNumber nblocks;
+		BlockNumber tail;
 		Buffer		buf;
 		Page		page;
+		NewPagePlan np;
 
 		CHECK_FOR_INTERRUPTS();
 		if (lens[b.done] > EL_MAX_ENTRY_SIZE)
@@ -386,67 +423,40 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 			RelationSetTargetBlock(seg, InvalidBlockNumber);
 		}
 
-		nblocks = smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM);
-
-		if (nblocks == 0)
+		tail = last_valid_block(seg);
+		if (tail == InvalidBlockNumber)
 		{
-			start_first_page(seg, base_offset, &b, bytes);
+			/* the first page; a racing twin may get there first */
+			plan_new_page(&b, base_offset, bytes, &np);
+			buf = chain_next_block(seg, InvalidBlockNumber);
+			if (!el_page_is_valid(BufferGetPage(buf)))
+			{
+				start_page(seg, buf, InvalidBuffer, &b, &np, bytes);
+				RelationSetTargetBlock(seg, BufferGetBlockNumber(buf));
+			}
+			UnlockReleaseBuffer(buf);
 			continue;
 		}
 
-		buf = ReadBuffer(seg, nblocks - 1);
+		buf = ReadBuffer(seg, tail);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-
-		if (!el_page_is_valid(page))
-		{
-			/*
-			 * A page that was allocated but not yet initialized: either its
-			 * extender is still at work (it holds the previous page's lock,
-			 * so waiting for that lock waits for it), or it failed or
-			 * crashed before writing WAL.  In the latter case we adopt it.
-			 */
-			Buffer		prev;
-
-			UnlockReleaseBuffer(buf);
-			if (nblocks == 1)
-			{
-				start_first_page(seg, base_offset, &b, bytes);
-				continue;
-			}
-			prev = ReadBuffer(seg, nblocks - 2);
-			LockBuffer(prev, BUFFER_LOCK_EXCLUSIVE);
-			if (ElPageGetOpaque(BufferGetPage(prev))->flags & EL_PAGE_SEALED)
-			{
-				UnlockReleaseBuffer(prev);
-				continue;
-			}
-			buf = ReadBuffer(seg, nblocks - 1);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			if (!el_page_is_valid(BufferGetPage(buf)))
-				start_page(seg, buf, prev,
-						   ElPageGetOpaque(BufferGetPage(prev))->next_offset,
-						   &b, bytes);
-			UnlockReleaseBuffer(buf);
-			UnlockReleaseBuffer(prev);
-			continue;
-		}
-
 		if (ElPageGetOpaque(page)->flags & EL_PAGE_SEALED)
 		{
-			/* someone added a page after we looked at the size */
+			/* someone chained a page after we looked */
 			UnlockReleaseBuffer(buf);
 			continue;
 		}
 
-		RelationSetTargetBlock(seg, BufferGetBlockNumber(buf));
+		RelationSetTargetBlock(seg, tail);
 		if (append_to_page(seg, buf, &b, bytes) == 0 || b.done < b.n)
 		{
-			/* the tail is full: chain a new page while holding it */
-			Buffer		newbuf = extend_segment(seg);
+			/* the tail is full: chain the next page while holding it */
+			Buffer		newbuf;
 
-			start_page(seg, newbuf, buf, ElPageGetOpaque(page)->next_offset,
-					   &b, bytes);
+			plan_new_page(&b, ElPageGetOpaque(page)->next_offset, bytes, &np);
+			newbuf = chain_next_block(seg, tail);
+			start_page(seg, newbuf, buf, &b, &np, bytes);
 			RelationSetTargetBlock(seg, BufferGetBlockNumber(newbuf));
 			UnlockReleaseBuffer(newbuf);
 		}

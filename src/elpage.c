@@ -17,7 +17,7 @@
 #define EL_NDERIVED_ATTS 2
 
 void
-el_page_init(Page page, int64 first_offset, int64 base_ts)
+el_page_init(Page page, int64 first_offset, int64 base_ts, TransactionId init_xid)
 {
 	ElPageOpaque opaque;
 
@@ -26,6 +26,7 @@ el_page_init(Page page, int64 first_offset, int64 base_ts)
 	opaque->first_offset = first_offset;
 	opaque->next_offset = first_offset;
 	opaque->base_ts = base_ts;
+	opaque->init_xid = init_xid;
 	opaque->nrecords = 0;
 	opaque->flags = 0;
 	opaque->last_run = 0;

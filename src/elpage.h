@@ -45,6 +45,8 @@ typedef struct ElPageOpaqueData
 	uint16		last_run;		/* page position of the last run header */
 	uint16		unused;
 	uint32		magic;
+	TransactionId init_xid;		/* next xid when the page was started: every
+								 * run on an earlier page has a smaller xid */
 } ElPageOpaqueData;
 
 typedef ElPageOpaqueData *ElPageOpaque;
@@ -113,7 +115,8 @@ typedef enum ElVisibility
 	EL_IN_PROGRESS				/* not yet settled for this snapshot */
 } ElVisibility;
 
-extern void el_page_init(Page page, int64 first_offset, int64 base_ts);
+extern void el_page_init(Page page, int64 first_offset, int64 base_ts,
+						 TransactionId init_xid);
 extern void el_page_apply(Page page, const char *bytes, Size len);
 extern bool el_page_is_valid(Page page);
 extern void el_page_iter_init(ElPageIter *it, Page page);

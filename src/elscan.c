@@ -123,6 +123,7 @@ check_settled_before(ElCursor *cur)
 		Buffer		buf = ReadBuffer(cur->rel, blk);
 		Page		page;
 		bool		maybe;
+		bool		earlier_settled;
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
@@ -151,8 +152,17 @@ check_settled_before(ElCursor *cur)
 				}
 			}
 		}
+		/*
+		 * Every run on an earlier page has an xid below this page's
+		 * init_xid; once that is not above the snapshot's xmin, nothing
+		 * earlier can be unsettled.  (An old transaction may append after
+		 * a younger one, so a settled page alone proves nothing.)
+		 */
+		earlier_settled = !el_page_is_valid(page) ||
+			TransactionIdPrecedesOrEquals(ElPageGetOpaque(page)->init_xid,
+										  cur->snapshot->xmin);
 		UnlockReleaseBuffer(buf);
-		if (cur->done || !maybe || blk == 0)
+		if (cur->done || earlier_settled || blk == 0)
 			break;
 		blk--;
 	}
@@ -422,20 +432,27 @@ el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 			stats->log_end_offset = el_segment_next_offset(seg, part->segs[i].base_offset);
 
 			/*
-			 * Stable offset: walk back from the tail over pages that may
-			 * hold unsettled runs, then read forward in stop mode.
+			 * Stable offset: walk back from the tail to the first page
+			 * before which everything is settled (see check_settled_before),
+			 * then read forward in stop mode.
 			 */
 			while (blk > 0)
 			{
 				Buffer		buf = ReadBuffer(seg, blk - 1);
-				bool		unsettled;
+				Page		page;
+				bool		earlier_settled = true;
 
 				LockBuffer(buf, BUFFER_LOCK_SHARE);
-				unsettled = page_may_be_unsettled(BufferGetPage(buf), snapshot);
-				if (el_page_is_valid(BufferGetPage(buf)))
-					from = ElPageGetOpaque(BufferGetPage(buf))->first_offset;
+				page = BufferGetPage(buf);
+				if (el_page_is_valid(page))
+				{
+					from = ElPageGetOpaque(page)->first_offset;
+					earlier_settled =
+						TransactionIdPrecedesOrEquals(ElPageGetOpaque(page)->init_xid,
+													  snapshot->xmin);
+				}
 				UnlockReleaseBuffer(buf);
-				if (!unsettled)
+				if (earlier_settled)
 					break;
 				blk--;
 			}

@@ -39,6 +39,7 @@ typedef struct xl_el_new_page
 {
 	int64		first_offset;
 	int64		base_ts;
+	TransactionId init_xid;
 } xl_el_new_page;
 
 extern void el_rmgr_register(void);
