@@ -130,6 +130,22 @@ SELECT 0, jsonb_build_object('mid', g, 'seen', bulk_count()) FROM generate_serie
 SELECT value->>'mid' AS mid, value->>'seen' AS seen FROM eventlog_topics.bulk
  WHERE value ? 'mid' ORDER BY "offset";
 DROP FUNCTION bulk_count();
+-- exception blocks inside the INSERT: what they roll back goes, the rest
+-- stays, in order
+CREATE FUNCTION bulk_side(g int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    INSERT INTO eventlog_topics.bulk ("partition", value) VALUES (1, jsonb_build_object('inner', g));
+    IF g % 2 = 0 THEN RAISE EXCEPTION 'boom'; END IF;
+  EXCEPTION WHEN others THEN NULL;
+  END;
+  RETURN g;
+END $$;
+INSERT INTO eventlog_topics.bulk ("partition", value)
+SELECT 1, jsonb_build_object('outer', bulk_side(g)) FROM generate_series(1, 6) g;
+SELECT string_agg(coalesce(value->>'outer', 'i' || (value->>'inner')), ',' ORDER BY "offset")
+  FROM eventlog_topics.bulk WHERE value ? 'outer' OR value ? 'inner';
+DROP FUNCTION bulk_side(int);
 SELECT eventlog.drop_topic('bulk');
 
 -- COPY TO (pg_dump) marks a log end that lies beyond the last visible

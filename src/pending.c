@@ -18,6 +18,7 @@ typedef struct PendingPartition
 	int64		base_offset;
 	TransactionId xid;
 	CommandId	cid;
+	SubTransactionId subid;		/* (sub)transaction level that inserted them */
 	int			ts_natts;
 	int			n;
 	int			cap;
@@ -86,6 +87,7 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 	ElSegment  *segment = el_active_segment(topic, partition);
 	TransactionId xid = GetCurrentTransactionId();
 	CommandId	cid = GetCurrentCommandId(true);
+	SubTransactionId subid = GetCurrentSubTransactionId();
 	PendingPartition *pp = NULL;
 	MemoryContext old;
 	ListCell   *lc;
@@ -115,7 +117,7 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 		pp->lens = palloc(sizeof(Size) * pp->cap);
 		pending = lappend(pending, pp);
 	}
-	else if (pp->n > 0 && (pp->xid != xid || pp->cid != cid))
+	else if (pp->n > 0 && (pp->xid != xid || pp->cid != cid || pp->subid != subid))
 		append_one(pp);
 	if (pp->n == pp->cap)
 	{
@@ -125,6 +127,7 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 	}
 	pp->xid = xid;
 	pp->cid = cid;
+	pp->subid = subid;
 	pp->entries[pp->n] = palloc(len);
 	memcpy(pp->entries[pp->n], entry, len);
 	pp->lens[pp->n] = len;
@@ -156,19 +159,39 @@ pending_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A subtransaction abort discards the pending records it (or its children,
+ * which have larger ids) inserted, and keeps its parents' records.
+ */
+static void
+discard_from(SubTransactionId subid)
+{
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, pending)
+	{
+		PendingPartition *pp = (PendingPartition *) lfirst(lc);
+		int			i;
+
+		if (pp->n > 0 && pp->subid >= subid)
+		{
+			for (i = 0; i < pp->n; i++)
+				pfree(pp->entries[i]);
+			pp->n = 0;
+			pp->bytes = 0;
+		}
+		any |= (pp->n > 0);
+	}
+	el_pending_nonempty = any;
+}
+
 static void
 pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
-	/*
-	 * Pending records never span a subtransaction boundary: they are
-	 * appended (under the xid they were inserted with) before one starts,
-	 * so what is pending when one aborts is all its own.
-	 */
-	if (event == SUBXACT_EVENT_START_SUB)
-		el_pending_flush();
-	else if (event == SUBXACT_EVENT_ABORT_SUB)
-		discard();
+	if (event == SUBXACT_EVENT_ABORT_SUB && el_pending_nonempty)
+		discard_from(mySubid);
 }
 
 void

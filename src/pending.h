@@ -9,8 +9,8 @@
  * page instead of per record.  They keep the transaction and command id
  * they were inserted with, are appended in insertion order, and are
  * flushed before the statement ends, before any read of a topic by this
- * backend, before a direct append, and before a subtransaction starts; a
- * (sub)transaction abort discards them.
+ * backend, and before a direct append; a (sub)transaction abort discards
+ * the ones it inserted (each batch remembers its subtransaction).
  */
 #ifndef EVENTLOG_PENDING_H
 #define EVENTLOG_PENDING_H
