@@ -20,6 +20,9 @@ use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use EventlogTest;
 
 my $node = PostgreSQL::Test::Cluster->new('crash');
 $node->init;
@@ -144,20 +147,8 @@ sub restart_after_crash
 sub fetch_all
 {
 	my ($p) = @_;
-	my $rows = '';
-	my $from = 0;
-	for (;;)
-	{
-		my $chunk = $node->safe_psql('postgres',
-			"SELECT partition, \"offset\", ts, key, value, headers FROM eventlog.fetch('t', $p, $from, 700)"
-		);
-		last if $chunk eq '';
-		$rows .= "$chunk\n";
-		my @l = split /\n/, $chunk;
-		my (undef, $last) = split /\|/, $l[-1];
-		$from = $last + 1;
-	}
-	return $rows;
+
+	return fetch_partition($node, 't', $p, 700);
 }
 
 sub check_after_restart

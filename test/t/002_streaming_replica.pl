@@ -18,6 +18,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use EventlogTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -98,19 +101,8 @@ is($total, 8 * (500 + 80 + 5), 'primary holds every committed record and no abor
 sub fetch_all
 {
 	my ($node, $p) = @_;
-	my ($rows, $from) = ('', 0);
-	for (;;)
-	{
-		my $chunk = $node->safe_psql('postgres',
-			"SELECT partition, \"offset\", ts, key, value, headers FROM eventlog.fetch('r', $p, $from, 333)"
-		);
-		last if $chunk eq '';
-		$rows .= "$chunk\n";
-		my @l = split /\n/, $chunk;
-		my (undef, $last) = split /\|/, $l[-1];
-		$from = $last + 1;
-	}
-	return $rows;
+
+	return fetch_partition($node, 'r', $p, 333);
 }
 
 my $partitions_sql =
