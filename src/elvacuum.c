@@ -42,6 +42,7 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 	uint16		runflags[EL_MAX_RECORDS_PER_PAGE];
 	int			nchange = 0;
 	int			last_seq = 0;
+	bool		freeze_init;
 	int			i;
 
 	if (!el_page_is_valid(page))
@@ -81,7 +82,16 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 			oldest = run->xid;
 	}
 
-	if (nchange == 0)
+	/*
+	 * The page's init_xid bounds how far readers look back for open
+	 * transactions (elscan.c); once it is older than the freeze limit every
+	 * earlier xid is settled for everyone, and freezing it keeps that true
+	 * across xid wraparound.
+	 */
+	freeze_init = TransactionIdIsNormal(ElPageGetOpaque(page)->init_xid) &&
+		TransactionIdPrecedes(ElPageGetOpaque(page)->init_xid, freeze_limit);
+
+	if (nchange == 0 && !freeze_init)
 		return oldest;
 
 	START_CRIT_SECTION();
@@ -93,6 +103,9 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 		run.flags |= runflags[i];
 		el_write_run((char *) page + runpos[i], &run);
 	}
+
+	if (freeze_init)
+		ElPageGetOpaque(page)->init_xid = FrozenTransactionId;
 	MarkBufferDirty(buf);
 	if (RelationNeedsWAL(seg))
 		log_newpage_buffer(buf, true);
