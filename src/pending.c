@@ -7,6 +7,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "pgstat.h"
+#include "storage/lmgr.h"
 #include "utils/memutils.h"
 
 #include "elstore.h"
@@ -108,6 +109,11 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 	old = MemoryContextSwitchTo(pending_cxt);
 	if (pp == NULL)
 	{
+		/*
+		 * Lock the segment at the level that inserts, not at whichever
+		 * (sub)transaction happens to flush.
+		 */
+		LockRelationOid(segment->relid, RowExclusiveLock);
 		pp = palloc0(sizeof(PendingPartition));
 		pp->segrelid = segment->relid;
 		pp->base_offset = segment->base_offset;
