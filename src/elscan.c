@@ -54,7 +54,6 @@ el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
 	cur->pagecxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "eventlog cursor page",
 										 ALLOCSET_DEFAULT_SIZES);
-	cur->end_offset = -1;
 
 	/* the segment holding from_offset: the last one starting at or before */
 	cur->segidx = 0;
@@ -107,6 +106,19 @@ page_may_be_unsettled(Page page, Snapshot snapshot)
 }
 
 /*
+ * Every run on a page before this (valid) one has an xid below its
+ * init_xid; once that is not above the snapshot's xmin, nothing on earlier
+ * pages can be unsettled.  (An old transaction may append after a younger
+ * one, so a page of settled runs alone proves nothing about earlier pages.)
+ */
+static bool
+earlier_pages_settled(Page page, Snapshot snapshot)
+{
+	return TransactionIdPrecedesOrEquals(ElPageGetOpaque(page)->init_xid,
+										 snapshot->xmin);
+}
+
+/*
  * A stop-mode reader must not start past an unsettled record either: a
  * record before from_offset whose transaction is still open means nothing
  * at or after from_offset may be returned yet (the reader would pass the
@@ -152,15 +164,8 @@ check_settled_before(ElCursor *cur)
 				}
 			}
 		}
-		/*
-		 * Every run on an earlier page has an xid below this page's
-		 * init_xid; once that is not above the snapshot's xmin, nothing
-		 * earlier can be unsettled.  (An old transaction may append after
-		 * a younger one, so a settled page alone proves nothing.)
-		 */
 		earlier_settled = !el_page_is_valid(page) ||
-			TransactionIdPrecedesOrEquals(ElPageGetOpaque(page)->init_xid,
-										  cur->snapshot->xmin);
+			earlier_pages_settled(page, cur->snapshot);
 		UnlockReleaseBuffer(buf);
 		if (cur->done || earlier_settled || blk == 0)
 			break;
@@ -236,10 +241,7 @@ read_page(ElCursor *cur)
 			cur->nrecs++;
 		}
 		if (!cur->done)
-		{
 			cur->want = Max(cur->want, opaque->next_offset);
-			cur->end_offset = opaque->next_offset;
-		}
 	}
 	UnlockReleaseBuffer(buf);
 	return sealed;
@@ -336,21 +338,18 @@ el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry, uint16 *len
 bool
 el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull)
 {
-	ElCursorRec *r;
+	const char *entry;
+	uint16		len;
+	int64		base_ts;
 
-	while (cur->irec >= cur->nrecs)
-	{
-		if (cur->done || !next_page(cur))
-			return false;
-	}
-	r = &cur->recs[cur->irec++];
-	*offset = r->offset;
+	if (!el_cursor_next_raw(cur, offset, &entry, &len, &base_ts))
+		return false;
 	values[0] = Int32GetDatum(cur->partition);
 	isnull[0] = false;
-	values[1] = Int64GetDatum(r->offset);
+	values[1] = Int64GetDatum(*offset);
 	isnull[1] = false;
-	el_record_decode(r->entry, r->len, cur->storedesc, cur->page_base_ts,
-					 cur->scratch, values + EL_NDERIVED, isnull + EL_NDERIVED);
+	el_record_decode(entry, len, cur->storedesc, base_ts, cur->scratch,
+					 values + EL_NDERIVED, isnull + EL_NDERIVED);
 	return true;
 }
 
@@ -440,16 +439,15 @@ el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 			{
 				Buffer		buf = ReadBuffer(seg, blk - 1);
 				Page		page;
-				bool		earlier_settled = true;
+				bool		earlier_settled = false;
 
 				LockBuffer(buf, BUFFER_LOCK_SHARE);
 				page = BufferGetPage(buf);
+				/* (blocks a crash left zeroed at the end are stepped over) */
 				if (el_page_is_valid(page))
 				{
 					from = ElPageGetOpaque(page)->first_offset;
-					earlier_settled =
-						TransactionIdPrecedesOrEquals(ElPageGetOpaque(page)->init_xid,
-													  snapshot->xmin);
+					earlier_settled = earlier_pages_settled(page, snapshot);
 				}
 				UnlockReleaseBuffer(buf);
 				if (earlier_settled)

@@ -60,7 +60,6 @@ typedef struct ElCursor
 	bool		checked_start;	/* stop mode: records before want checked */
 	bool		stopped;		/* hit an unsettled record (EL_READ_STOP) */
 	int64		stop_offset;	/* ... at this offset */
-	int64		end_offset;		/* next offset of the last page read */
 
 	TupleDesc	storedesc;
 	char	   *scratch;		/* BLCKSZ, MAXALIGNed: current record data */

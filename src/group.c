@@ -601,9 +601,9 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	return -1;					/* exists, locked by someone else */
 }
 
-/* Is the group's committed offset at the log end already?  Inside SPI. */
+/* Is the group's committed offset at log_end already?  Inside SPI. */
 static bool
-caught_up(const char *group_id, ElTopic *topic, int partition)
+caught_up(const char *group_id, ElTopic *topic, int partition, int64 log_end)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 	Datum		args[3];
@@ -621,7 +621,7 @@ caught_up(const char *group_id, ElTopic *topic, int partition)
 		return false;
 	committed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											1, &isnull));
-	return committed >= el_partition_log_end(topic, partition);
+	return committed >= log_end;
 }
 
 static void
@@ -743,6 +743,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 			int			p = parts[i];
 			int64		committed;
 			int64		log_start;
+			int64		log_end = el_partition_log_end(topic, p);
 			int64		next;
 			Snapshot	snap;
 			int			n;
@@ -751,14 +752,14 @@ eventlog_poll(PG_FUNCTION_ARGS)
 			 * Caught up?  Then don't lock the offset row: an idle poll would
 			 * otherwise cost a transaction id and a WAL flush every time.
 			 */
-			if (caught_up(group_id, topic, p))
+			if (caught_up(group_id, topic, p, log_end))
 				continue;
 			committed = lock_offset(group_id, topic, p, &cfg);
 
 			if (committed < 0)
 				continue;		/* previous owner's transaction still open */
 			/* never wait beyond the end: that would skip what comes next */
-			committed = Min(committed, el_partition_log_end(topic, p));
+			committed = Min(committed, log_end);
 			log_start = el_partition_log_start(topic, p);
 			if (committed < log_start)
 			{
