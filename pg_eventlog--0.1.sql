@@ -19,9 +19,11 @@ AS 'MODULE_PATHNAME' LANGUAGE C;
 CREATE ACCESS METHOD eventlog TYPE TABLE HANDLER eventlog.eventlog_tableam_handler;
 COMMENT ON ACCESS METHOD eventlog IS 'append-only event log storage: topics and their segments';
 
--- Catalog.  Both tables are dumped by pg_dump (pg_extension_config_dump),
--- as are the topic relations (with their records) and the segment
--- relations (schema only: a direct scan of a segment returns no rows).
+-- Catalog.  pg_dump does not dump these two tables: the COPY of each topic
+-- relation starts with a header row carrying the topic's configuration and
+-- segment list, and COPY FROM registers the topic from it (topicdump.c).
+-- So a topic's records never depend on another table being restored
+-- first, which parallel pg_restore could not guarantee.
 CREATE TABLE eventlog.topic_config (
     topic            text PRIMARY KEY,
     partitions       int NOT NULL CHECK (partitions BETWEEN 1 AND 1024),
@@ -35,7 +37,7 @@ CREATE TABLE eventlog.topic_config (
 );
 
 CREATE TABLE eventlog.segment_map (
-    topic       text NOT NULL REFERENCES eventlog.topic_config (topic) ON DELETE CASCADE,
+    topic       text NOT NULL,
     partition   int NOT NULL,
     seg_no      int NOT NULL,
     segrel      regclass NOT NULL,
@@ -44,8 +46,6 @@ CREATE TABLE eventlog.segment_map (
     PRIMARY KEY (topic, partition, seg_no)
 );
 
-SELECT pg_catalog.pg_extension_config_dump('eventlog.topic_config', '');
-SELECT pg_catalog.pg_extension_config_dump('eventlog.segment_map', '');
 REVOKE ALL ON eventlog.topic_config, eventlog.segment_map FROM PUBLIC;
 GRANT SELECT ON eventlog.topic_config, eventlog.segment_map TO PUBLIC;
 
@@ -78,27 +78,35 @@ CREATE FUNCTION eventlog.drop_topic(topic text, if_exists boolean DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'eventlog_drop_topic' LANGUAGE C VOLATILE;
 
--- A topic relation dropped with plain DROP TABLE leaves no catalog rows.
+-- A topic relation dropped with plain DROP TABLE (or drop_topic) leaves no
+-- catalog rows: no topic, segment, group or committed offset survives it.
+-- (No foreign keys tie these tables together: pg_restore -j loads them in
+-- any order.)
 CREATE FUNCTION eventlog.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     seg regclass;
+    dropped text[];
 BEGIN
+    SELECT array_agg(d.object_name) INTO dropped
+      FROM pg_event_trigger_dropped_objects() d
+     WHERE d.object_type = 'table' AND d.schema_name = 'eventlog_topics';
+    IF dropped IS NULL THEN
+        RETURN;
+    END IF;
     -- segments normally go with their topic (dependency), but not after a
-    -- pg_restore, which does not recreate that dependency
+    -- pg_restore that created them as tables of their own
     FOR seg IN
         SELECT m.segrel FROM eventlog.segment_map m
-          JOIN pg_event_trigger_dropped_objects() d
-            ON d.object_type = 'table' AND d.schema_name = 'eventlog_topics'
-           AND d.object_name = m.topic
-         WHERE EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = m.segrel)
+         WHERE m.topic = ANY (dropped)
+           AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = m.segrel)
     LOOP
         EXECUTE format('DROP TABLE %s', seg);
     END LOOP;
-    DELETE FROM eventlog.topic_config c
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.object_type = 'table' AND d.schema_name = 'eventlog_topics'
-       AND d.object_name = c.topic;
+    DELETE FROM eventlog.group_offset WHERE topic = ANY (dropped);
+    DELETE FROM eventlog.consumer_group WHERE topic = ANY (dropped);
+    DELETE FROM eventlog.segment_map WHERE topic = ANY (dropped);
+    DELETE FROM eventlog.topic_config WHERE topic = ANY (dropped);
 END
 $$;
 CREATE EVENT TRIGGER eventlog_sql_drop ON sql_drop
@@ -163,7 +171,7 @@ GRANT SELECT ON eventlog.topics, eventlog.partitions TO PUBLIC;
 -- and commit() are part of the caller's transaction.
 CREATE TABLE eventlog.consumer_group (
     group_id          text NOT NULL,
-    topic             text NOT NULL REFERENCES eventlog.topic_config (topic) ON DELETE CASCADE,
+    topic             text NOT NULL,
     session_timeout   interval NOT NULL DEFAULT '45 s' CHECK (session_timeout > '0'),
     max_poll_interval interval NOT NULL DEFAULT '5 min' CHECK (max_poll_interval > '0'),
     auto_offset_reset text NOT NULL DEFAULT 'earliest'
@@ -179,8 +187,7 @@ CREATE TABLE eventlog.group_offset (
     partition        int NOT NULL,
     committed_offset bigint NOT NULL CHECK (committed_offset >= 0),
     committed_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (group_id, topic, partition),
-    FOREIGN KEY (group_id, topic) REFERENCES eventlog.consumer_group ON DELETE CASCADE
+    PRIMARY KEY (group_id, topic, partition)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('eventlog.consumer_group', '');

@@ -156,7 +156,8 @@ BEGIN;
 SELECT "offset" FROM eventlog.produce('src', '{"n": "aborted"}', "partition" => 0);
 SELECT "offset" FROM eventlog.produce('src', '{"n": "aborted"}', "partition" => 1);
 ROLLBACK;
-COPY eventlog_topics.src ("partition", "offset", key, value) TO stdout;
+-- (without the value column: no export header, see export.sql)
+COPY eventlog_topics.src ("partition", "offset", key) TO stdout;
 SELECT count(*) AS visible_rows FROM eventlog_topics.src;
 COPY eventlog_topics.src TO '/tmp/pg_eventlog_src.copy';
 SELECT eventlog.create_topic('dst', partitions => 2);

@@ -45,6 +45,7 @@
 #include "eventlog.h"
 #include "pending.h"
 #include "produce.h"
+#include "topicdump.h"
 
 typedef struct ElParallelScanData
 {
@@ -62,6 +63,7 @@ typedef struct ElScanDescData
 	ElCursor	cur;
 	MemoryContext cxt;
 	bool		export_markers; /* COPY TO: see el_copy_to_relid */
+	bool		export_header;	/* COPY TO: header row still to write */
 	int64		last_offset;	/* last offset returned in this partition */
 
 	/* ANALYZE: topic-wide block numbers map onto segment blocks */
@@ -124,6 +126,8 @@ el_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	if (scan->role == EL_ROLE_TOPIC)
 		scan->topic = el_topic_get(RelationGetRelid(rel), false);
 	scan->export_markers = (el_copy_to_relid == RelationGetRelid(rel));
+	scan->export_header = scan->export_markers && el_copy_to_header &&
+		scan->topic != NULL;
 	return (TableScanDesc) scan;
 }
 
@@ -220,6 +224,27 @@ el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("backward scans of eventlog topics are not supported")));
+
+	if (scan->export_header)
+	{
+		/* COPY TO starts with the topic's configuration (topicdump.c) */
+		MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+		int			i;
+
+		scan->export_header = false;
+		for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+		}
+		slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(EL_HEADER_PARTITION);
+		slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
+		slot->tts_values[EL_ATTNUM_VALUE - 1] = el_topic_export_header(scan->topic);
+		slot->tts_isnull[EL_ATTNUM_VALUE - 1] = false;
+		MemoryContextSwitchTo(old);
+		store_row(slot, scan->base.rs_rd, EL_TID_HEADER_PARTITION, EL_TID_HEADER_OFFSET);
+		return true;
+	}
 
 	for (;;)
 	{

@@ -19,6 +19,12 @@
 #define EL_ATTNUM_OFFSET		2
 #define EL_NDERIVED				2
 
+/* the stored columns of a topic made by create_topic() */
+#define EL_ATTNUM_TS			3
+#define EL_ATTNUM_KEY			4
+#define EL_ATTNUM_VALUE			5
+#define EL_ATTNUM_HEADERS		6
+
 #define EL_MAX_PARTITIONS		1024
 
 /* GUCs */

@@ -28,6 +28,31 @@
 #include "topic.h"
 
 Oid			el_copy_to_relid = InvalidOid;
+bool		el_copy_to_header = false;
+Oid			el_copy_from_relid = InvalidOid;
+
+/*
+ * The export header (topicdump.c) needs the partition and value columns:
+ * COPY without a column list (or pg_dump's full list) writes it.
+ */
+static bool
+copy_has_header_columns(CopyStmt *stmt)
+{
+	bool		partition = false;
+	bool		value = false;
+	ListCell   *lc;
+
+	if (stmt->attlist == NIL)
+		return true;
+	foreach(lc, stmt->attlist)
+	{
+		const char *col = strVal(lfirst(lc));
+
+		partition |= strcmp(col, "partition") == 0;
+		value |= strcmp(col, "value") == 0;
+	}
+	return partition && value;
+}
 
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
@@ -43,6 +68,14 @@ is_eventlog_rel(Oid relid)
 		return false;
 	return nsp == get_namespace_oid(EL_TOPICS_SCHEMA, true) ||
 		nsp == get_namespace_oid(EL_SEGMENTS_SCHEMA, true);
+}
+
+static bool
+is_segment_rel(Oid relid)
+{
+	Oid			nsp = get_rel_namespace(relid);
+
+	return OidIsValid(nsp) && nsp == get_namespace_oid(EL_SEGMENTS_SCHEMA, true);
 }
 
 /*
@@ -177,6 +210,7 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsA(parsetree, TruncateStmt))
 	{
+		List	   *keep = NIL;
 		ListCell   *lc;
 
 		foreach(lc, ((TruncateStmt *) parsetree)->relations)
@@ -184,8 +218,26 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			RangeVar   *rv = lfirst_node(RangeVar, lc);
 			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
+			/*
+			 * A segment reads as empty through SQL, so TRUNCATE leaves it
+			 * alone.  pg_restore -j truncates the segment tables it
+			 * created before loading their (empty) data, possibly after
+			 * the topic's COPY has filled them (topicdump.c).
+			 */
+			if (OidIsValid(relid) && is_segment_rel(relid))
+				continue;
 			if (OidIsValid(relid) && is_eventlog_rel(relid) && !eventlog_rel_is_empty(relid))
 				refuse("TRUNCATE", relid);
+			keep = lappend(keep, rv);
+		}
+		if (keep == NIL)
+			return;
+		if (list_length(keep) != list_length(((TruncateStmt *) parsetree)->relations))
+		{
+			pstmt = copyObject(pstmt);
+			parsetree = pstmt->utilityStmt;
+			((TruncateStmt *) parsetree)->relations = keep;
+			readOnlyTree = false;
 		}
 	}
 
@@ -244,18 +296,29 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			refuse_layout_change(relid);
 	}
 
-	/* COPY topic TO ...: the scan adds log-end markers (elam.c) */
-	if (IsA(parsetree, CopyStmt) && !((CopyStmt *) parsetree)->is_from &&
-		((CopyStmt *) parsetree)->relation != NULL)
+	/*
+	 * COPY topic TO writes the export header and log-end markers (elam.c);
+	 * COPY topic FROM reads them back (produce.c, topicdump.c).
+	 */
+	if (IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->relation != NULL)
 	{
-		Oid			relid = RangeVarGetRelid(((CopyStmt *) parsetree)->relation, NoLock, true);
+		CopyStmt   *stmt = (CopyStmt *) parsetree;
+		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 
 		if (OidIsValid(relid) &&
 			get_rel_namespace(relid) == get_namespace_oid(EL_TOPICS_SCHEMA, true))
 		{
-			Oid			save = el_copy_to_relid;
+			Oid			save_to = el_copy_to_relid;
+			Oid			save_from = el_copy_from_relid;
+			bool		save_header = el_copy_to_header;
 
-			el_copy_to_relid = relid;
+			if (stmt->is_from)
+				el_copy_from_relid = relid;
+			else
+			{
+				el_copy_to_relid = relid;
+				el_copy_to_header = copy_has_header_columns(stmt);
+			}
 			PG_TRY();
 			{
 				call_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -263,7 +326,9 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			}
 			PG_FINALLY();
 			{
-				el_copy_to_relid = save;
+				el_copy_to_relid = save_to;
+				el_copy_from_relid = save_from;
+				el_copy_to_header = save_header;
 			}
 			PG_END_TRY();
 			return;

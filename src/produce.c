@@ -25,18 +25,15 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "elam.h"
 #include "elstore.h"
 #include "eventlog.h"
 #include "murmur2.h"
 #include "notify.h"
 #include "pending.h"
 #include "produce.h"
+#include "topicdump.h"
 
-/* columns of the standard topic relation (1-based) */
-#define ATT_TS		3
-#define ATT_KEY		4
-#define ATT_VALUE	5
-#define ATT_HEADERS 6
 
 void
 el_tid_encode(ItemPointer tid, int partition, int64 offset)
@@ -74,11 +71,11 @@ el_choose_partition(ElTopic *topic, Datum *values, bool *isnull)
 		el_check_partition(topic, p);
 		return p;
 	}
-	if (topic->storedesc->natts >= ATT_KEY - EL_NDERIVED &&
-		!isnull[ATT_KEY - 1] &&
-		TupleDescAttr(topic->storedesc, ATT_KEY - EL_NDERIVED - 1)->atttypid == TEXTOID)
+	if (topic->storedesc->natts >= EL_ATTNUM_KEY - EL_NDERIVED &&
+		!isnull[EL_ATTNUM_KEY - 1] &&
+		TupleDescAttr(topic->storedesc, EL_ATTNUM_KEY - EL_NDERIVED - 1)->atttypid == TEXTOID)
 	{
-		text	   *key = DatumGetTextPP(values[ATT_KEY - 1]);
+		text	   *key = DatumGetTextPP(values[EL_ATTNUM_KEY - 1]);
 
 		return el_partition_for_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
 									topic->nparts);
@@ -224,15 +221,15 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		rec->ts_null = true;
 		return;
 	}
-	if (natts >= ATT_VALUE && isnull[ATT_KEY - 1] && isnull[ATT_VALUE - 1])
+	if (natts >= EL_ATTNUM_VALUE && isnull[EL_ATTNUM_KEY - 1] && isnull[EL_ATTNUM_VALUE - 1])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("a record needs a value or a key"),
 				 errdetail("A NULL value is a tombstone, which only makes sense for a key."),
 				 errhint("Give the record a value, or a key to delete.")));
-	if (natts >= ATT_HEADERS && !isnull[ATT_HEADERS - 1] &&
-		TupleDescAttr(desc, ATT_HEADERS - 1)->atttypid == JSONBOID)
-		check_headers(DatumGetJsonbP(values[ATT_HEADERS - 1]));
+	if (natts >= EL_ATTNUM_HEADERS && !isnull[EL_ATTNUM_HEADERS - 1] &&
+		TupleDescAttr(desc, EL_ATTNUM_HEADERS - 1)->atttypid == JSONBOID)
+		check_headers(DatumGetJsonbP(values[EL_ATTNUM_HEADERS - 1]));
 
 	rec->want_offset = -1;
 	if (!isnull[EL_ATTNUM_OFFSET - 1])
@@ -244,14 +241,14 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 					 errmsg("offset must not be negative"),
 					 errhint("Leave \"offset\" NULL to have one assigned.")));
 	}
-	if (natts >= ATT_TS && isnull[ATT_TS - 1] &&
-		TupleDescAttr(desc, ATT_TS - 1)->atttypid == TIMESTAMPTZOID)
+	if (natts >= EL_ATTNUM_TS && isnull[EL_ATTNUM_TS - 1] &&
+		TupleDescAttr(desc, EL_ATTNUM_TS - 1)->atttypid == TIMESTAMPTZOID)
 	{
-		values[ATT_TS - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
-		isnull[ATT_TS - 1] = false;
+		values[EL_ATTNUM_TS - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
+		isnull[EL_ATTNUM_TS - 1] = false;
 	}
-	rec->ts = natts >= ATT_TS ? values[ATT_TS - 1] : (Datum) 0;
-	rec->ts_null = natts >= ATT_TS ? isnull[ATT_TS - 1] : true;
+	rec->ts = natts >= EL_ATTNUM_TS ? values[EL_ATTNUM_TS - 1] : (Datum) 0;
+	rec->ts_null = natts >= EL_ATTNUM_TS ? isnull[EL_ATTNUM_TS - 1] : true;
 
 	raw = raw_size(desc, values, isnull);
 	if (raw > (Size) el_max_record_bytes)
@@ -321,10 +318,10 @@ finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
 	slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
 	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = (offset < 0);
-	if (slot->tts_tupleDescriptor->natts >= ATT_TS)
+	if (slot->tts_tupleDescriptor->natts >= EL_ATTNUM_TS)
 	{
-		slot->tts_values[ATT_TS - 1] = rec->ts;
-		slot->tts_isnull[ATT_TS - 1] = rec->ts_null;
+		slot->tts_values[EL_ATTNUM_TS - 1] = rec->ts;
+		slot->tts_isnull[EL_ATTNUM_TS - 1] = rec->ts_null;
 	}
 	if (offset >= 0)
 		el_tid_encode(&slot->tts_tid, rec->partition, offset);
@@ -450,6 +447,40 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 static MemoryContext insert_cxt = NULL;
 static int	insert_depth = 0;
 
+/*
+ * COPY FROM: load the export headers among the slots (what COPY TO wrote
+ * first: topicdump.c) and return the other slots, the records.
+ */
+static TupleTableSlot **
+take_headers(Relation rel, TupleTableSlot **slots, int *nslots)
+{
+	TupleTableSlot **records = NULL;
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < *nslots; i++)
+	{
+		if (!el_is_topic_header(slots[i]))
+		{
+			if (records)
+				records[n] = slots[i];
+			n++;
+			continue;
+		}
+		if (records == NULL)
+		{
+			/* the caller's array stays as it is: COPY still owns it */
+			records = palloc(sizeof(TupleTableSlot *) * *nslots);
+			memcpy(records, slots, sizeof(TupleTableSlot *) * i);
+		}
+		el_topic_import_header(rel, slots[i]);
+		el_tid_encode(&slots[i]->tts_tid, EL_TID_HEADER_PARTITION, EL_TID_HEADER_OFFSET);
+		slots[i]->tts_tableOid = RelationGetRelid(rel);
+	}
+	*nslots = n;
+	return records ? records : slots;
+}
+
 static void
 insert_records(Relation rel, TupleTableSlot **slots, int nslots, bool may_defer)
 {
@@ -462,9 +493,11 @@ insert_records(Relation rel, TupleTableSlot **slots, int nslots, bool may_defer)
 	insert_depth++;
 	PG_TRY();
 	{
+		if (el_copy_from_relid == RelationGetRelid(rel))
+			slots = take_headers(rel, slots, &nslots);
 		if (nslots == 1)
 			insert_one_work(rel, slots[0], may_defer);
-		else
+		else if (nslots > 1)
 			insert_batch_work(rel, slots, nslots);
 	}
 	PG_FINALLY();
@@ -558,18 +591,18 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 		}
 		if (!PG_ARGISNULL(1))
 		{
-			slot->tts_values[ATT_VALUE - 1] = PG_GETARG_DATUM(1);
-			slot->tts_isnull[ATT_VALUE - 1] = false;
+			slot->tts_values[EL_ATTNUM_VALUE - 1] = PG_GETARG_DATUM(1);
+			slot->tts_isnull[EL_ATTNUM_VALUE - 1] = false;
 		}
 		if (!PG_ARGISNULL(2))
 		{
-			slot->tts_values[ATT_KEY - 1] = PG_GETARG_DATUM(2);
-			slot->tts_isnull[ATT_KEY - 1] = false;
+			slot->tts_values[EL_ATTNUM_KEY - 1] = PG_GETARG_DATUM(2);
+			slot->tts_isnull[EL_ATTNUM_KEY - 1] = false;
 		}
 		if (!PG_ARGISNULL(3))
 		{
-			slot->tts_values[ATT_HEADERS - 1] = PG_GETARG_DATUM(3);
-			slot->tts_isnull[ATT_HEADERS - 1] = false;
+			slot->tts_values[EL_ATTNUM_HEADERS - 1] = PG_GETARG_DATUM(3);
+			slot->tts_isnull[EL_ATTNUM_HEADERS - 1] = false;
 		}
 		ExecStoreVirtualTuple(slot);
 		el_topic_insert(rel, slot, false);

@@ -17,7 +17,14 @@
  */
 #define EL_TID_OFFSET_BITS		8
 #define EL_TID_BLOCK_OFFSET_BITS 22
-#define EL_TID_MAX_OFFSET		(INT64CONST(1) << (EL_TID_OFFSET_BITS + EL_TID_BLOCK_OFFSET_BITS))
+#define EL_TID_MAX_OFFSET		((INT64CONST(1) << (EL_TID_OFFSET_BITS + EL_TID_BLOCK_OFFSET_BITS)) - 512)
+
+/*
+ * COPY FROM hands every row it gave us to the topic's indexes, also the
+ * export header (topicdump.h): it gets this TID, which no record has.
+ */
+#define EL_TID_HEADER_PARTITION	(EL_MAX_PARTITIONS - 1)
+#define EL_TID_HEADER_OFFSET	(EL_TID_MAX_OFFSET + 100)
 
 extern void el_tid_encode(ItemPointer tid, int partition, int64 offset);
 extern void el_tid_decode(ItemPointer tid, int *partition, int64 *offset);

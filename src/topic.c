@@ -428,8 +428,8 @@ check_topic_name(const char *name)
 	}
 }
 
-static void
-check_partition_count(int partitions)
+void
+el_check_partition_count(int partitions)
 {
 	if (partitions < 1 || partitions > EL_MAX_PARTITIONS)
 		ereport(ERROR,
@@ -449,9 +449,9 @@ check_cleanup_policy(const char *policy)
 				 errhint("Use \"delete\", \"compact\" or \"compact,delete\".")));
 }
 
-static void
-spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-		 int expected)
+void
+el_spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+			int expected)
 {
 	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 
@@ -478,34 +478,20 @@ el_as_catalog_owner(Oid *save_userid, int *save_sec)
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
 }
 
-/* Create segment seg_no of a partition and record it.  Inside SPI. */
-static void
-create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
-			   int64 base_offset, Oid owner)
+/*
+ * Record segrelid as segment seg_no of a partition: it goes away with its
+ * topic and readers find it through segment_map.  Inside SPI, as the
+ * catalog owner.
+ */
+void
+el_register_segment(Oid segrelid, Oid topic_relid, const char *topic,
+					int partition, int seg_no, int64 base_offset)
 {
-	char		segname[NAMEDATALEN];
-	StringInfoData sql;
-	Oid			segrelid;
 	Oid			types[5] = {TEXTOID, INT4OID, INT4OID, OIDOID, INT8OID};
 	Datum		values[5];
 	ObjectAddress seg_addr,
 				topic_addr;
 
-	snprintf(segname, sizeof(segname), "t%u_p%d_s%d", topic_relid, partition, seg_no);
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "CREATE TABLE %s.%s (LIKE %s.%s) USING eventlog",
-					 EL_SEGMENTS_SCHEMA, quote_identifier(segname),
-					 EL_TOPICS_SCHEMA, quote_identifier(topic));
-	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	segrelid = get_relname_relid(segname, schema_oid(EL_SEGMENTS_SCHEMA));
-
-	/* segments belong to the topic's owner and go away with the topic */
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "ALTER TABLE %s.%s OWNER TO %s",
-					 EL_SEGMENTS_SCHEMA, quote_identifier(segname),
-					 quote_identifier(GetUserNameFromId(owner, false)));
-	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	ObjectAddressSet(seg_addr, RelationRelationId, segrelid);
 	ObjectAddressSet(topic_addr, RelationRelationId, topic_relid);
 	recordDependencyOn(&seg_addr, &topic_addr, DEPENDENCY_AUTO);
@@ -515,10 +501,45 @@ create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
 	values[2] = Int32GetDatum(seg_no);
 	values[3] = ObjectIdGetDatum(segrelid);
 	values[4] = Int64GetDatum(base_offset);
-	spi_exec("INSERT INTO eventlog.segment_map (topic, partition, seg_no, segrel, base_offset)"
-			 " VALUES ($1, $2, $3, $4::regclass, $5)",
-			 5, types, values, NULL, SPI_OK_INSERT);
-	pfree(sql.data);
+	el_spi_exec("INSERT INTO eventlog.segment_map (topic, partition, seg_no, segrel, base_offset)"
+				" VALUES ($1, $2, $3, $4::regclass, $5)",
+				5, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * Give a segment relation to the topic's owner (segments are storage of
+ * the topic, so they follow its owner).  Inside SPI.
+ */
+void
+el_set_segment_owner(Oid segrelid, Oid owner)
+{
+	char	   *sql;
+
+	sql = psprintf("ALTER TABLE %s.%s OWNER TO %s",
+				   EL_SEGMENTS_SCHEMA, quote_identifier(get_rel_name(segrelid)),
+				   quote_identifier(GetUserNameFromId(owner, false)));
+	el_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	pfree(sql);
+}
+
+/* Create segment seg_no of a partition and record it.  Inside SPI. */
+void
+el_create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
+				  int64 base_offset, Oid owner)
+{
+	char		segname[NAMEDATALEN];
+	char	   *sql;
+	Oid			segrelid;
+
+	snprintf(segname, sizeof(segname), "t%u_p%d_s%d", topic_relid, partition, seg_no);
+	sql = psprintf("CREATE TABLE %s.%s (LIKE %s.%s) USING eventlog",
+				   EL_SEGMENTS_SCHEMA, quote_identifier(segname),
+				   EL_TOPICS_SCHEMA, quote_identifier(topic));
+	el_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	pfree(sql);
+	segrelid = get_relname_relid(segname, schema_oid(EL_SEGMENTS_SCHEMA));
+	el_set_segment_owner(segrelid, owner);
+	el_register_segment(segrelid, topic_relid, topic, partition, seg_no, base_offset);
 }
 
 #define NSETTINGS 6
@@ -554,23 +575,26 @@ catalog_args(FunctionCallInfo fcinfo, const char *topic, Oid *types,
 	}
 }
 
-/* Validate the settings arguments (args 2..7 of create/alter_topic). */
-static void
-check_settings(FunctionCallInfo fcinfo)
+/*
+ * Validate topic settings, in the order of setting_names (NULL = unset):
+ * what create/alter_topic accept and what a topic export may carry.
+ */
+void
+el_check_settings(const Datum *values, const bool *isnull)
 {
 	int			i;
 
 	for (i = 0; i < NSETTINGS; i++)
 	{
-		if (PG_ARGISNULL(i + 2))
+		if (isnull[i])
 			continue;
-		if (setting_types[i] == INT8OID && PG_GETARG_INT64(i + 2) <= 0)
+		if (setting_types[i] == INT8OID && DatumGetInt64(values[i]) <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must be positive", setting_names[i])));
 		if (setting_types[i] == INTERVALOID)
 		{
-			Interval   *iv = PG_GETARG_INTERVAL_P(i + 2);
+			Interval   *iv = DatumGetIntervalP(values[i]);
 
 			if (iv->time < 0 || iv->day < 0 || iv->month < 0 ||
 				(iv->time == 0 && iv->day == 0 && iv->month == 0))
@@ -579,8 +603,37 @@ check_settings(FunctionCallInfo fcinfo)
 						 errmsg("%s must be a positive interval", setting_names[i])));
 		}
 		if (setting_types[i] == TEXTOID)
-			check_cleanup_policy(text_to_cstring(PG_GETARG_TEXT_PP(i + 2)));
+			check_cleanup_policy(TextDatumGetCString(values[i]));
 	}
+}
+
+/* The settings arguments (2..7) of create/alter_topic. */
+static void
+check_settings(FunctionCallInfo fcinfo)
+{
+	Datum		values[NSETTINGS];
+	bool		isnull[NSETTINGS];
+	int			i;
+
+	for (i = 0; i < NSETTINGS; i++)
+	{
+		isnull[i] = PG_ARGISNULL(i + 2);
+		values[i] = isnull[i] ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+	}
+	el_check_settings(values, isnull);
+}
+
+/*
+ * Serialize creators of one topic name: a second creator waits here for
+ * the first one's transaction and then sees its topic (LockDatabaseObject
+ * accepts invalidations), instead of failing on a catalog unique index.
+ */
+void
+el_lock_topic_name(const char *topic)
+{
+	LockDatabaseObject(NamespaceRelationId, schema_oid(EL_TOPICS_SCHEMA),
+					   (uint16) hash_any((const unsigned char *) topic, strlen(topic)),
+					   ExclusiveLock);
 }
 
 PG_FUNCTION_INFO_V1(eventlog_create_topic);
@@ -611,7 +664,7 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 	topic = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	partitions = PG_GETARG_INT32(1);
 	check_topic_name(topic);
-	check_partition_count(partitions);
+	el_check_partition_count(partitions);
 	check_settings(fcinfo);
 
 	if (pg_namespace_aclcheck(nsp, owner, ACL_CREATE) != ACLCHECK_OK)
@@ -621,14 +674,7 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 				 errhint("Creating topics requires CREATE privilege on schema %s.",
 						 EL_TOPICS_SCHEMA)));
 
-	/*
-	 * Serialize creators of one topic name: a second creator waits here for
-	 * the first one's transaction and then sees its topic (LockDatabaseObject
-	 * accepts invalidations), instead of failing on a catalog unique index.
-	 */
-	LockDatabaseObject(NamespaceRelationId, nsp,
-					   (uint16) hash_any((const unsigned char *) topic, strlen(topic)),
-					   ExclusiveLock);
+	el_lock_topic_name(topic);
 	if (OidIsValid(get_relname_relid(topic, nsp)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -644,18 +690,18 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 					 "ts timestamptz, "
 					 "key text, value jsonb, headers jsonb) USING eventlog",
 					 EL_TOPICS_SCHEMA, quote_identifier(topic));
-	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	el_spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	relid = get_relname_relid(topic, nsp);
 
 	el_as_catalog_owner(&save_userid, &save_sec);
 	catalog_args(fcinfo, topic, types, values, nulls);
-	spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
+	el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
 			 " retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
 			 " delete_retention) VALUES ($1, $2, $3, $4, coalesce($5, 'delete'), $6, $7, $8)",
 			 2 + NSETTINGS, types, values, nulls, SPI_OK_INSERT);
 
 	for (i = 0; i < partitions; i++)
-		create_segment(relid, topic, i, 0, 0, owner);
+		el_create_segment(relid, topic, i, 0, 0, owner);
 	SetUserIdAndSecContext(save_userid, save_sec);
 
 	SPI_finish();
@@ -698,7 +744,7 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 	{
 		int			partitions = PG_GETARG_INT32(1);
 
-		check_partition_count(partitions);
+		el_check_partition_count(partitions);
 		if (partitions < oldparts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -712,10 +758,10 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1))
 	{
 		for (i = oldparts; i < PG_GETARG_INT32(1); i++)
-			create_segment(relid, name, i, 0, 0, rel->rd_rel->relowner);
+			el_create_segment(relid, name, i, 0, 0, rel->rd_rel->relowner);
 	}
 	catalog_args(fcinfo, name, types, values, nulls);
-	spi_exec("UPDATE eventlog.topic_config SET"
+	el_spi_exec("UPDATE eventlog.topic_config SET"
 			 " partitions = coalesce($2, partitions),"
 			 " retention = coalesce($3, retention),"
 			 " retention_bytes = coalesce($4, retention_bytes),"
@@ -768,11 +814,11 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 	SPI_connect();
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "DROP TABLE %s.%s", EL_TOPICS_SCHEMA, quote_identifier(name));
-	spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	el_spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 
 	el_as_catalog_owner(&save_userid, &save_sec);
 	values[0] = CStringGetTextDatum(name);
-	spi_exec("DELETE FROM eventlog.topic_config WHERE topic = $1",
+	el_spi_exec("DELETE FROM eventlog.topic_config WHERE topic = $1",
 			 1, types, values, NULL, SPI_OK_DELETE);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();

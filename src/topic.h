@@ -61,4 +61,16 @@ extern void el_topic_cache_reset_xact(void);
 extern void el_check_partition(ElTopic *topic, int partition);
 extern void el_as_catalog_owner(Oid *save_userid, int *save_sec);
 
+/* Topic DDL pieces shared with the topic export (topicdump.c) */
+extern void el_check_partition_count(int partitions);
+extern void el_check_settings(const Datum *values, const bool *isnull);
+extern void el_lock_topic_name(const char *topic);
+extern void el_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
+						const char *nulls, int expected);
+extern void el_create_segment(Oid topic_relid, const char *topic, int partition,
+							  int seg_no, int64 base_offset, Oid owner);
+extern void el_register_segment(Oid segrelid, Oid topic_relid, const char *topic,
+								int partition, int seg_no, int64 base_offset);
+extern void el_set_segment_owner(Oid segrelid, Oid owner);
+
 #endif							/* EVENTLOG_TOPIC_H */

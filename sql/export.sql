@@ -1,0 +1,95 @@
+-- The topic export format: COPY <topic> TO starts with a header row that
+-- carries the topic's configuration, and COPY <topic> FROM registers the
+-- topic from it.  This is what makes pg_dump's data of one topic enough to
+-- restore it, in any order (pg_restore -j; test/t/003 runs the real thing).
+SELECT eventlog.create_topic('ex', partitions => 3, retention => '7 days',
+                             retention_bytes => 1000000, cleanup_policy => 'compact,delete');
+SELECT count(*) FROM generate_series(1, 30) g,
+  LATERAL eventlog.produce('ex', jsonb_build_object('n', g), key => 'k' || (g % 5),
+                           headers => jsonb_build_object('h', g::text));
+BEGIN;
+SELECT count(*) FROM eventlog.produce('ex', '{"aborted": true}', "partition" => 2);
+ROLLBACK;
+COPY eventlog_topics.ex TO '/tmp/pg_eventlog_ex.copy';
+
+-- the header: partition -1, no offset, the configuration as the value
+CREATE TEMP TABLE ex_file ("partition" int, "offset" bigint, ts timestamptz,
+                           key text, value jsonb, headers jsonb);
+COPY ex_file FROM '/tmp/pg_eventlog_ex.copy';
+SELECT "partition", "offset", ts, key, headers,
+       value - 'created_at' - 'segments' AS config,
+       (value->>'created_at')::timestamptz = (SELECT created_at FROM eventlog.topics WHERE topic = 'ex') AS created_at_kept,
+       jsonb_array_length(value->'segments') AS segments
+  FROM ex_file WHERE "partition" = -1;
+SELECT count(*) AS header_rows FROM ex_file WHERE "partition" = -1;
+-- a column list without the value: no header
+COPY eventlog_topics.ex ("partition", "offset", key) TO '/tmp/pg_eventlog_ex_cols.copy';
+CREATE TEMP TABLE ex_cols ("partition" int, "offset" bigint, key text);
+COPY ex_cols FROM '/tmp/pg_eventlog_ex_cols.copy';
+SELECT count(*) FILTER (WHERE "partition" = -1) AS header_rows, count(*) AS all_rows FROM ex_cols;
+
+-- a topic relation the catalog does not know (as pg_restore creates it)
+-- becomes the topic the header describes, records at their offsets
+CREATE TABLE eventlog_topics.ex_restored ("partition" int, "offset" bigint,
+  ts timestamptz, key text, value jsonb, headers jsonb) USING eventlog;
+COPY eventlog_topics.ex_restored FROM '/tmp/pg_eventlog_ex.copy';
+SELECT partitions, retention, retention_bytes, cleanup_policy,
+       created_at = (SELECT created_at FROM eventlog.topics WHERE topic = 'ex') AS created_at_kept
+  FROM eventlog.topics WHERE topic = 'ex_restored';
+SELECT "partition", log_end_offset, segments FROM eventlog.partitions
+ WHERE topic = 'ex_restored' ORDER BY 1;
+SELECT count(*) AS differing_rows FROM (
+  (SELECT * FROM eventlog_topics.ex EXCEPT ALL SELECT * FROM eventlog_topics.ex_restored)
+  UNION ALL
+  (SELECT * FROM eventlog_topics.ex_restored EXCEPT ALL SELECT * FROM eventlog_topics.ex)) d;
+SELECT * FROM eventlog.produce('ex_restored', '{"after": "restore"}', "partition" => 2);
+-- its segments go with it
+SELECT eventlog.drop_topic('ex_restored');
+SELECT count(*) AS catalog_rows FROM eventlog.segment_map WHERE topic = 'ex_restored';
+
+-- loading an export into a topic with fewer partitions adds the missing ones
+SELECT eventlog.create_topic('ex_small', partitions => 1);
+COPY eventlog_topics.ex_small FROM '/tmp/pg_eventlog_ex.copy';
+SELECT partitions, retention FROM eventlog.topics WHERE topic = 'ex_small';
+SELECT count(*) AS rows FROM eventlog_topics.ex_small;
+-- ... and into one that has them all changes nothing but the records
+SELECT eventlog.create_topic('ex_big', partitions => 4);
+COPY eventlog_topics.ex_big FROM '/tmp/pg_eventlog_ex.copy';
+SELECT partitions, retention FROM eventlog.topics WHERE topic = 'ex_big';
+
+-- bad headers change nothing
+CREATE TABLE eventlog_topics.ex_bad ("partition" int, "offset" bigint,
+  ts timestamptz, key text, value jsonb, headers jsonb) USING eventlog;
+COPY eventlog_topics.ex_bad FROM stdin;
+-1	\N	\N	\N	{"partitions": 2}	\N
+\.
+COPY eventlog_topics.ex_bad FROM stdin;
+-1	\N	\N	\N	{"eventlog_topic_export": 1, "partitions": 0}	\N
+\.
+COPY eventlog_topics.ex_bad FROM stdin;
+-1	\N	\N	\N	{"eventlog_topic_export": 1, "partitions": 1, "retention": "-1 day"}	\N
+\.
+COPY eventlog_topics.ex_bad FROM stdin;
+-1	\N	\N	\N	{"eventlog_topic_export": 1, "partitions": 1, "segments": [{"partition": 5, "seg_no": 0, "base_offset": 0}]}	\N
+\.
+SELECT count(*) AS registered FROM eventlog.topic_config WHERE topic = 'ex_bad';
+-- a header is only a header in COPY FROM: produce() and INSERT see partition -1
+SELECT eventlog.produce('ex', '{"eventlog_topic_export": 1, "partitions": 9}', "partition" => -1);
+INSERT INTO eventlog_topics.ex ("partition", value) VALUES (-1, '{"eventlog_topic_export": 1, "partitions": 9}');
+SELECT partitions FROM eventlog.topics WHERE topic = 'ex';
+
+-- registering a topic from a header takes its owner
+CREATE ROLE ex_stranger;
+GRANT INSERT ON eventlog_topics.ex_bad TO ex_stranger;
+SET ROLE ex_stranger;
+COPY eventlog_topics.ex_bad FROM stdin;
+-1	\N	\N	\N	{"eventlog_topic_export": 1, "partitions": 1}	\N
+\.
+RESET ROLE;
+SELECT count(*) AS registered FROM eventlog.topic_config WHERE topic = 'ex_bad';
+DROP TABLE eventlog_topics.ex_bad;
+DROP ROLE ex_stranger;
+
+SELECT eventlog.drop_topic('ex');
+SELECT eventlog.drop_topic('ex_small');
+SELECT eventlog.drop_topic('ex_big');

@@ -1,0 +1,382 @@
+/*
+ * topicdump.c
+ *		The topic export header: what makes the COPY of one topic relation
+ *		self-contained, so that pg_restore (also with -j) needs nothing
+ *		else to bring the topic back.
+ *
+ * COPY <topic> TO (what pg_dump runs) starts with one header row:
+ * partition -1, offset NULL and, as the value, the topic's configuration
+ * and segment list (format below).  COPY <topic> FROM recognizes that row
+ * and registers the topic if the catalog does not know it yet (or grows
+ * it to the exported partition count) before any record of the COPY is
+ * routed.  The catalog tables topic_config and segment_map are therefore
+ * not dumped on their own: parallel pg_restore loads independent tables
+ * concurrently, and records could otherwise arrive before their topic's
+ * catalog rows.
+ *
+ * Header value (a jsonb object):
+ *	 {"eventlog_topic_export": 1, "partitions": n, "retention": ...,
+ *	  "retention_bytes": ..., "cleanup_policy": ..., "segment_bytes": ...,
+ *	  "segment_interval": ..., "delete_retention": ..., "created_at": ...,
+ *	  "segments": [{"partition": p, "seg_no": s, "relation": name,
+ *					"base_offset": o}, ...]}
+ *
+ * pg_dump also writes the (empty) segment relations as tables; the import
+ * adopts them when they are there, unused and empty, and creates new
+ * segments otherwise (e.g. for a dump of the topic relation alone).
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "eventlog.h"
+#include "topic.h"
+#include "topicdump.h"
+
+#define EXPORT_FORMAT 1
+
+/*
+ * Intervals travel as text: write and read them in one fixed style, not
+ * the session's IntervalStyle.  Returns the GUC nest level to pop.
+ */
+static int
+fixed_interval_style(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+Datum
+el_topic_export_header(ElTopic *topic)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Datum		result;
+	bool		isnull;
+	int			level;
+
+	args[0] = CStringGetTextDatum(NameStr(topic->name));
+	level = fixed_interval_style();
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object("
+							  " 'eventlog_topic_export', " CppAsString2(EXPORT_FORMAT) ","
+							  " 'partitions', c.partitions,"
+							  " 'retention', c.retention,"
+							  " 'retention_bytes', c.retention_bytes,"
+							  " 'cleanup_policy', c.cleanup_policy,"
+							  " 'segment_bytes', c.segment_bytes,"
+							  " 'segment_interval', c.segment_interval,"
+							  " 'delete_retention', c.delete_retention,"
+							  " 'created_at', c.created_at,"
+							  " 'segments', (SELECT coalesce(pg_catalog.jsonb_agg("
+							  "     pg_catalog.jsonb_build_object('partition', m.partition,"
+							  "       'seg_no', m.seg_no, 'relation', r.relname,"
+							  "       'base_offset', m.base_offset)"
+							  "     ORDER BY m.partition, m.seg_no), '[]')"
+							  "   FROM eventlog.segment_map m"
+							  "   JOIN pg_catalog.pg_class r ON r.oid = m.segrel"
+							  "  WHERE m.topic = c.topic))"
+							  " FROM eventlog.topic_config c WHERE c.topic = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the configuration of topic \"%s\"",
+			 NameStr(topic->name));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	AtEOXact_GUC(true, level);
+	return result;
+}
+
+bool
+el_is_topic_header(TupleTableSlot *slot)
+{
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+
+	if (desc->natts < EL_ATTNUM_VALUE ||
+		TupleDescAttr(desc, EL_ATTNUM_VALUE - 1)->atttypid != JSONBOID)
+		return false;
+	slot_getsomeattrs(slot, EL_ATTNUM_VALUE);
+	return !slot->tts_isnull[EL_ATTNUM_PARTITION - 1] &&
+		DatumGetInt32(slot->tts_values[EL_ATTNUM_PARTITION - 1]) == EL_HEADER_PARTITION &&
+		slot->tts_isnull[EL_ATTNUM_OFFSET - 1] &&
+		!slot->tts_isnull[EL_ATTNUM_VALUE - 1];
+}
+
+/* What a header says, parsed and checked. */
+typedef struct ExportHeader
+{
+	int			partitions;
+	Datum		settings[6];	/* in the order of topic_config's columns */
+	bool		settings_null[6];
+	Datum		created_at;
+	bool		created_at_null;
+	int			nsegs;
+	int		   *seg_partition;
+	int		   *seg_no;
+	char	  **seg_relation;
+	int64	   *seg_base;
+} ExportHeader;
+
+static void
+bad_header(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid topic export header"),
+			 errdetail("%s", detail),
+			 errhint("A row with partition %d is the header that COPY TO of a topic writes first; load files written by COPY TO unchanged.",
+					 EL_HEADER_PARTITION)));
+}
+
+/* Parse the header (inside SPI; the results live in the caller's context). */
+static void
+parse_header(Datum hdr, ExportHeader *h)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		args[1] = {hdr};
+	TupleDesc	td;
+	HeapTuple	tup;
+	bool		isnull;
+	int			i;
+
+	if (SPI_execute_with_args("SELECT jsonb_typeof(h) = 'object' AND"
+							  "   (h->>'eventlog_topic_export')::int = " CppAsString2(EXPORT_FORMAT) ","
+							  " (h->>'partitions')::int,"
+							  " (h->>'retention')::interval,"
+							  " (h->>'retention_bytes')::bigint,"
+							  " h->>'cleanup_policy',"
+							  " (h->>'segment_bytes')::bigint,"
+							  " (h->>'segment_interval')::interval,"
+							  " (h->>'delete_retention')::interval,"
+							  " (h->>'created_at')::timestamptz"
+							  " FROM (SELECT $1 AS h) s",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not parse a topic export header");
+	td = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	if (!DatumGetBool(SPI_getbinval(tup, td, 1, &isnull)) || isnull)
+		bad_header("The value is not a topic export header of a format this version reads.");
+	h->partitions = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+	if (isnull)
+		bad_header("The header gives no partition count.");
+	el_check_partition_count(h->partitions);
+	for (i = 0; i < 6; i++)
+	{
+		Datum		d = SPI_getbinval(tup, td, 3 + i, &h->settings_null[i]);
+
+		h->settings[i] = h->settings_null[i] ? (Datum) 0 :
+			SPI_datumTransfer(d, TupleDescAttr(td, 2 + i)->attbyval,
+							  TupleDescAttr(td, 2 + i)->attlen);
+	}
+	el_check_settings(h->settings, h->settings_null);
+	h->created_at = SPI_getbinval(tup, td, 9, &h->created_at_null);
+
+	if (SPI_execute_with_args("SELECT (e->>'partition')::int, (e->>'seg_no')::int,"
+							  " e->>'relation', (e->>'base_offset')::bigint"
+							  " FROM jsonb_array_elements(coalesce($1->'segments', '[]')) e"
+							  " ORDER BY 1, 2",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not parse a topic export header");
+	td = SPI_tuptable->tupdesc;
+	h->nsegs = (int) SPI_processed;
+	h->seg_partition = SPI_palloc(sizeof(int) * Max(h->nsegs, 1));
+	h->seg_no = SPI_palloc(sizeof(int) * Max(h->nsegs, 1));
+	h->seg_relation = SPI_palloc(sizeof(char *) * Max(h->nsegs, 1));
+	h->seg_base = SPI_palloc(sizeof(int64) * Max(h->nsegs, 1));
+	for (i = 0; i < h->nsegs; i++)
+	{
+		bool		n1,
+					n2,
+					n4;
+
+		tup = SPI_tuptable->vals[i];
+		h->seg_partition[i] = DatumGetInt32(SPI_getbinval(tup, td, 1, &n1));
+		h->seg_no[i] = DatumGetInt32(SPI_getbinval(tup, td, 2, &n2));
+		h->seg_relation[i] = SPI_getvalue(tup, td, 3);
+		h->seg_base[i] = DatumGetInt64(SPI_getbinval(tup, td, 4, &n4));
+		if (n1 || n2 || n4 || h->seg_partition[i] < 0 ||
+			h->seg_partition[i] >= h->partitions || h->seg_no[i] < 0 ||
+			h->seg_base[i] < 0)
+			bad_header("A segment entry lacks a valid partition, seg_no or base_offset.");
+	}
+}
+
+/*
+ * May the relation named in a header become segment of this topic?  Only
+ * an empty, unregistered eventlog relation in the segments schema with the
+ * topic's columns (what pg_dump restored for it).
+ */
+static Oid
+adoptable_segment(Relation topic_rel, const char *name)
+{
+	Oid			nsp = get_namespace_oid(EL_SEGMENTS_SCHEMA, false);
+	Oid			segrelid = name ? get_relname_relid(name, nsp) : InvalidOid;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	Relation	seg;
+	TupleDesc	td,
+				sd;
+	bool		ok;
+	int			i;
+
+	if (!OidIsValid(segrelid))
+		return InvalidOid;
+	seg = table_open(segrelid, AccessExclusiveLock);
+	td = RelationGetDescr(topic_rel);
+	sd = RelationGetDescr(seg);
+	ok = seg->rd_rel->relkind == RELKIND_RELATION &&
+		seg->rd_rel->relam == topic_rel->rd_rel->relam &&
+		RelationGetNumberOfBlocks(seg) == 0 &&
+		sd->natts == td->natts;
+	for (i = 0; ok && i < td->natts; i++)
+		ok = !TupleDescAttr(sd, i)->attisdropped &&
+			TupleDescAttr(sd, i)->atttypid == TupleDescAttr(td, i)->atttypid;
+	table_close(seg, NoLock);
+	if (!ok)
+		return InvalidOid;
+
+	args[0] = ObjectIdGetDatum(segrelid);
+	if (SPI_execute_with_args("SELECT 1 FROM eventlog.segment_map WHERE segrel = $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read eventlog.segment_map");
+	return SPI_processed == 0 ? segrelid : InvalidOid;
+}
+
+/*
+ * Give partition p its segment: the header's first segment of p, adopted
+ * if pg_restore created it, else a new one.  (Today a partition has one
+ * segment; a partition with several would restore into one segment that
+ * starts at the first one's base offset.)
+ */
+static void
+add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			owner = rel->rd_rel->relowner;
+	int			i;
+
+	for (i = 0; i < h->nsegs; i++)
+	{
+		Oid			segrelid;
+
+		if (h->seg_partition[i] != p)
+			continue;
+		segrelid = adoptable_segment(rel, h->seg_relation[i]);
+		if (OidIsValid(segrelid))
+		{
+			el_set_segment_owner(segrelid, owner);
+			el_register_segment(segrelid, relid, topic, p, h->seg_no[i], h->seg_base[i]);
+		}
+		else
+			el_create_segment(relid, topic, p, h->seg_no[i], h->seg_base[i], owner);
+		return;
+	}
+	el_create_segment(relid, topic, p, 0, 0, owner);
+}
+
+void
+el_topic_import_header(Relation rel, TupleTableSlot *slot)
+{
+	Oid			relid = RelationGetRelid(rel);
+	char	   *topic = RelationGetRelationName(rel);
+	Datum		hdr = slot->tts_values[EL_ATTNUM_VALUE - 1];
+	ExportHeader h;
+	Oid			argtypes[9] = {TEXTOID, INT4OID, INTERVALOID, INT8OID, TEXTOID,
+	INT8OID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID};
+	Datum		values[9];
+	char		nulls[9];
+	int			oldparts = 0;
+	Oid			save_userid;
+	int			save_sec;
+	int			level;
+	int			i;
+
+	level = fixed_interval_style();
+	SPI_connect();
+	parse_header(hdr, &h);
+
+	/* the same locks as create_topic and alter_topic */
+	el_lock_topic_name(topic);
+	LockRelationOid(relid, ShareUpdateExclusiveLock);
+	AcceptInvalidationMessages();
+
+	values[0] = CStringGetTextDatum(topic);
+	if (SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config WHERE topic = $1",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read eventlog.topic_config");
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		oldparts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		if (oldparts >= h.partitions)
+		{
+			/* nothing to do: the topic is there with all its partitions */
+			SPI_finish();
+			AtEOXact_GUC(true, level);
+			return;
+		}
+	}
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of topic \"%s\" to load its export header", topic),
+				 errdetail("The header registers the topic or adds partitions to it.")));
+
+	el_as_catalog_owner(&save_userid, &save_sec);
+	if (oldparts == 0)
+	{
+		/* a topic the catalog does not know: register it as exported */
+		for (i = 0; i < 6; i++)
+		{
+			values[2 + i] = h.settings[i];
+			nulls[2 + i] = h.settings_null[i] ? 'n' : ' ';
+		}
+		values[1] = Int32GetDatum(h.partitions);
+		nulls[0] = nulls[1] = ' ';
+		values[8] = h.created_at;
+		nulls[8] = h.created_at_null ? 'n' : ' ';
+		el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
+					" retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
+					" delete_retention, created_at) VALUES ($1, $2, $3, $4,"
+					" coalesce($5, 'delete'), $6, $7, $8, coalesce($9, now()))",
+					9, argtypes, values, nulls, SPI_OK_INSERT);
+	}
+	else
+	{
+		/* a known topic with fewer partitions grows, as alter_topic would */
+		values[1] = Int32GetDatum(h.partitions);
+		el_spi_exec("UPDATE eventlog.topic_config SET partitions = $2 WHERE topic = $1",
+					2, argtypes, values, NULL, SPI_OK_UPDATE);
+	}
+	for (i = oldparts; i < h.partitions; i++)
+		add_partition(rel, topic, &h, i);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+	AtEOXact_GUC(true, level);
+
+	/* the rest of this COPY routes with the new catalog rows */
+	CacheInvalidateRelcacheByRelid(relid);
+	CommandCounterIncrement();
+}
