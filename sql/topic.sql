@@ -72,5 +72,13 @@ ALTER TABLE eventlog_topics.fixed OWNER TO el_topic_owner;
 ALTER TABLE eventlog_topics.fixed ALTER COLUMN key SET STATISTICS 500;
 SELECT r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
  WHERE c.oid = 'eventlog_topics.fixed'::regclass;
+-- the segments follow their topic's owner, also those added later
+SELECT eventlog.alter_topic('fixed', partitions => 2);
+SELECT count(*) AS segments, count(*) FILTER (WHERE r.rolname = 'el_topic_owner') AS owned_by_new_owner
+  FROM eventlog.segment_map m JOIN pg_class c ON c.oid = m.segrel
+  JOIN pg_roles r ON r.oid = c.relowner WHERE m.topic = 'fixed';
+-- and the new owner may drop the topic (with its segments)
+SET ROLE el_topic_owner;
 SELECT eventlog.drop_topic('fixed');
+RESET ROLE;
 DROP ROLE el_topic_owner;

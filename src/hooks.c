@@ -13,11 +13,13 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "commands/tablecmds.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -200,6 +202,28 @@ call_process_utility(PlannedStmt *pstmt, const char *queryString,
 								queryEnv, dest, qc);
 }
 
+/*
+ * Segments are the topic's storage and belong to the topic's owner:
+ * ALTER TABLE <topic> OWNER TO gives them away too.
+ */
+static void
+give_segments_to_owner(RangeVar *topic_rv, RoleSpec *newowner)
+{
+	Oid			relid = RangeVarGetRelid(topic_rv, NoLock, true);
+	Oid			owner = get_rolespec_oid(newowner, false);
+	ElTopic    *topic;
+	int			p,
+				s;
+
+	if (!OidIsValid(relid))
+		return;
+	topic = el_topic_get(relid, true);
+	for (p = 0; topic && p < topic->nparts; p++)
+		for (s = 0; s < topic->parts[p].nsegs; s++)
+			ATExecChangeOwner(topic->parts[p].segs[s].relid, owner, false,
+							  AccessExclusiveLock);
+}
+
 static void
 el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -207,6 +231,7 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	RoleSpec   *new_topic_owner = NULL;
 
 	if (IsA(parsetree, TruncateStmt))
 	{
@@ -263,6 +288,9 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				switch (cmd->subtype)
 				{
 					case AT_ChangeOwner:
+						if (!is_segment_rel(relid))
+							new_topic_owner = cmd->newowner;
+						break;
 					case AT_SetStatistics:
 					case AT_EnableTrig:
 					case AT_DisableTrig:
@@ -336,6 +364,9 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 	}
 	call_process_utility(pstmt, queryString, readOnlyTree, context, params,
 						 queryEnv, dest, qc);
+	if (new_topic_owner)
+		give_segments_to_owner(((AlterTableStmt *) parsetree)->relation,
+							   new_topic_owner);
 }
 
 /*
