@@ -293,6 +293,24 @@ add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
 	el_create_segment(relid, topic, p, 0, 0, owner);
 }
 
+/* The topic's partition count in the catalog, 0 if it is not registered. */
+static int
+catalog_partitions(const char *topic)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(topic);
+	if (SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config WHERE topic = $1",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read eventlog.topic_config");
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 void
 el_topic_import_header(Relation rel, TupleTableSlot *slot)
 {
@@ -314,28 +332,24 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 	SPI_connect();
 	parse_header(hdr, &h);
 
-	/* the same locks as create_topic and alter_topic */
-	el_lock_topic_name(topic);
-	LockRelationOid(relid, ShareUpdateExclusiveLock);
-	AcceptInvalidationMessages();
-
-	values[0] = CStringGetTextDatum(topic);
-	if (SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config WHERE topic = $1",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read eventlog.topic_config");
-	if (SPI_processed > 0)
+	/*
+	 * Usually (loading into a topic that has its partitions) there is
+	 * nothing to do and no lock to take; otherwise take create_topic's and
+	 * alter_topic's locks and look again.
+	 */
+	oldparts = catalog_partitions(topic);
+	if (oldparts < h.partitions)
 	{
-		bool		isnull;
-
-		oldparts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-		if (oldparts >= h.partitions)
-		{
-			/* nothing to do: the topic is there with all its partitions */
-			SPI_finish();
-			AtEOXact_GUC(true, level);
-			return;
-		}
+		el_lock_topic_name(topic);
+		LockRelationOid(relid, ShareUpdateExclusiveLock);
+		AcceptInvalidationMessages();
+		oldparts = catalog_partitions(topic);
+	}
+	if (oldparts >= h.partitions)
+	{
+		SPI_finish();
+		AtEOXact_GUC(true, level);
+		return;
 	}
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
@@ -344,6 +358,7 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 				 errmsg("must be owner of topic \"%s\" to load its export header", topic),
 				 errdetail("The header registers the topic or adds partitions to it.")));
 
+	values[0] = CStringGetTextDatum(topic);
 	el_as_catalog_owner(&save_userid, &save_sec);
 	if (oldparts == 0)
 	{

@@ -321,8 +321,12 @@ print "\n=== 4. fetch all $N records in batches of 1000 (x$C{REPEAT})\n";
 my $e_end = one("SELECT sum(log_end_offset - log_start_offset) FROM eventlog.partitions WHERE topic = 'bulk'");
 die "eventlog.partitions says $e_end records in topic bulk, expected $N\n" if $e_end != $N;
 
+# $cols: the select list; the offset must be column 2 ('*') or 1
 sub fetch_e {
-    my $sth = $dbh->prepare(q{SELECT * FROM eventlog.fetch('bulk', ?, ?, 1000)});
+    my ($cols) = @_;
+    $cols //= '*';
+    my $oc = $cols eq '*' ? 1 : 0;
+    my $sth = $dbh->prepare(qq{SELECT $cols FROM eventlog.fetch('bulk', ?, ?, 1000)});
     my $n = 0;
     for my $p (0 .. $P - 1) {
         my $next = 0;
@@ -331,13 +335,13 @@ sub fetch_e {
             my $rows = $sth->fetchall_arrayref;
             last unless @$rows;
             $n += @$rows;
-            $next = $rows->[-1][1] + 1;
+            $next = $rows->[-1][$oc] + 1;
         }
     }
     return $n;
 }
 sub fetch_o {
-    my $sth = $dbh->prepare(q{SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT 1000});
+    my $sth = $dbh->prepare(q{SELECT id, key, value, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT 1000});
     my ($n, $last) = (0, 0);
     for (;;) {
         $sth->execute($last);
@@ -381,6 +385,45 @@ for my $rep (1 .. $C{REPEAT}) {
         add('fetch', $s, $n / $dt);
     }
     note sprintf "rep %d: E %.0f  O %.0f  Q %.0f rows/s", $rep, $r{E}, $r{O}, $r{Q};
+}
+
+# 4b: the same four columns as the outbox row (offset, key, value, ts)
+# 4c: the same batches read server side, only counted: the storage's share
+# of the cost, without the text conversion and the client
+my ($e_ends) = one(q{SELECT string_agg(log_end_offset::text, ',' ORDER BY partition)
+                       FROM eventlog.partitions WHERE topic = 'bulk'});
+my @e_end = split /,/, $e_ends;
+my ($o_max) = one('SELECT max(id) FROM outbox');
+sub server_e {
+    my $n = 0;
+    for my $p (0 .. $P - 1) {
+        $n += one(qq{SELECT count(f.value) FROM generate_series(0, ($e_end[$p] - 1) / 1000) g,
+                       LATERAL eventlog.fetch('bulk', $p, g * 1000, 1000) f});
+    }
+    return $n;
+}
+sub server_o {
+    return one(qq{SELECT count(x.value) FROM generate_series(0, ($o_max - 1) / 1000) g,
+                    LATERAL (SELECT id, key, value, created_at FROM outbox
+                              WHERE id > g * 1000 ORDER BY id LIMIT 1000) x});
+}
+for my $rep (1 .. $C{REPEAT}) {
+    my %r;
+    for my $k (qw(E4 O SE SO)) {
+        checkpoint();
+        my $t0 = time;
+        my $n = $k eq 'E4' ? fetch_e('"offset", key, value, ts') : $k eq 'O' ? fetch_o()
+              : $k eq 'SE' ? server_e() : server_o();
+        my $dt = time - $t0;
+        die "fetch $k read $n records, expected $N\n" if $n != $N;
+        $r{$k} = $n / $dt;
+    }
+    add('fetch4', 'E', $r{E4});
+    add('fetch4', 'O', $r{O});
+    add('fetchsrv', 'E', $r{SE});
+    add('fetchsrv', 'O', $r{SO});
+    note sprintf "rep %d: same columns E %.0f  O %.0f rows/s; server side E %.0f  O %.0f rows/s",
+      $rep, $r{E4}, $r{O}, $r{SE}, $r{SO};
 }
 
 # ---------------------------------------------------------------------------
@@ -852,6 +895,8 @@ my @rows = (
     ['tps',   "3. 1-record xacts, $C{CLIENTS} clients (tps)", '%.0f', 1, sub { $_[0] >= 1 }, 'E/O >= 1'],
     ['tps1',  "3b. same, E topic with 1 partition (tps)", '%.0f', 1, undef,                 ''],
     ['fetch', "4. fetch all, batches of 1000 (rows/s)",   '%.0f', 1, sub { $_[0] >= 1.5 }, 'E/O >= 1.5'],
+    ['fetch4', "4b. same, E reads the outbox's 4 columns",  '%.0f', 1, undef,                 ''],
+    ['fetchsrv', "4c. same batches server side, not sent",  '%.0f', 1, undef,                 ''],
     ['wal',   "5a. WAL bytes/record (bulk INSERT..SELECT)",              '%.1f', 0, sub { $_[0] <= 0.6 }, 'E/O <= 0.6'],
     ['disk',  "5b. disk bytes/record (bulk)",             '%.1f', 0, sub { $_[0] <= 0.7 }, 'E/O <= 0.7'],
     ['walcopy', "5c. WAL bytes/record (COPY)",            '%.1f', 0, undef,                 ''],
@@ -873,8 +918,10 @@ for my $r (@rows) {
     my ($k, $label, $f, $hib, $goal, $gtxt, $base) = @$r;
     my %m = map { $_ => median(@{ $R{$k}{$_} // [] }) } qw(E O Q);
     my $v = sub { defined $_[0] ? sprintf($f, $_[0]) : '-' };
-    my $eo = (defined $m{E} && $m{O}) ? $m{E} / $m{O} : undef;
-    my $eq = (defined $m{E} && $m{Q}) ? $m{E} / $m{Q} : undef;
+    # no ratio of figures that print as 0 (memory growth below 1 MB)
+    my $shown = sub { defined $_[0] && $v->($_[0]) + 0 != 0 };
+    my $eo = ($shown->($m{E}) && $shown->($m{O})) ? $m{E} / $m{O} : undef;
+    my $eq = ($shown->($m{E}) && $shown->($m{Q})) ? $m{E} / $m{Q} : undef;
     my $verdict = '';
     if (ref $goal eq 'CODE') {
         my $ratio = ($base // 'O') eq 'Q' ? $eq : $eo;
@@ -894,6 +941,10 @@ print "       O row 2 = SELECT outbox_put(key, value) FROM generate_series, outb
       "       (producer: INSERT + NOTIFY + COMMIT); Q latency = ticker + next_batch every $C{PGQ_TICK_MS} ms\n",
       "       (ticker_max_count 1, ticker_max_lag 0), so it is bounded by the tick period, not the commit.\n",
       "       Q fetch = next_batch + get_batch_cursor(.., 1000) + FETCH 1000 loop + finish_batch.\n",
+      "       Row 4: E SELECT * FROM fetch() (6 columns), O keyset SELECT id, key, value, created_at\n",
+      "       ... WHERE id > \$last ORDER BY id LIMIT 1000; both read by DBD::Pg (text format). Row 4b: E\n",
+      "       selects \"offset\", key, value, ts. Row 4c: the same batches inside one statement,\n",
+      "       count(value) only: no jsonb-to-text conversion and no client, i.e. the storage's share.\n",
       "       Rows 7a/7b: growth of the statement's backend RssAnon (peak - before), sampled every 5 ms.\n",
       "       Rows 8: topic/queue pre-filled with $C{N3} records (4 partitions); E = M forked consumers in one\n",
       "       group, each looping BEGIN; SELECT count(*) FROM eventlog.poll(g, 't', 1000); COMMIT; until the\n",
