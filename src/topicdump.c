@@ -226,7 +226,7 @@ parse_header(Datum hdr, ExportHeader *h)
  * topic's columns (what pg_dump restored for it).
  */
 static Oid
-adoptable_segment(Relation topic_rel, const char *name)
+adoptable_segment(Relation topic_rel, const char *name, Oid *segowner)
 {
 	Oid			nsp = get_namespace_oid(EL_SEGMENTS_SCHEMA, false);
 	Oid			segrelid = name ? get_relname_relid(name, nsp) : InvalidOid;
@@ -240,7 +240,12 @@ adoptable_segment(Relation topic_rel, const char *name)
 
 	if (!OidIsValid(segrelid))
 		return InvalidOid;
-	seg = table_open(segrelid, AccessExclusiveLock);
+
+	/*
+	 * A light lock: nothing can write to a segment table directly, and
+	 * pg_restore's own (empty) COPY into it must not wait for this one.
+	 */
+	seg = table_open(segrelid, AccessShareLock);
 	td = RelationGetDescr(topic_rel);
 	sd = RelationGetDescr(seg);
 	ok = seg->rd_rel->relkind == RELKIND_RELATION &&
@@ -250,6 +255,7 @@ adoptable_segment(Relation topic_rel, const char *name)
 	for (i = 0; ok && i < td->natts; i++)
 		ok = !TupleDescAttr(sd, i)->attisdropped &&
 			TupleDescAttr(sd, i)->atttypid == TupleDescAttr(td, i)->atttypid;
+	*segowner = seg->rd_rel->relowner;
 	table_close(seg, NoLock);
 	if (!ok)
 		return InvalidOid;
@@ -277,13 +283,16 @@ add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
 	for (i = 0; i < h->nsegs; i++)
 	{
 		Oid			segrelid;
+		Oid			segowner;
 
 		if (h->seg_partition[i] != p)
 			continue;
-		segrelid = adoptable_segment(rel, h->seg_relation[i]);
+		segrelid = adoptable_segment(rel, h->seg_relation[i], &segowner);
 		if (OidIsValid(segrelid))
 		{
-			el_set_segment_owner(segrelid, owner);
+			/* pg_restore already gave it the topic's owner, as a rule */
+			if (segowner != owner)
+				el_set_segment_owner(segrelid, owner);
 			el_register_segment(segrelid, relid, topic, p, h->seg_no[i], h->seg_base[i]);
 		}
 		else
