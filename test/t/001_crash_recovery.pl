@@ -56,22 +56,7 @@ PostgreSQL::Test::Utils::append_to_file(
 \set how random(1, 3)
 \set fate random(1, 100)
 BEGIN;
-\if :how = 1
-WITH p AS (
-  INSERT INTO eventlog_topics.t (key, value, headers)
-  SELECT NULL, jsonb_build_object('id', nextval('ids'), 'pad', repeat('x', 40)),
-         '{"src": "insert"}'
-    FROM generate_series(1, :n)
-  RETURNING partition, "offset", (value->>'id')::bigint AS id)
-INSERT INTO committed_ids (id, partition, "offset")
-SELECT id, partition, "offset" FROM p;
-\else
-INSERT INTO committed_ids (id, partition, "offset")
-SELECT i.id, r.partition, r."offset"
-  FROM (SELECT nextval('ids') AS id FROM generate_series(1, :n)) i,
-       LATERAL eventlog.produce('t', jsonb_build_object('id', i.id),
-                                key => CASE WHEN i.id % 2 = 0 THEN 'k' || (i.id % 13) END) r;
-\endif
+} . produce_and_record_sql('t', 13) . q{
 \if :fate <= 20
 ROLLBACK;
 \else

@@ -21,6 +21,9 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use EventlogTest;
 
 my $nparts = 3;
 my $duration = 15;    # seconds of load
@@ -46,23 +49,7 @@ CREATE TABLE committed_ids (id bigint PRIMARY KEY, partition int NOT NULL,
 });
 
 # produce :n records one of two ways, recording them in committed_ids
-my $produce_n = q{
-\if :how = 1
-WITH p AS (
-  INSERT INTO eventlog_topics.s (key, value)
-  SELECT CASE WHEN i % 2 = 0 THEN 'k' || (i % 17) END, jsonb_build_object('id', i)
-    FROM (SELECT nextval('ids') AS i FROM generate_series(1, :n)) g
-  RETURNING partition, "offset", (value->>'id')::bigint AS id)
-INSERT INTO committed_ids (id, partition, "offset")
-SELECT id, partition, "offset" FROM p;
-\else
-INSERT INTO committed_ids (id, partition, "offset")
-SELECT i.id, r.partition, r."offset"
-  FROM (SELECT nextval('ids') AS id FROM generate_series(1, :n)) i,
-       LATERAL eventlog.produce('s', jsonb_build_object('id', i.id),
-                                key => CASE WHEN i.id % 3 = 0 THEN 'k' || (i.id % 17) END) r;
-\endif
-};
+my $produce_n = produce_and_record_sql('s', 17);
 
 my $script = $node->basedir . '/stress_producer.sql';
 PostgreSQL::Test::Utils::append_to_file(

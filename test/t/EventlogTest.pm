@@ -5,7 +5,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT = qw(fetch_partition);
+our @EXPORT = qw(fetch_partition produce_and_record_sql);
 
 # Every record of one partition as fetch() returns it, read in chunks of
 # $batch records (chunk ends fall in the middle of pages), as text lines
@@ -26,6 +26,35 @@ sub fetch_partition
 		$from = $last + 1;
 	}
 	return $rows;
+}
+
+# pgbench script lines that produce :n records to $topic, every other one
+# keyed (keys 'k0'..'k<$nkeys-1>'), through INSERT ... RETURNING on the
+# topic relation (:how = 1) or through produce() (otherwise), and record
+# each record's (id, partition, offset) in table committed_ids in the same
+# transaction.  Needs a sequence "ids" and
+#   committed_ids (id bigint PRIMARY KEY, partition int, "offset" bigint).
+sub produce_and_record_sql
+{
+	my ($topic, $nkeys) = @_;
+	return qq{
+\\if :how = 1
+WITH p AS (
+  INSERT INTO eventlog_topics."$topic" (key, value, headers)
+  SELECT CASE WHEN i % 2 = 0 THEN 'k' || (i % $nkeys) END,
+         jsonb_build_object('id', i, 'pad', repeat('x', 40)), '{"src": "insert"}'
+    FROM (SELECT nextval('ids') AS i FROM generate_series(1, :n)) g
+  RETURNING partition, "offset", (value->>'id')::bigint AS id)
+INSERT INTO committed_ids (id, partition, "offset")
+SELECT id, partition, "offset" FROM p;
+\\else
+INSERT INTO committed_ids (id, partition, "offset")
+SELECT i.id, r.partition, r."offset"
+  FROM (SELECT nextval('ids') AS id FROM generate_series(1, :n)) i,
+       LATERAL eventlog.produce('$topic', jsonb_build_object('id', i.id),
+                                key => CASE WHEN i.id % 2 = 0 THEN 'k' || (i.id % $nkeys) END) r;
+\\endif
+};
 }
 
 1;
