@@ -43,7 +43,8 @@ CREATE TABLE eventlog.segment_map (
     segrel      regclass NOT NULL,
     base_offset bigint NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (topic, partition, seg_no)
+    PRIMARY KEY (topic, partition, seg_no),
+    UNIQUE (segrel)
 );
 
 REVOKE ALL ON eventlog.topic_config, eventlog.segment_map FROM PUBLIC;

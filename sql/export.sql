@@ -93,3 +93,84 @@ DROP ROLE ex_stranger;
 SELECT eventlog.drop_topic('ex');
 SELECT eventlog.drop_topic('ex_small');
 SELECT eventlog.drop_topic('ex_big');
+
+-- into a topic with an index or a row trigger, COPY FROM skips the header
+-- (the executor would hand it to them); the records route as always
+SELECT eventlog.create_topic('ex_ix', partitions => 3);
+CREATE INDEX ex_ix_key ON eventlog_topics.ex_ix (key);
+COPY eventlog_topics.ex_ix FROM '/tmp/pg_eventlog_ex.copy' WHERE key IS DISTINCT FROM 'k1';
+SET enable_seqscan = off;
+SELECT count(*) AS k1_by_index FROM eventlog_topics.ex_ix WHERE key = 'k1';
+SELECT count(*) AS k2_by_index FROM eventlog_topics.ex_ix WHERE key = 'k2';
+RESET enable_seqscan;
+SELECT count(*) AS rows FROM eventlog_topics.ex_ix;
+SELECT "partition", log_end_offset FROM eventlog.partitions WHERE topic = 'ex_ix' ORDER BY 1;
+CREATE TABLE ex_seen (partition int, "offset" bigint);
+CREATE FUNCTION ex_seen_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ex_seen VALUES (NEW.partition, NEW."offset");
+  RETURN NULL;
+END $$;
+SELECT eventlog.create_topic('ex_trig', partitions => 3);
+CREATE TRIGGER ex_seen AFTER INSERT ON eventlog_topics.ex_trig
+  FOR EACH ROW EXECUTE FUNCTION ex_seen_row();
+COPY eventlog_topics.ex_trig FROM '/tmp/pg_eventlog_ex.copy';
+-- 30 records and the log-end marker of partition 2 (an aborted record
+-- ended it), as COPY gave them; no header
+SELECT count(*) AS seen, min(partition) AS min_partition,
+       count(*) FILTER (WHERE "offset" IS NULL) AS without_offset FROM ex_seen;
+SELECT * FROM eventlog_topics.ex_trig t RIGHT JOIN ex_seen s USING ("partition", "offset")
+ WHERE t.value IS NULL;
+SELECT eventlog.drop_topic('ex_ix');
+SELECT eventlog.drop_topic('ex_trig');
+DROP TABLE ex_seen;
+DROP FUNCTION ex_seen_row();
+
+-- only a relation with a topic's columns and name can become a topic
+CREATE TABLE eventlog_topics.ex_shape ("partition" int, "offset" bigint,
+  ts timestamptz, key text, value jsonb, headers text) USING eventlog;
+COPY eventlog_topics.ex_shape FROM '/tmp/pg_eventlog_ex.copy';
+DROP TABLE eventlog_topics.ex_shape;
+CREATE TABLE eventlog_topics."bad name" ("partition" int, "offset" bigint,
+  ts timestamptz, key text, value jsonb, headers jsonb) USING eventlog;
+COPY eventlog_topics."bad name" FROM '/tmp/pg_eventlog_ex.copy';
+DROP TABLE eventlog_topics."bad name";
+SELECT count(*) AS registered FROM eventlog.topic_config WHERE topic IN ('ex_shape', 'bad name');
+
+-- the catalog writes run as the extension's owner (a superuser here), and
+-- no function or operator from the caller's search_path runs with them:
+-- these traps fire whenever they run as anyone but their caller
+CREATE ROLE ex_user;
+GRANT CREATE ON SCHEMA eventlog_topics TO ex_user;
+GRANT pg_read_server_files TO ex_user;
+CREATE SCHEMA ex_evil;
+GRANT USAGE ON SCHEMA ex_evil TO ex_user;
+CREATE FUNCTION ex_evil.trap(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_user <> 'ex_user' THEN
+    RAISE EXCEPTION 'a caller''s operator ran as %', current_user;
+  END IF;
+  RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE OPERATOR ex_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = ex_evil.trap);
+CREATE FUNCTION ex_evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_user <> 'ex_user' THEN
+    RAISE EXCEPTION 'a caller''s now() ran as %', current_user;
+  END IF;
+  RETURN pg_catalog.now();
+END $$;
+SET ROLE ex_user;
+SET search_path = ex_evil, pg_catalog, public;
+SELECT eventlog.create_topic('ex_safe', partitions => 1);
+SELECT eventlog.alter_topic('ex_safe', partitions => 2, retention => '1 day');
+COPY eventlog_topics.ex_safe FROM '/tmp/pg_eventlog_ex.copy';
+SELECT partitions FROM eventlog.topics WHERE topic = 'ex_safe';
+SELECT count(*) AS polled FROM eventlog.poll('ex_group', 'ex_safe', 100);
+SELECT eventlog.commit('ex_group', 'ex_safe', 0, 1);
+SELECT eventlog.drop_topic('ex_safe');
+RESET search_path;
+RESET ROLE;
+DROP SCHEMA ex_evil CASCADE;
+REVOKE CREATE ON SCHEMA eventlog_topics FROM ex_user;
+DROP ROLE ex_user;

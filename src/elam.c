@@ -368,11 +368,41 @@ el_index_fetch_tuple(IndexFetchTableData *scan, ItemPointer tid,
 	return fetch_by_tid(scan->rel, tid, snapshot, slot);
 }
 
+/*
+ * AFTER ROW triggers read back what an INSERT or COPY stored, by TID with
+ * SnapshotAny.  A log-end marker (COPY FROM of a topic export) stored no
+ * record, only moved the log end: hand back the marker row as it was given,
+ * (partition, offset, nothing else).
+ */
 static bool
 el_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 						   TupleTableSlot *slot)
 {
-	return fetch_by_tid(rel, tid, snapshot, slot);
+	int			partition;
+	int64		offset;
+	ElTopic    *topic;
+	int			i;
+
+	if (fetch_by_tid(rel, tid, snapshot, slot))
+		return true;
+	if (snapshot->snapshot_type != SNAPSHOT_ANY || el_rel_role(rel) != EL_ROLE_TOPIC)
+		return false;
+	topic = el_topic_get(RelationGetRelid(rel), false);
+	el_tid_decode(tid, &partition, &offset);
+	if (partition < 0 || partition >= topic->nparts ||
+		offset >= el_partition_log_end(topic, partition))
+		return false;
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(partition);
+	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
+	slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
+	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = false;
+	store_row(slot, rel, partition, offset);
+	return true;
 }
 
 static bool

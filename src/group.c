@@ -492,8 +492,7 @@ load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
 		elog(ERROR, "could not read consumer group");
 	if (SPI_processed == 0)
 	{
-		Oid			save_userid;
-		int			save_sec;
+		ElCatalogOwner catowner;
 
 		if (!create)
 			return false;
@@ -506,12 +505,12 @@ load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
 			cfg->auto_commit = true;
 			return false;
 		}
-		el_as_catalog_owner(&save_userid, &save_sec);
+		el_catalog_owner_begin(&catowner);
 		if (SPI_execute_with_args("INSERT INTO eventlog.consumer_group (group_id, topic)"
 								  " VALUES ($1, $2) ON CONFLICT DO NOTHING",
 								  2, types, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not create consumer group");
-		SetUserIdAndSecContext(save_userid, save_sec);
+		el_catalog_owner_end(&catowner);
 		return load_group_ext(group_id, topic, topic_relid, false, false, cfg);
 	}
 	tup = SPI_tuptable->vals[0];
@@ -551,14 +550,13 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, INT8OID};
 	Datum		args[4];
 	bool		isnull;
-	Oid			save_userid;
-	int			save_sec;
+	ElCatalogOwner catowner;
 	int64		start;
 
 	args[0] = CStringGetTextDatum(group_id);
 	args[1] = CStringGetTextDatum(NameStr(topic->name));
 	args[2] = Int32GetDatum(partition);
-	el_as_catalog_owner(&save_userid, &save_sec);
+	el_catalog_owner_begin(&catowner);
 	if (SPI_execute_with_args("SELECT committed_offset FROM eventlog.group_offset"
 							  " WHERE group_id = $1 AND topic = $2 AND partition = $3"
 							  " FOR UPDATE SKIP LOCKED",
@@ -566,7 +564,7 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 		elog(ERROR, "could not lock group offset");
 	if (SPI_processed == 1)
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		el_catalog_owner_end(&catowner);
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
@@ -582,7 +580,7 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 		elog(ERROR, "could not read group offset");
 	if (SPI_processed == 1 || !create_lock(topic->relid, group_id, partition, true))
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		el_catalog_owner_end(&catowner);
 		return -1;
 	}
 
@@ -595,7 +593,7 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 							  " RETURNING committed_offset",
 							  4, types, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not create group offset");
-	SetUserIdAndSecContext(save_userid, save_sec);
+	el_catalog_owner_end(&catowner);
 	if (SPI_processed == 1)
 		return start;
 	return -1;					/* exists, locked by someone else */
@@ -629,14 +627,13 @@ store_offset(const char *group_id, const char *topic, int partition, int64 next)
 {
 	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, INT8OID};
 	Datum		args[4];
-	Oid			save_userid;
-	int			save_sec;
+	ElCatalogOwner catowner;
 
 	args[0] = CStringGetTextDatum(group_id);
 	args[1] = CStringGetTextDatum(topic);
 	args[2] = Int32GetDatum(partition);
 	args[3] = Int64GetDatum(next);
-	el_as_catalog_owner(&save_userid, &save_sec);
+	el_catalog_owner_begin(&catowner);
 	if (SPI_execute_with_args("INSERT INTO eventlog.group_offset AS o"
 							  " (group_id, topic, partition, committed_offset)"
 							  " VALUES ($1, $2, $3, $4)"
@@ -645,7 +642,7 @@ store_offset(const char *group_id, const char *topic, int partition, int64 next)
 							  " committed_at = now()",
 							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store group offset");
-	SetUserIdAndSecContext(save_userid, save_sec);
+	el_catalog_owner_end(&catowner);
 }
 
 /* Join, expire, rebalance; returns the member's partitions in serving order. */

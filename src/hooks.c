@@ -13,15 +13,19 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "commands/tablecmds.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/makefuncs.h"
 #include "parser/analyze.h"
+#include "parser/parser.h"
 #include "parser/parsetree.h"
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "elam.h"
 #include "executor/executor.h"
@@ -203,8 +207,44 @@ call_process_utility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
+ * COPY FROM hands every row it reads to the topic's indexes and row
+ * triggers after the access method took it, also the export header
+ * (topicdump.c) that the access method consumes instead of storing.  Into
+ * a topic with indexes or triggers COPY FROM therefore skips header rows
+ * with a WHERE condition: such a topic is registered already (an index
+ * cannot be built on one that is not), and its records still route.
+ */
+static bool
+topic_has_indexes_or_triggers(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	result = ((Form_pg_class) GETSTRUCT(tup))->relhasindex ||
+		((Form_pg_class) GETSTRUCT(tup))->relhastriggers;
+	ReleaseSysCache(tup);
+	return result;
+}
+
+static void
+skip_export_headers(CopyStmt *stmt)
+{
+	List	   *raw = raw_parser("SELECT WHERE \"partition\" IS DISTINCT FROM -1",
+								 RAW_PARSE_DEFAULT);
+	SelectStmt *sel = (SelectStmt *) linitial_node(RawStmt, raw)->stmt;
+	Node	   *cond = sel->whereClause;
+
+	if (stmt->whereClause)
+		cond = (Node *) makeBoolExpr(AND_EXPR, list_make2(stmt->whereClause, cond), -1);
+	stmt->whereClause = cond;
+}
+
+/*
  * Segments are the topic's storage and belong to the topic's owner:
- * ALTER TABLE <topic> OWNER TO gives them away too.
+ * ALTER TABLE <topic> OWNER TO gives them away too (as a recursion: the
+ * ALTER of the topic has checked the permissions).
  */
 static void
 give_segments_to_owner(RangeVar *topic_rv, RoleSpec *newowner)
@@ -220,7 +260,7 @@ give_segments_to_owner(RangeVar *topic_rv, RoleSpec *newowner)
 	topic = el_topic_get(relid, true);
 	for (p = 0; topic && p < topic->nparts; p++)
 		for (s = 0; s < topic->parts[p].nsegs; s++)
-			ATExecChangeOwner(topic->parts[p].segs[s].relid, owner, false,
+			ATExecChangeOwner(topic->parts[p].segs[s].relid, owner, true,
 							  AccessExclusiveLock);
 }
 
@@ -255,8 +295,6 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				refuse("TRUNCATE", relid);
 			keep = lappend(keep, rv);
 		}
-		if (keep == NIL)
-			return;
 		if (list_length(keep) != list_length(((TruncateStmt *) parsetree)->relations))
 		{
 			pstmt = copyObject(pstmt);
@@ -341,7 +379,15 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			bool		save_header = el_copy_to_header;
 
 			if (stmt->is_from)
+			{
 				el_copy_from_relid = relid;
+				if (topic_has_indexes_or_triggers(relid))
+				{
+					pstmt = copyObject(pstmt);
+					readOnlyTree = false;
+					skip_export_headers((CopyStmt *) pstmt->utilityStmt);
+				}
+			}
 			else
 			{
 				el_copy_to_relid = relid;

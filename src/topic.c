@@ -32,6 +32,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -392,7 +393,7 @@ el_active_segment(ElTopic *topic, int partition)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("partition %d of topic \"%s\" has no segment",
 						partition, NameStr(topic->name)),
-				 errhint("Restore eventlog.segment_map together with the topic, or recreate the topic.")));
+				 errhint("Load the topic's export (what COPY TO of the topic writes) to register its segments, or recreate the topic.")));
 	return &part->segs[part->nsegs - 1];
 }
 
@@ -428,6 +429,48 @@ check_topic_name(const char *name)
 	}
 }
 
+/* The columns of every topic relation (create_topic makes them). */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			topic_columns[] =
+{
+	{"partition", INT4OID},
+	{"offset", INT8OID},
+	{"ts", TIMESTAMPTZOID},
+	{"key", TEXTOID},
+	{"value", JSONBOID},
+	{"headers", JSONBOID}
+};
+
+/*
+ * May rel be registered as a topic?  For relations not made by
+ * create_topic (a restore creates the relation, then registers it).
+ */
+void
+el_check_topic_relation(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		ok = desc->natts == lengthof(topic_columns);
+	int			i;
+
+	check_topic_name(RelationGetRelationName(rel));
+	for (i = 0; ok && i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		ok = !att->attisdropped && att->atttypid == topic_columns[i].type &&
+			strcmp(NameStr(att->attname), topic_columns[i].name) == 0;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s\" does not have the columns of a topic",
+						RelationGetRelationName(rel)),
+				 errdetail("A topic relation has the columns (\"partition\" int, \"offset\" bigint, ts timestamptz, key text, value jsonb, headers jsonb).")));
+}
+
 void
 el_check_partition_count(int partitions)
 {
@@ -461,10 +504,14 @@ el_spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 
 /*
  * Run catalog writes as the extension's owner: ordinary roles may read the
- * catalog but change it only through these functions.
+ * catalog but change it only through these functions.  The owner is
+ * usually a superuser, so nothing the caller controls may run meanwhile:
+ * a security-restricted operation with search_path pg_catalog, pg_temp
+ * (the statements name every table with its schema; functions and
+ * operators then resolve in pg_catalog only).
  */
 void
-el_as_catalog_owner(Oid *save_userid, int *save_sec)
+el_catalog_owner_begin(ElCatalogOwner *state)
 {
 	Oid			nsp = schema_oid(EL_SCHEMA);
 	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
@@ -474,8 +521,19 @@ el_as_catalog_owner(Oid *save_userid, int *save_sec)
 		elog(ERROR, "cache lookup failed for schema %u", nsp);
 	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	GetUserIdAndSecContext(&state->save_userid, &state->save_sec);
+	SetUserIdAndSecContext(owner, state->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	state->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+el_catalog_owner_end(ElCatalogOwner *state)
+{
+	AtEOXact_GUC(true, state->guc_level);
+	SetUserIdAndSecContext(state->save_userid, state->save_sec);
 }
 
 /*
@@ -645,8 +703,7 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 	Oid			nsp = schema_oid(EL_TOPICS_SCHEMA);
 	Oid			relid;
 	Oid			owner = GetUserId();
-	Oid			save_userid;
-	int			save_sec;
+	ElCatalogOwner catowner;
 	StringInfoData sql;
 	Oid			types[2 + NSETTINGS];
 	Datum		values[2 + NSETTINGS];
@@ -684,16 +741,17 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 
 	/* the topic relation belongs to the caller */
 	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "CREATE TABLE %s.%s ("
-					 "\"partition\" int, \"offset\" bigint, "
-					 "ts timestamptz, "
-					 "key text, value jsonb, headers jsonb) USING eventlog",
+	appendStringInfo(&sql, "CREATE TABLE %s.%s (",
 					 EL_TOPICS_SCHEMA, quote_identifier(topic));
+	for (i = 0; i < lengthof(topic_columns); i++)
+		appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
+						 quote_identifier(topic_columns[i].name),
+						 format_type_be(topic_columns[i].type));
+	appendStringInfoString(&sql, ") USING eventlog");
 	el_spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	relid = get_relname_relid(topic, nsp);
 
-	el_as_catalog_owner(&save_userid, &save_sec);
+	el_catalog_owner_begin(&catowner);
 	catalog_args(fcinfo, topic, types, values, nulls);
 	el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
 			 " retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
@@ -702,7 +760,7 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < partitions; i++)
 		el_create_segment(relid, topic, i, 0, 0, owner);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	el_catalog_owner_end(&catowner);
 
 	SPI_finish();
 	CacheInvalidateRelcacheByRelid(relid);
@@ -718,8 +776,7 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 	char	   *name;
 	Oid			relid;
 	int			oldparts;
-	Oid			save_userid;
-	int			save_sec;
+	ElCatalogOwner catowner;
 	Oid			types[2 + NSETTINGS];
 	Datum		values[2 + NSETTINGS];
 	char		nulls[2 + NSETTINGS];
@@ -754,7 +811,7 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	el_as_catalog_owner(&save_userid, &save_sec);
+	el_catalog_owner_begin(&catowner);
 	if (!PG_ARGISNULL(1))
 	{
 		for (i = oldparts; i < PG_GETARG_INT32(1); i++)
@@ -771,7 +828,7 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 			 " delete_retention = coalesce($8, delete_retention)"
 			 " WHERE topic = $1",
 			 2 + NSETTINGS, types, values, nulls, SPI_OK_UPDATE);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	el_catalog_owner_end(&catowner);
 	SPI_finish();
 
 	table_close(rel, NoLock);
@@ -787,8 +844,7 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
 	Oid			relid;
 	StringInfoData sql;
-	Oid			save_userid;
-	int			save_sec;
+	ElCatalogOwner catowner;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 
@@ -816,11 +872,11 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 	appendStringInfo(&sql, "DROP TABLE %s.%s", EL_TOPICS_SCHEMA, quote_identifier(name));
 	el_spi_exec(sql.data, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 
-	el_as_catalog_owner(&save_userid, &save_sec);
+	el_catalog_owner_begin(&catowner);
 	values[0] = CStringGetTextDatum(name);
 	el_spi_exec("DELETE FROM eventlog.topic_config WHERE topic = $1",
 			 1, types, values, NULL, SPI_OK_DELETE);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	el_catalog_owner_end(&catowner);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

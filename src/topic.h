@@ -59,10 +59,21 @@ extern void el_topic_cache_init(void);
 extern void el_topic_register_callbacks(void);
 extern void el_topic_cache_reset_xact(void);
 extern void el_check_partition(ElTopic *topic, int partition);
-extern void el_as_catalog_owner(Oid *save_userid, int *save_sec);
+
+/* see el_catalog_owner_begin() */
+typedef struct ElCatalogOwner
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			guc_level;
+} ElCatalogOwner;
+
+extern void el_catalog_owner_begin(ElCatalogOwner *state);
+extern void el_catalog_owner_end(ElCatalogOwner *state);
 
 /* Topic DDL pieces shared with the topic export (topicdump.c) */
 extern void el_check_partition_count(int partitions);
+extern void el_check_topic_relation(Relation rel);
 extern void el_check_settings(const Datum *values, const bool *isnull);
 extern void el_lock_topic_name(const char *topic);
 extern void el_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,

@@ -52,14 +52,17 @@
 
 /*
  * Intervals travel as text: write and read them in one fixed style, not
- * the session's IntervalStyle.  Returns the GUC nest level to pop.
+ * the session's IntervalStyle; and resolve the queries' functions and
+ * operators in pg_catalog only.  Returns the GUC nest level to pop.
  */
 static int
-fixed_interval_style(void)
+fixed_gucs(void)
 {
 	int			level = NewGUCNestLevel();
 
 	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }
@@ -74,8 +77,9 @@ el_topic_export_header(ElTopic *topic)
 	int			level;
 
 	args[0] = CStringGetTextDatum(NameStr(topic->name));
-	level = fixed_interval_style();
-	SPI_connect();
+	level = fixed_gucs();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_build_object("
 							  " 'eventlog_topic_export', " CppAsString2(EXPORT_FORMAT) ","
 							  " 'partitions', c.partitions,"
@@ -112,6 +116,8 @@ el_is_topic_header(TupleTableSlot *slot)
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 
 	if (desc->natts < EL_ATTNUM_VALUE ||
+		TupleDescAttr(desc, EL_ATTNUM_PARTITION - 1)->atttypid != INT4OID ||
+		TupleDescAttr(desc, EL_ATTNUM_OFFSET - 1)->atttypid != INT8OID ||
 		TupleDescAttr(desc, EL_ATTNUM_VALUE - 1)->atttypid != JSONBOID)
 		return false;
 	slot_getsomeattrs(slot, EL_ATTNUM_VALUE);
@@ -136,18 +142,13 @@ typedef struct ExportHeader
 	int64	   *seg_base;
 } ExportHeader;
 
-static void
-bad_header(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid topic export header"),
-			 errdetail("%s", detail),
-			 errhint("A row with partition %d is the header that COPY TO of a topic writes first; load files written by COPY TO unchanged.",
-					 EL_HEADER_PARTITION)));
-}
+#define BAD_HEADER_HINT \
+	errhint("A row with partition -1 is the header that COPY TO of a topic writes first; load files written by COPY TO unchanged.")
 
-/* Parse the header (inside SPI; the results live in the caller's context). */
+/*
+ * Parse the header.  Inside SPI: the results live in SPI's procedure
+ * context and are used before SPI_finish.
+ */
 static void
 parse_header(Datum hdr, ExportHeader *h)
 {
@@ -158,9 +159,38 @@ parse_header(Datum hdr, ExportHeader *h)
 	bool		isnull;
 	int			i;
 
-	if (SPI_execute_with_args("SELECT jsonb_typeof(h) = 'object' AND"
-							  "   (h->>'eventlog_topic_export')::int = " CppAsString2(EXPORT_FORMAT) ","
-							  " (h->>'partitions')::int,"
+	/* shapes first, so that a malformed header gets a message of ours */
+	if (SPI_execute_with_args("SELECT jsonb_typeof(h) = 'object'"
+							  "   AND jsonb_typeof(h->'eventlog_topic_export') = 'number'"
+							  "   AND h->>'eventlog_topic_export' = '" CppAsString2(EXPORT_FORMAT) "',"
+							  " jsonb_typeof(h->'partitions') = 'number'"
+							  "   AND (h->>'partitions') ~ '^[0-9]{1,9}$',"
+							  " coalesce(jsonb_typeof(h->'segments'), 'array') = 'array'"
+							  " FROM (SELECT $1 AS h) s",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not parse a topic export header");
+	td = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	if (!DatumGetBool(SPI_getbinval(tup, td, 1, &isnull)) || isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("invalid topic export header"),
+				 errdetail("The value is not a topic export header of a format this version reads."),
+				 BAD_HEADER_HINT));
+	if (!DatumGetBool(SPI_getbinval(tup, td, 2, &isnull)) || isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("invalid topic export header"),
+				 errdetail("The header gives no valid partition count."),
+				 BAD_HEADER_HINT));
+	if (!DatumGetBool(SPI_getbinval(tup, td, 3, &isnull)) || isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("invalid topic export header"),
+				 errdetail("The segment list of the header is not an array."),
+				 BAD_HEADER_HINT));
+
+	if (SPI_execute_with_args("SELECT (h->>'partitions')::int,"
 							  " (h->>'retention')::interval,"
 							  " (h->>'retention_bytes')::bigint,"
 							  " h->>'cleanup_policy',"
@@ -173,60 +203,68 @@ parse_header(Datum hdr, ExportHeader *h)
 		elog(ERROR, "could not parse a topic export header");
 	td = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	if (!DatumGetBool(SPI_getbinval(tup, td, 1, &isnull)) || isnull)
-		bad_header("The value is not a topic export header of a format this version reads.");
-	h->partitions = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-	if (isnull)
-		bad_header("The header gives no partition count.");
+	h->partitions = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
 	el_check_partition_count(h->partitions);
 	for (i = 0; i < 6; i++)
-	{
-		Datum		d = SPI_getbinval(tup, td, 3 + i, &h->settings_null[i]);
-
-		h->settings[i] = h->settings_null[i] ? (Datum) 0 :
-			SPI_datumTransfer(d, TupleDescAttr(td, 2 + i)->attbyval,
-							  TupleDescAttr(td, 2 + i)->attlen);
-	}
+		h->settings[i] = SPI_getbinval(tup, td, 2 + i, &h->settings_null[i]);
 	el_check_settings(h->settings, h->settings_null);
-	h->created_at = SPI_getbinval(tup, td, 9, &h->created_at_null);
+	h->created_at = SPI_getbinval(tup, td, 8, &h->created_at_null);
 
-	if (SPI_execute_with_args("SELECT (e->>'partition')::int, (e->>'seg_no')::int,"
-							  " e->>'relation', (e->>'base_offset')::bigint"
-							  " FROM jsonb_array_elements(coalesce($1->'segments', '[]')) e"
-							  " ORDER BY 1, 2",
+	if (SPI_execute_with_args("SELECT CASE WHEN jsonb_typeof(e->'partition') = 'number'"
+							  "   THEN (e->>'partition')::numeric END,"
+							  " CASE WHEN jsonb_typeof(e->'seg_no') = 'number'"
+							  "   THEN (e->>'seg_no')::numeric END,"
+							  " e->>'relation',"
+							  " CASE WHEN jsonb_typeof(e->'base_offset') = 'number'"
+							  "   THEN (e->>'base_offset')::numeric END"
+							  " FROM jsonb_array_elements(coalesce($1->'segments', '[]')) e",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not parse a topic export header");
 	td = SPI_tuptable->tupdesc;
 	h->nsegs = (int) SPI_processed;
-	h->seg_partition = SPI_palloc(sizeof(int) * Max(h->nsegs, 1));
-	h->seg_no = SPI_palloc(sizeof(int) * Max(h->nsegs, 1));
-	h->seg_relation = SPI_palloc(sizeof(char *) * Max(h->nsegs, 1));
-	h->seg_base = SPI_palloc(sizeof(int64) * Max(h->nsegs, 1));
+	h->seg_partition = palloc(sizeof(int) * Max(h->nsegs, 1));
+	h->seg_no = palloc(sizeof(int) * Max(h->nsegs, 1));
+	h->seg_relation = palloc(sizeof(char *) * Max(h->nsegs, 1));
+	h->seg_base = palloc(sizeof(int64) * Max(h->nsegs, 1));
 	for (i = 0; i < h->nsegs; i++)
 	{
-		bool		n1,
-					n2,
-					n4;
+		char	   *p = SPI_getvalue(SPI_tuptable->vals[i], td, 1);
+		char	   *n = SPI_getvalue(SPI_tuptable->vals[i], td, 2);
+		char	   *b = SPI_getvalue(SPI_tuptable->vals[i], td, 4);
+		char	   *end;
 
-		tup = SPI_tuptable->vals[i];
-		h->seg_partition[i] = DatumGetInt32(SPI_getbinval(tup, td, 1, &n1));
-		h->seg_no[i] = DatumGetInt32(SPI_getbinval(tup, td, 2, &n2));
-		h->seg_relation[i] = SPI_getvalue(tup, td, 3);
-		h->seg_base[i] = DatumGetInt64(SPI_getbinval(tup, td, 4, &n4));
-		if (n1 || n2 || n4 || h->seg_partition[i] < 0 ||
-			h->seg_partition[i] >= h->partitions || h->seg_no[i] < 0 ||
-			h->seg_base[i] < 0)
-			bad_header("A segment entry lacks a valid partition, seg_no or base_offset.");
+		h->seg_relation[i] = SPI_getvalue(SPI_tuptable->vals[i], td, 3);
+		if (p == NULL || n == NULL || b == NULL)
+			h->seg_partition[i] = -1;
+		else
+		{
+			h->seg_partition[i] = (int) strtol(p, &end, 10);
+			if (*end != '\0' || strlen(p) > 9)
+				h->seg_partition[i] = -1;
+			h->seg_no[i] = (int) strtol(n, &end, 10);
+			if (*end != '\0' || strlen(n) > 9)
+				h->seg_partition[i] = -1;
+			h->seg_base[i] = strtoll(b, &end, 10);
+			if (*end != '\0' || strlen(b) > 18)
+				h->seg_partition[i] = -1;
+		}
+		if (h->seg_partition[i] < 0 || h->seg_partition[i] >= h->partitions ||
+			h->seg_no[i] < 0 || h->seg_base[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("invalid topic export header"),
+					 errdetail("A segment entry lacks a valid partition, seg_no or base_offset."),
+					 BAD_HEADER_HINT));
 	}
 }
 
 /*
- * May the relation named in a header become segment of this topic?  Only
+ * May the relation named in a header become a segment of this topic?  Only
  * an empty, unregistered eventlog relation in the segments schema with the
- * topic's columns (what pg_dump restored for it).
+ * topic's columns and owner: what pg_restore created for it.
  */
 static Oid
-adoptable_segment(Relation topic_rel, const char *name, Oid *segowner)
+adoptable_segment(Relation topic_rel, const char *name)
 {
 	Oid			nsp = get_namespace_oid(EL_SEGMENTS_SCHEMA, false);
 	Oid			segrelid = name ? get_relname_relid(name, nsp) : InvalidOid;
@@ -242,20 +280,20 @@ adoptable_segment(Relation topic_rel, const char *name, Oid *segowner)
 		return InvalidOid;
 
 	/*
-	 * A light lock: nothing can write to a segment table directly, and
-	 * pg_restore's own (empty) COPY into it must not wait for this one.
+	 * Self-exclusive, so two imports cannot both take one segment, but
+	 * compatible with pg_restore's own (empty) COPY into the segment table.
 	 */
-	seg = table_open(segrelid, AccessShareLock);
+	seg = table_open(segrelid, ShareUpdateExclusiveLock);
 	td = RelationGetDescr(topic_rel);
 	sd = RelationGetDescr(seg);
 	ok = seg->rd_rel->relkind == RELKIND_RELATION &&
 		seg->rd_rel->relam == topic_rel->rd_rel->relam &&
+		seg->rd_rel->relowner == topic_rel->rd_rel->relowner &&
 		RelationGetNumberOfBlocks(seg) == 0 &&
 		sd->natts == td->natts;
 	for (i = 0; ok && i < td->natts; i++)
 		ok = !TupleDescAttr(sd, i)->attisdropped &&
 			TupleDescAttr(sd, i)->atttypid == TupleDescAttr(td, i)->atttypid;
-	*segowner = seg->rd_rel->relowner;
 	table_close(seg, NoLock);
 	if (!ok)
 		return InvalidOid;
@@ -277,29 +315,23 @@ static void
 add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
 {
 	Oid			relid = RelationGetRelid(rel);
-	Oid			owner = rel->rd_rel->relowner;
 	int			i;
 
 	for (i = 0; i < h->nsegs; i++)
 	{
 		Oid			segrelid;
-		Oid			segowner;
 
 		if (h->seg_partition[i] != p)
 			continue;
-		segrelid = adoptable_segment(rel, h->seg_relation[i], &segowner);
+		segrelid = adoptable_segment(rel, h->seg_relation[i]);
 		if (OidIsValid(segrelid))
-		{
-			/* pg_restore already gave it the topic's owner, as a rule */
-			if (segowner != owner)
-				el_set_segment_owner(segrelid, owner);
 			el_register_segment(segrelid, relid, topic, p, h->seg_no[i], h->seg_base[i]);
-		}
 		else
-			el_create_segment(relid, topic, p, h->seg_no[i], h->seg_base[i], owner);
+			el_create_segment(relid, topic, p, h->seg_no[i], h->seg_base[i],
+							  rel->rd_rel->relowner);
 		return;
 	}
-	el_create_segment(relid, topic, p, 0, 0, owner);
+	el_create_segment(relid, topic, p, 0, 0, rel->rd_rel->relowner);
 }
 
 /* The topic's partition count in the catalog, 0 if it is not registered. */
@@ -324,31 +356,37 @@ void
 el_topic_import_header(Relation rel, TupleTableSlot *slot)
 {
 	Oid			relid = RelationGetRelid(rel);
-	char	   *topic = RelationGetRelationName(rel);
+	char	   *topic = pstrdup(RelationGetRelationName(rel));
 	Datum		hdr = slot->tts_values[EL_ATTNUM_VALUE - 1];
 	ExportHeader h;
 	Oid			argtypes[9] = {TEXTOID, INT4OID, INTERVALOID, INT8OID, TEXTOID,
 	INT8OID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID};
 	Datum		values[9];
 	char		nulls[9];
-	int			oldparts = 0;
-	Oid			save_userid;
-	int			save_sec;
+	int			oldparts;
+	ElCatalogOwner catowner;
 	int			level;
 	int			i;
 
-	level = fixed_interval_style();
-	SPI_connect();
+	level = fixed_gucs();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	parse_header(hdr, &h);
 
 	/*
 	 * Usually (loading into a topic that has its partitions) there is
-	 * nothing to do and no lock to take; otherwise take create_topic's and
-	 * alter_topic's locks and look again.
+	 * nothing to do and no lock to take; otherwise only the owner may go on,
+	 * with create_topic's and alter_topic's locks, and looks again.  A topic
+	 * that exists keeps its settings.
 	 */
 	oldparts = catalog_partitions(topic);
 	if (oldparts < h.partitions)
 	{
+		if (!pg_class_ownercheck(relid, GetUserId()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of topic \"%s\" to load its export header", topic),
+					 errdetail("The header registers the topic or adds partitions to it.")));
 		el_lock_topic_name(topic);
 		LockRelationOid(relid, ShareUpdateExclusiveLock);
 		AcceptInvalidationMessages();
@@ -360,15 +398,14 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 		AtEOXact_GUC(true, level);
 		return;
 	}
-
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of topic \"%s\" to load its export header", topic),
-				 errdetail("The header registers the topic or adds partitions to it.")));
+	if (oldparts == 0)
+		el_check_topic_relation(rel);
 
 	values[0] = CStringGetTextDatum(topic);
-	el_as_catalog_owner(&save_userid, &save_sec);
+	nulls[0] = ' ';
+	values[1] = Int32GetDatum(h.partitions);
+	nulls[1] = ' ';
+	el_catalog_owner_begin(&catowner);
 	if (oldparts == 0)
 	{
 		/* a topic the catalog does not know: register it as exported */
@@ -377,8 +414,6 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 			values[2 + i] = h.settings[i];
 			nulls[2 + i] = h.settings_null[i] ? 'n' : ' ';
 		}
-		values[1] = Int32GetDatum(h.partitions);
-		nulls[0] = nulls[1] = ' ';
 		values[8] = h.created_at;
 		nulls[8] = h.created_at_null ? 'n' : ' ';
 		el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
@@ -390,13 +425,12 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 	else
 	{
 		/* a known topic with fewer partitions grows, as alter_topic would */
-		values[1] = Int32GetDatum(h.partitions);
 		el_spi_exec("UPDATE eventlog.topic_config SET partitions = $2 WHERE topic = $1",
 					2, argtypes, values, NULL, SPI_OK_UPDATE);
 	}
 	for (i = oldparts; i < h.partitions; i++)
 		add_partition(rel, topic, &h, i);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	el_catalog_owner_end(&catowner);
 	SPI_finish();
 	AtEOXact_GUC(true, level);
 
