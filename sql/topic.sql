@@ -82,3 +82,22 @@ SET ROLE el_topic_owner;
 SELECT eventlog.drop_topic('fixed');
 RESET ROLE;
 DROP ROLE el_topic_owner;
+
+-- an owner who is not a superuser can give a topic away, segments and all
+CREATE ROLE el_giver;
+CREATE ROLE el_taker;
+GRANT el_taker TO el_giver;
+GRANT CREATE ON SCHEMA eventlog_topics TO el_giver, el_taker;
+SET ROLE el_giver;
+SELECT eventlog.create_topic('gift', partitions => 2);
+ALTER TABLE eventlog_topics.gift OWNER TO el_taker;
+RESET ROLE;
+SELECT count(*) AS segments, count(*) FILTER (WHERE r.rolname = 'el_taker') AS owned_by_taker
+  FROM eventlog.segment_map m JOIN pg_class c ON c.oid = m.segrel
+  JOIN pg_roles r ON r.oid = c.relowner WHERE m.topic = 'gift';
+SET ROLE el_taker;
+SELECT eventlog.drop_topic('gift');
+RESET ROLE;
+REVOKE CREATE ON SCHEMA eventlog_topics FROM el_giver, el_taker;
+DROP ROLE el_giver;
+DROP ROLE el_taker;
