@@ -487,7 +487,8 @@ load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
 	args[1] = CStringGetTextDatum(topic);
 	if (SPI_execute_with_args("SELECT session_timeout, max_poll_interval, auto_offset_reset,"
 							  " auto_commit FROM eventlog.consumer_group"
-							  " WHERE group_id = $1 AND topic = $2",
+							  " WHERE group_id OPERATOR(pg_catalog.=) $1"
+							  " AND topic OPERATOR(pg_catalog.=) $2",
 							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read consumer group");
 	if (SPI_processed == 0)
@@ -558,7 +559,8 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	args[2] = Int32GetDatum(partition);
 	el_catalog_owner_begin(&catowner);
 	if (SPI_execute_with_args("SELECT committed_offset FROM eventlog.group_offset"
-							  " WHERE group_id = $1 AND topic = $2 AND partition = $3"
+							  " WHERE group_id OPERATOR(pg_catalog.=) $1 AND topic OPERATOR(pg_catalog.=) $2"
+							  " AND partition OPERATOR(pg_catalog.=) $3"
 							  " FOR UPDATE SKIP LOCKED",
 							  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not lock group offset");
@@ -575,7 +577,8 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 	 * transaction is creating it (then the creation lock is taken).
 	 */
 	if (SPI_execute_with_args("SELECT 1 FROM eventlog.group_offset"
-							  " WHERE group_id = $1 AND topic = $2 AND partition = $3",
+							  " WHERE group_id OPERATOR(pg_catalog.=) $1 AND topic OPERATOR(pg_catalog.=) $2"
+							  " AND partition OPERATOR(pg_catalog.=) $3",
 							  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read group offset");
 	if (SPI_processed == 1 || !create_lock(topic->relid, group_id, partition, true))
@@ -612,7 +615,8 @@ caught_up(const char *group_id, ElTopic *topic, int partition, int64 log_end)
 	args[1] = CStringGetTextDatum(NameStr(topic->name));
 	args[2] = Int32GetDatum(partition);
 	if (SPI_execute_with_args("SELECT committed_offset FROM eventlog.group_offset"
-							  " WHERE group_id = $1 AND topic = $2 AND partition = $3",
+							  " WHERE group_id OPERATOR(pg_catalog.=) $1 AND topic OPERATOR(pg_catalog.=) $2"
+							  " AND partition OPERATOR(pg_catalog.=) $3",
 							  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read group offset");
 	if (SPI_processed == 0)
@@ -639,7 +643,7 @@ store_offset(const char *group_id, const char *topic, int partition, int64 next)
 							  " VALUES ($1, $2, $3, $4)"
 							  " ON CONFLICT (group_id, topic, partition) DO UPDATE"
 							  " SET committed_offset = EXCLUDED.committed_offset,"
-							  " committed_at = now()",
+							  " committed_at = pg_catalog.now()",
 							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store group offset");
 	el_catalog_owner_end(&catowner);

@@ -180,7 +180,8 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	args[0] = CStringGetTextDatum(relname);
 
 	SPI_connect();
-	ret = SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config WHERE topic = $1",
+	ret = SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config"
+								" WHERE topic OPERATOR(pg_catalog.=) $1",
 								1, argtypes, args, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
@@ -209,7 +210,7 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	MemoryContextSwitchTo(old);
 
 	ret = SPI_execute_with_args("SELECT partition, seg_no, segrel::oid, base_offset"
-								" FROM eventlog.segment_map WHERE topic = $1"
+								" FROM eventlog.segment_map WHERE topic OPERATOR(pg_catalog.=) $1"
 								" ORDER BY partition, seg_no",
 								1, argtypes, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
