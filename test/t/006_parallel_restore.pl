@@ -1,0 +1,105 @@
+
+# pg_eventlog: parallel pg_restore of many topics at once.
+#
+# Eight topics (2 partitions each, some with trailing aborted records) and
+# a consumer group per topic are dumped and restored with pg_restore -j 8
+# twice.  Parallel jobs load the topics' data, their segment tables and the
+# group tables in an order that varies; every topic must come back
+# registered, with the same records at the same offsets, log ends not
+# behind the original, all its segment tables registered, and its group
+# where it was.
+use strict;
+use warnings;
+
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $ntopics = 8;
+my $node = PostgreSQL::Test::Cluster->new('par');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_eventlog'
+max_connections = 40
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('src', 'CREATE EXTENSION pg_eventlog');
+for my $t (1 .. $ntopics)
+{
+	$node->safe_psql(
+		'src', qq{
+SELECT eventlog.create_topic('t$t', partitions => 2);
+INSERT INTO eventlog_topics.t$t (key, value)
+SELECT 'k' || (g % 50), jsonb_build_object('t', $t, 'g', g)
+  FROM generate_series(1, 500 * $t) g;
+SELECT eventlog.seek('g$t', 't$t', 0, 100 + $t);
+});
+	# odd topics end partition 1 with an aborted record
+	$node->safe_psql('src', qq{
+BEGIN;
+SELECT eventlog.produce('t$t', '{"aborted": true}', partition => 1);
+ROLLBACK;
+}) if $t % 2;
+}
+
+my $state_sql = q{
+SELECT string_agg(format('%s/%s: %s..%s', topic, partition, log_start_offset, log_end_offset),
+                  ', ' ORDER BY topic, partition)
+  FROM eventlog.partitions};
+my $groups_sql = q{
+SELECT string_agg(format('%s %s/%s=%s', group_id, topic, partition, committed_offset),
+                  ', ' ORDER BY group_id, topic, partition)
+  FROM eventlog.group_offset};
+my %digest_sql = map {
+	$_ => qq{SELECT count(*), md5(string_agg(format('%s|%s|%s|%s', partition, "offset", key, value),
+                                          ',' ORDER BY partition, "offset"))
+               FROM eventlog_topics.t$_}
+} 1 .. $ntopics;
+
+my $orig_state = $node->safe_psql('src', $state_sql);
+my $orig_groups = $node->safe_psql('src', $groups_sql);
+my %orig_digest = map { $_ => $node->safe_psql('src', $digest_sql{$_}) } 1 .. $ntopics;
+
+my $dump = PostgreSQL::Test::Utils::tempdir() . '/src.dump';
+my ($out, $err) = ('', '');
+ok(IPC::Run::run(['pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src')], '>', \$out, '2>', \$err),
+	'pg_dump -Fc succeeds') or diag($err);
+
+for my $run (1 .. 2)
+{
+	my $db = "dst$run";
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	($out, $err) = ('', '');
+	my $ok = IPC::Run::run(['pg_restore', '-j', '8', '-d', $node->connstr($db), $dump],
+		'>', \$out, '2>', \$err);
+	ok($ok, "run $run: pg_restore -j 8 succeeds") or diag($err);
+	next unless $ok;
+
+	is($node->safe_psql($db, 'SELECT count(*) FROM eventlog.topics'),
+		$ntopics, "run $run: all $ntopics topics are registered");
+	is($node->safe_psql($db, $state_sql), $orig_state,
+		"run $run: every partition has the original log start and end offsets");
+	is($node->safe_psql($db, $groups_sql), $orig_groups,
+		"run $run: every group's committed offsets are back");
+	for my $t (1 .. $ntopics)
+	{
+		is($node->safe_psql($db, $digest_sql{$t}), $orig_digest{$t},
+			"run $run: t$t has the same records at the same offsets");
+	}
+	is( $node->safe_psql(
+			$db, q{SELECT count(*) FILTER (WHERE m.segrel IS NULL), count(*)
+                     FROM pg_class c LEFT JOIN eventlog.segment_map m ON m.segrel = c.oid
+                    WHERE c.relnamespace = 'eventlog_segments'::regnamespace AND c.relkind = 'r'}),
+		'0|' . (2 * $ntopics),
+		"run $run: every segment table is registered");
+	is( $node->safe_psql(
+			$db, q{SELECT count(*) FROM eventlog.poll('g1', 't1', 1000)}),
+		$node->safe_psql($db, q{SELECT count(*) FROM eventlog_topics.t1 WHERE partition = 1 OR "offset" >= 101}),
+		"run $run: a restored group consumes from where it was");
+}
+
+$node->stop;
+done_testing();
