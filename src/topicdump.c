@@ -22,8 +22,11 @@
  *					"base_offset": o}, ...]}
  *
  * pg_dump also writes the (empty) segment relations as tables; the import
- * adopts them when they are there, unused and empty, and creates new
- * segments otherwise (e.g. for a dump of the topic relation alone).
+ * adopts them when they are there, unused, empty and the topic owner's,
+ * and creates new segments otherwise (e.g. for a dump of the topic
+ * relation alone).  Only the topic's owner may register or grow it this
+ * way.  Into a topic with indexes or triggers COPY FROM skips the header
+ * (hooks.c): the executor would hand the row to them.
  */
 #include "postgres.h"
 
@@ -31,7 +34,6 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
