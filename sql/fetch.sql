@@ -48,6 +48,49 @@ INSERT INTO eventlog_topics.f ("partition", ts, value)
 VALUES (1, '2020-01-01', '{"old": true}'), (1, '2021-01-01', '{"old": false}');
 SELECT eventlog.offset_for_time('f', 1, '2020-06-01') AS mid;
 
+-- offset_for_time uses the pages' time index (the latest time up to each
+-- page) and stays exact when times go back: a spike into the future, some
+-- times far in the past, an aborted late record, times compact (near the
+-- page's base) and not
+SELECT eventlog.create_topic('ft', partitions => 1);
+INSERT INTO eventlog_topics.ft (ts, value)
+SELECT CASE WHEN g = 15000 THEN '2030-01-01 00:00:00+00'
+            WHEN g % 997 = 0 THEN '2000-01-01 00:00:00+00'
+            WHEN g % 3 = 0 THEN '2025-01-01 00:00:00+00'::timestamptz + g * interval '1 s'
+            ELSE '2025-01-01 00:00:00+00'::timestamptz + g * interval '1 h' END,
+       jsonb_build_object('g', g, 'pad', repeat('x', 100))
+  FROM generate_series(0, 19999) g;
+BEGIN;
+INSERT INTO eventlog_topics.ft (ts, value) VALUES ('2040-01-01', '{"aborted": true}');
+ROLLBACK;
+INSERT INTO eventlog_topics.ft (ts, value) VALUES ('2026-01-01', '{"after": "aborted"}');
+SELECT bytes / 8192 > 300 AS over_300_pages FROM eventlog.partitions WHERE topic = 'ft';
+-- every answer equals the brute-force one
+SELECT count(*) AS wrong_answers
+  FROM (SELECT t FROM generate_series('2024-12-31'::timestamptz, '2031-01-01', '11 days') t
+        UNION ALL VALUES ('2030-01-01 00:00:00+00'::timestamptz), ('2039-12-31'), ('2040-01-01'),
+                         ('2025-01-01 00:00:03+00'), ('2026-01-01')) q
+ WHERE eventlog.offset_for_time('ft', 0, t) IS DISTINCT FROM
+       (SELECT min("offset") FROM eventlog_topics.ft WHERE ts >= t);
+SELECT eventlog.offset_for_time('ft', 0, '2026-06-01') AS late,
+       eventlog.offset_for_time('ft', 0, '2029-12-31') AS spike,
+       eventlog.offset_for_time('ft', 0, '2035-01-01') AS after_all_committed,
+       eventlog.offset_for_time('ft', 0, '2041-01-01') AS none;
+-- and reads a few pages, not the whole partition
+CREATE FUNCTION ft_buffers(t timestamptz) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  plan json;
+BEGIN
+  EXECUTE format('EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY OFF, FORMAT JSON) '
+                 'SELECT eventlog.offset_for_time(%L, 0, %L)', 'ft', t) INTO plan;
+  RETURN (plan->0->'Plan'->>'Shared Hit Blocks')::int
+       + (plan->0->'Plan'->>'Shared Read Blocks')::int;
+END $$;
+SELECT ft_buffers('2026-06-01') >= 0 AS warm;
+SELECT ft_buffers('2026-06-01') < 40 AS few_pages_read;
+DROP FUNCTION ft_buffers(timestamptz);
+SELECT eventlog.drop_topic('ft');
+
 -- bad input
 SELECT * FROM eventlog.fetch('nosuch', 0, 0);
 SELECT * FROM eventlog.fetch('f', 2, 0);

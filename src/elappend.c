@@ -198,6 +198,8 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 		xlrec.first_offset = ElPageGetOpaque(page)->first_offset;
 		xlrec.base_ts = ElPageGetOpaque(page)->base_ts;
 		xlrec.init_xid = ElPageGetOpaque(page)->init_xid;
+		xlrec.ts_natts = ElPageGetOpaque(page)->ts_natts;
+		xlrec.ts_high = ElPageGetOpaque(page)->ts_high;
 		XLogRegisterData((char *) &xlrec, sizeof(xl_el_new_page));
 		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT);
 	}
@@ -275,7 +277,8 @@ plan_new_page(AppendBatch *b, int64 first_offset, char *buf_bytes, NewPagePlan *
 	np->base_ts = page_base_ts(b);
 	/* every xid on earlier pages precedes this one (see elscan.c) */
 	np->init_xid = ReadNextTransactionId();
-	el_page_init(scratch.data, first_offset, np->base_ts, np->init_xid);
+	el_page_init(scratch.data, first_offset, np->base_ts, np->init_xid,
+				 b->ts_natts, PG_INT64_MIN);
 	np->n = plan_bytes(b, scratch.data, buf_bytes, &np->nplaced);
 	if (np->nplaced == 0)
 		elog(ERROR, "eventlog record of %zu bytes does not fit an empty page",
@@ -292,8 +295,13 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
 {
 	Page		page = BufferGetPage(newbuf);
 
+	/* the time index carries on from the page before */
+	int64		ts_high = BufferIsValid(prevbuf) ?
+		ElPageGetOpaque(BufferGetPage(prevbuf))->ts_high : PG_INT64_MIN;
+
 	START_CRIT_SECTION();
-	el_page_init(page, np->first_offset, np->base_ts, np->init_xid);
+	el_page_init(page, np->first_offset, np->base_ts, np->init_xid,
+				 b->ts_natts, ts_high);
 	el_page_apply(page, buf_bytes, np->n);
 	MarkBufferDirty(newbuf);
 	if (BufferIsValid(prevbuf))
@@ -502,6 +510,53 @@ el_find_block(Relation seg, int64 offset)
 			hi = mid - 1;
 	}
 	return lo;
+}
+
+/*
+ * Binary search for the first block whose time index (ts_high: the latest
+ * record time up to and including that page) reaches ts; sets *first to
+ * its first offset.  No record before that page has a time >= ts, so a
+ * reader looking for the earliest such record starts there.  Returns
+ * InvalidBlockNumber if no page reaches ts.  Uninitialized blocks (only
+ * ever at the end of the chain) count as reaching it.
+ */
+BlockNumber
+el_find_time_block(Relation seg, int64 ts, int64 *first)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
+	BlockNumber lo = 0,
+				hi = nblocks;	/* the answer is in [lo, hi]; hi = none */
+	Buffer		buf;
+	Page		page;
+	bool		found = false;
+
+	while (lo < hi)
+	{
+		BlockNumber mid = lo + (hi - lo) / 2;
+		bool		reaches;
+
+		buf = ReadBuffer(seg, mid);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		reaches = !el_page_is_valid(page) || ElPageGetOpaque(page)->ts_high >= ts;
+		UnlockReleaseBuffer(buf);
+		if (reaches)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo >= nblocks)
+		return InvalidBlockNumber;
+	buf = ReadBuffer(seg, lo);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (el_page_is_valid(page))
+	{
+		found = true;
+		*first = ElPageGetOpaque(page)->first_offset;
+	}
+	UnlockReleaseBuffer(buf);
+	return found ? lo : InvalidBlockNumber;
 }
 
 static int64

@@ -17,7 +17,8 @@
 #define EL_NDERIVED_ATTS 2
 
 void
-el_page_init(Page page, int64 first_offset, int64 base_ts, TransactionId init_xid)
+el_page_init(Page page, int64 first_offset, int64 base_ts, TransactionId init_xid,
+			 int ts_natts, int64 ts_high)
 {
 	ElPageOpaque opaque;
 
@@ -30,8 +31,42 @@ el_page_init(Page page, int64 first_offset, int64 base_ts, TransactionId init_xi
 	opaque->nrecords = 0;
 	opaque->flags = 0;
 	opaque->last_run = 0;
-	opaque->unused = 0;
+	opaque->ts_natts = (uint16) ts_natts;
+	opaque->ts_high = ts_high;
 	opaque->magic = EL_PAGE_MAGIC;
+}
+
+/*
+ * A placed record's time (its first column), if not null: stored in full
+ * or, with EL_REC_TSDELTA, relative to the page's base_ts.
+ */
+static bool
+entry_time(const char *entry, Size len, int natts, int64 base_ts, int64 *ts)
+{
+	uint16		hdr;
+	Size		fixed = EL_REC_FIXED;
+
+	memcpy(&hdr, entry, 2);
+	if (hdr & EL_REC_HASNULLS)
+	{
+		if (!(((const bits8 *) entry)[EL_REC_FIXED] & 1))
+			return false;
+		fixed += BITMAPLEN(natts);
+	}
+	if (hdr & EL_REC_TSDELTA)
+	{
+		int32		d32;
+
+		if (fixed + 4 > len)
+			return false;
+		memcpy(&d32, entry + fixed, 4);
+		*ts = base_ts + d32;
+		return true;
+	}
+	if (fixed + 8 > len)
+		return false;
+	memcpy(ts, entry + fixed, 8);
+	return true;
 }
 
 /*
@@ -66,8 +101,15 @@ el_page_apply(Page page, const char *bytes, Size len)
 		}
 		else
 		{
+			int64		ts;
+
 			if ((hdr & EL_ENTRY_LENMASK) < EL_REC_FIXED)
 				elog(PANIC, "eventlog: corrupt entry in append of %zu bytes", len);
+			if (opaque->ts_natts > 0 &&
+				entry_time(bytes + off, hdr & EL_ENTRY_LENMASK, opaque->ts_natts,
+						   opaque->base_ts, &ts) &&
+				ts > opaque->ts_high)
+				opaque->ts_high = ts;
 			opaque->nrecords++;
 			opaque->next_offset++;
 			off += hdr & EL_ENTRY_LENMASK;

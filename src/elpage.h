@@ -24,7 +24,9 @@
  *			 instead of its 8 bytes (done at placement, see elappend.c)
  *
  * The page special space keeps the first and next offset of the page, so
- * the page holding an offset is found by binary search over blocks.
+ * the page holding an offset is found by binary search over blocks; and
+ * the latest record time up to the page (ts_high, never decreasing along
+ * the chain), so the first record at or after a time is found the same way.
  */
 #ifndef EVENTLOG_ELPAGE_H
 #define EVENTLOG_ELPAGE_H
@@ -40,10 +42,14 @@ typedef struct ElPageOpaqueData
 	int64		first_offset;	/* offset of the first record on the page */
 	int64		next_offset;	/* offset after the last record on the page */
 	int64		base_ts;		/* time that record timestamps are relative to */
+	int64		ts_high;		/* latest record time on this page or any
+								 * earlier page of the segment, PG_INT64_MIN
+								 * if none: offset_for_time's time index */
 	uint16		nrecords;		/* records on the page (runs not counted) */
 	uint16		flags;			/* EL_PAGE_* */
 	uint16		last_run;		/* page position of the last run header */
-	uint16		unused;
+	uint16		ts_natts;		/* stored columns when the first one is the
+								 * record time, else 0 */
 	uint32		magic;
 	TransactionId init_xid;		/* next xid when the page was started: every
 								 * run on an earlier page has a smaller xid */
@@ -116,7 +122,7 @@ typedef enum ElVisibility
 } ElVisibility;
 
 extern void el_page_init(Page page, int64 first_offset, int64 base_ts,
-						 TransactionId init_xid);
+						 TransactionId init_xid, int ts_natts, int64 ts_high);
 extern void el_page_apply(Page page, const char *bytes, Size len);
 extern bool el_page_is_valid(Page page);
 extern void el_page_iter_init(ElPageIter *it, Page page);

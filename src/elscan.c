@@ -398,6 +398,31 @@ el_partition_log_end(ElTopic *topic, int partition)
 	return partition_bound(topic, partition, true);
 }
 
+/*
+ * Where to start looking for the earliest record with a time >= ts: the
+ * first page of the partition whose time index reaches ts (elpage.h), or
+ * -1 if no record's time does.  Only for topics whose first stored column
+ * is the record time (ts_natts > 0).
+ */
+int64
+el_time_start_offset(ElTopic *topic, int partition, int64 ts)
+{
+	ElPartition *part = &topic->parts[partition];
+	int			i;
+
+	for (i = 0; i < part->nsegs; i++)
+	{
+		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
+		int64		first;
+		BlockNumber blk = el_find_time_block(seg, ts, &first);
+
+		table_close(seg, AccessShareLock);
+		if (blk != InvalidBlockNumber)
+			return first;
+	}
+	return -1;
+}
+
 void
 el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 				   ElPartitionStats *stats)

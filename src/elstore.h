@@ -20,6 +20,7 @@ extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
 extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
 extern int64 el_segment_first_offset(Relation seg, int64 base_offset);
 extern BlockNumber el_find_block(Relation seg, int64 offset);
+extern BlockNumber el_find_time_block(Relation seg, int64 ts, int64 *first);
 
 /* How a cursor treats records whose transaction is not settled. */
 typedef enum ElReadMode
@@ -86,6 +87,7 @@ typedef struct ElPartitionStats
 
 extern int64 el_partition_log_start(ElTopic *topic, int partition);
 extern int64 el_partition_log_end(ElTopic *topic, int partition);
+extern int64 el_time_start_offset(ElTopic *topic, int partition, int64 ts);
 extern void el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 							   ElPartitionStats *stats);
 

@@ -61,7 +61,8 @@ el_redo(XLogReaderState *record)
 
 				buf = XLogInitBufferForRedo(record, 0);
 				page = BufferGetPage(buf);
-				el_page_init(page, xlrec->first_offset, xlrec->base_ts, xlrec->init_xid);
+				el_page_init(page, xlrec->first_offset, xlrec->base_ts, xlrec->init_xid,
+							 xlrec->ts_natts, xlrec->ts_high);
 				data = XLogRecGetBlockData(record, 0, &len);
 				el_page_apply(page, data, len);
 				PageSetLSN(page, lsn);

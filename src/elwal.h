@@ -39,7 +39,11 @@ typedef struct xl_el_new_page
 {
 	int64		first_offset;
 	int64		base_ts;
+	int64		ts_high;		/* the page's time index after the append;
+								 * redo applies the records to it again,
+								 * which max() leaves unchanged */
 	TransactionId init_xid;
+	uint16		ts_natts;
 } xl_el_new_page;
 
 extern void el_rmgr_register(void);

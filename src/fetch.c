@@ -221,7 +221,17 @@ eventlog_offset_for_time(PG_FUNCTION_ARGS)
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "offset_for_time",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
-	el_cursor_init(&cur, topic, partition, 0, GetActiveSnapshot(), EL_READ_SKIP);
+	/* the time index finds the page to start from when ts is the first column */
+	off = 0;
+	if (tsatt == EL_NDERIVED && topic->ts_natts > 0)
+		off = el_time_start_offset(topic, partition, ts);
+	if (off < 0)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+		PG_RETURN_NULL();
+	}
+	el_cursor_init(&cur, topic, partition, off, GetActiveSnapshot(), EL_READ_SKIP);
 	while (el_cursor_next(&cur, &off, values, isnull))
 	{
 		if (!isnull[tsatt] && DatumGetTimestampTz(values[tsatt]) >= ts)
