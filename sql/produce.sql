@@ -167,3 +167,19 @@ SELECT partition, log_end_offset FROM eventlog.partitions WHERE topic = 'dst' OR
 SELECT * FROM eventlog.produce('dst', '{"n": "next"}', "partition" => 0);
 SELECT eventlog.drop_topic('src');
 SELECT eventlog.drop_topic('dst');
+
+-- produce() returns one row per call in every calling context, and each
+-- call produces exactly one record: in the target list over rows, as a
+-- LATERAL function, rescanned after its first row (LIMIT 1), and beside
+-- another set-returning function
+SELECT eventlog.create_topic('srf', partitions => 1);
+SELECT count(*) FROM (SELECT eventlog.produce('srf', jsonb_build_object('a', g))
+                        FROM generate_series(1, 5) g) s;
+SELECT count(*) FROM generate_series(1, 5) g,
+  LATERAL eventlog.produce('srf', jsonb_build_object('b', g)) p;
+SELECT count(*) FROM generate_series(1, 5) g,
+  LATERAL (SELECT eventlog.produce('srf', jsonb_build_object('c', g)) LIMIT 1) p;
+SELECT eventlog.produce('srf', '{"d": 1}') IS NOT NULL AS produced, generate_series(1, 3);
+SELECT left(value::text, 6) AS call, count(*), count(DISTINCT value) AS distinct_values
+  FROM eventlog_topics.srf GROUP BY 1 ORDER BY 1;
+SELECT eventlog.drop_topic('srf');

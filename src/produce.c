@@ -614,43 +614,87 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 }
 
 /*
+ * The row type of produce()'s result, built and blessed once per backend
+ * (get_call_result_type() would rebuild it from pg_proc on every call).
+ */
+static TupleDesc
+produce_result_desc(void)
+{
+	static TupleDesc desc = NULL;
+
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		TupleDesc	d = CreateTemplateTupleDesc(2);
+
+		TupleDescInitEntry(d, 1, "partition", INT4OID, -1, 0);
+		TupleDescInitEntry(d, 2, "offset", INT8OID, -1, 0);
+		desc = BlessTupleDesc(d);
+		MemoryContextSwitchTo(old);
+	}
+	return desc;
+}
+
+/* produce()'s place in its one-row result set, kept in fn_extra */
+typedef struct ProduceState
+{
+	bool		returned;		/* the row went out; next call ends the set */
+	ExprContext *econtext;		/* where reset_produce_state is registered */
+} ProduceState;
+
+/* the executor abandons a set (rescan, shutdown): start afresh next time */
+static void
+reset_produce_state(Datum arg)
+{
+	((ProduceState *) DatumGetPointer(arg))->returned = false;
+}
+
+/*
  * eventlog.produce(topic, value, key, headers, partition)
  *		RETURNS TABLE(partition int, "offset" bigint)
  *
- * A value-per-call set function returning one row: everything a call
- * allocates lives in the call's multi-call context and is freed when the
- * set ends, so SELECT produce(...) FROM <a million rows> runs in constant
- * memory (a materialized set would leave a tuple descriptor behind per
- * call in the query's memory).
+ * A value-per-call set function returning one row, written out by hand:
+ * funcapi's multi-call helpers would create and delete a memory context
+ * on every call, and a materialized set would leave a tuple descriptor
+ * behind per call in the query's memory, so SELECT produce(...) FROM <a
+ * million rows> would grow.  What a call allocates lives in the caller's
+ * per-row context.
  */
 PG_FUNCTION_INFO_V1(eventlog_produce);
 Datum
 eventlog_produce(PG_FUNCTION_ARGS)
 {
-	FuncCallContext *funcctx;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ProduceState *state = (ProduceState *) fcinfo->flinfo->fn_extra;
+	Datum		out[2];
+	bool		outnull[2] = {false, false};
 
-	if (SRF_IS_FIRSTCALL())
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_ValuePerCall))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (state == NULL)
 	{
-		MemoryContext old;
-		TupleDesc	tupdesc;
-		Datum		out[2];
-		bool		outnull[2] = {false, false};
-		HeapTuple	tuple;
-
-		funcctx = SRF_FIRSTCALL_INIT();
-		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		produce_one(fcinfo, out);
-		tuple = heap_form_tuple(BlessTupleDesc(tupdesc), out, outnull);
-		funcctx->user_fctx = DatumGetPointer(HeapTupleGetDatum(tuple));
-		funcctx->max_calls = 1;
-		MemoryContextSwitchTo(old);
+		state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ProduceState));
+		fcinfo->flinfo->fn_extra = state;
 	}
-	funcctx = SRF_PERCALL_SETUP();
-	if (funcctx->call_cntr < funcctx->max_calls)
-		SRF_RETURN_NEXT(funcctx, PointerGetDatum(funcctx->user_fctx));
-	SRF_RETURN_DONE(funcctx);
+	if (state->returned)
+	{
+		UnregisterExprContextCallback(state->econtext, reset_produce_state,
+									  PointerGetDatum(state));
+		state->returned = false;
+		rsinfo->isDone = ExprEndResult;
+		PG_RETURN_NULL();
+	}
+
+	produce_one(fcinfo, out);
+	state->returned = true;
+	state->econtext = rsinfo->econtext;
+	RegisterExprContextCallback(rsinfo->econtext, reset_produce_state,
+								PointerGetDatum(state));
+	rsinfo->isDone = ExprMultipleResult;
+	return HeapTupleGetDatum(heap_form_tuple(produce_result_desc(), out, outnull));
 }
 
 /* eventlog.partition_for(topic, key): the partition produce() would pick. */
