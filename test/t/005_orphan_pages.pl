@@ -8,7 +8,8 @@
 # the new pages have replaced the zero ones.  Second part: several
 # sessions inserting into a brand-new topic at once must neither deadlock
 # nor lose records (the first page of a segment is created under the
-# relation extension lock).
+# relation extension lock).  In between: a block past the end that is not
+# all zeros is refused instead of overwritten.
 use strict;
 use warnings;
 
@@ -92,6 +93,33 @@ is($node->safe_psql('postgres', q{
 SELECT count(*) FROM (SELECT "offset", lag("offset") OVER (ORDER BY "offset") AS prev
                         FROM eventlog_topics.cr) s WHERE "offset" <= prev}),
 	'0', 'offsets strictly increase');
+
+# a block past the chain's end that is not all zeros (a page of another
+# format, or damage) is refused, not overwritten
+$node->safe_psql('postgres', q{SELECT eventlog.create_topic('fg', partitions => 1)});
+$node->safe_psql('postgres', q{SELECT eventlog.produce('fg', jsonb_build_object('n', g)) FROM generate_series(1, 10) g});
+my $fgfile = $node->data_dir . '/' . $node->safe_psql('postgres', q{
+SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map WHERE topic = 'fg'});
+$node->stop;
+# block 1 := block 0 with another special-space size: a page the buffer
+# manager accepts (sane header) but not one of this page format
+open(my $gh, '+<', $fgfile) or die "cannot open $fgfile: $!";
+binmode $gh;
+my $block0;
+read($gh, $block0, 8192) == 8192 or die "short read of $fgfile";
+my $special = unpack('v', substr($block0, 16, 2));
+substr($block0, 16, 2) = pack('v', $special + 8);
+seek($gh, 8192, 0);
+print $gh $block0;
+close $gh;
+$node->start;
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	q{SELECT eventlog.produce('fg', '{"n": "after"}')});
+isnt($ret, 0, 'producing past a foreign block fails');
+like($stderr, qr/block 1 of eventlog segment "t\d+_p0_s0" is not an eventlog page/,
+	'with an error that names the block');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM eventlog_topics.fg}),
+	'10', 'the records before it are intact');
 
 # part 2: first pages of new segments created concurrently
 my $script = $node->basedir . '/ins.sql';
