@@ -144,8 +144,22 @@ typedef struct ExportHeader
 	int64	   *seg_base;
 } ExportHeader;
 
-#define BAD_HEADER_HINT \
-	errhint("A row with partition -1 is the header that COPY TO of a topic writes first; load files written by COPY TO unchanged.")
+/* what the header's shape checks (parse_header's first query) find wrong */
+static const char *const shape_problems[] = {
+	gettext_noop("The value is not a topic export header of a format this version reads."),
+	gettext_noop("The header gives no valid partition count."),
+	gettext_noop("The segment list of the header is not an array.")
+};
+
+static void
+bad_header(const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("invalid topic export header"),
+			 errdetail_internal("%s", _(problem)),
+			 errhint("A row with partition -1 is the header that COPY TO of a topic writes first; load files written by COPY TO unchanged.")));
+}
 
 /*
  * Parse the header.  Inside SPI: the results live in SPI's procedure
@@ -173,24 +187,9 @@ parse_header(Datum hdr, ExportHeader *h)
 		elog(ERROR, "could not parse a topic export header");
 	td = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
-	if (!DatumGetBool(SPI_getbinval(tup, td, 1, &isnull)) || isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-				 errmsg("invalid topic export header"),
-				 errdetail("The value is not a topic export header of a format this version reads."),
-				 BAD_HEADER_HINT));
-	if (!DatumGetBool(SPI_getbinval(tup, td, 2, &isnull)) || isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-				 errmsg("invalid topic export header"),
-				 errdetail("The header gives no valid partition count."),
-				 BAD_HEADER_HINT));
-	if (!DatumGetBool(SPI_getbinval(tup, td, 3, &isnull)) || isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-				 errmsg("invalid topic export header"),
-				 errdetail("The segment list of the header is not an array."),
-				 BAD_HEADER_HINT));
+	for (i = 0; i < lengthof(shape_problems); i++)
+		if (!DatumGetBool(SPI_getbinval(tup, td, i + 1, &isnull)) || isnull)
+			bad_header(shape_problems[i]);
 
 	if (SPI_execute_with_args("SELECT (h->>'partitions')::int,"
 							  " (h->>'retention')::interval,"
@@ -252,11 +251,7 @@ parse_header(Datum hdr, ExportHeader *h)
 		}
 		if (h->seg_partition[i] < 0 || h->seg_partition[i] >= h->partitions ||
 			h->seg_no[i] < 0 || h->seg_base[i] < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-					 errmsg("invalid topic export header"),
-					 errdetail("A segment entry lacks a valid partition, seg_no or base_offset."),
-					 BAD_HEADER_HINT));
+			bad_header(gettext_noop("A segment entry lacks a valid partition, seg_no or base_offset."));
 	}
 }
 
