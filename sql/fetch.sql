@@ -90,6 +90,17 @@ SELECT ft_buffers('2026-06-01') >= 0 AS warm;
 SELECT ft_buffers('2026-06-01') < 40 AS few_pages_read;
 DROP FUNCTION ft_buffers(timestamptz);
 SELECT eventlog.drop_topic('ft');
+-- ... and sees the records its own INSERT has routed but not yet appended
+SELECT eventlog.create_topic('ftp', partitions => 1);
+CREATE FUNCTION ftp_seen() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RETURN eventlog.offset_for_time('ftp', 0, '2033-01-01');
+END $$;
+INSERT INTO eventlog_topics.ftp (ts, value)
+SELECT '2034-01-01', jsonb_build_object('g', g, 'seen', ftp_seen()) FROM generate_series(1, 3) g;
+SELECT "offset", value FROM eventlog_topics.ftp ORDER BY "offset";
+DROP FUNCTION ftp_seen();
+SELECT eventlog.drop_topic('ftp');
 
 -- bad input
 SELECT * FROM eventlog.fetch('nosuch', 0, 0);

@@ -191,6 +191,7 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 
 	if (!RelationNeedsWAL(seg))
 		return;
+	memset(&xlrec, 0, sizeof(xlrec));	/* no uninitialized padding in WAL */
 
 	XLogBeginInsert();
 	if (info == XLOG_EL_NEW_PAGE)
@@ -315,24 +316,6 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
 }
 
 /*
- * A block past the chain's end may only be one a crash left all zeros.
- * Anything else there (a page of another format, damage) is refused
- * rather than overwritten.
- */
-static void
-check_not_foreign(Relation seg, Buffer buf)
-{
-	Page		page = BufferGetPage(buf);
-
-	if (!PageIsNew(page) && !el_page_is_valid(page))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("block %u of eventlog segment \"%s\" is not an eventlog page",
-						BufferGetBlockNumber(buf), RelationGetRelationName(seg)),
-				 errdetail("The block is neither initialized by this version nor empty.")));
-}
-
-/*
  * The block that follows tail in the page chain (block 0 if tail is
  * InvalidBlockNumber), exclusively locked.  The chain has no holes: if a
  * block already exists there it is one a crash left uninitialized (nobody
@@ -354,7 +337,11 @@ chain_next_block(Relation seg, BlockNumber tail)
 		UnlockRelationForExtension(seg, ExclusiveLock);
 		buf = ReadBuffer(seg, want);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		check_not_foreign(seg, buf);
+		/*
+		 * All zeros as a crash leaves it, or (first page only) one a racing
+		 * twin just initialized; el_page_is_valid() refuses anything else.
+		 */
+		(void) el_page_is_valid(BufferGetPage(buf));
 		return buf;
 	}
 	buf = ReadBufferExtended(seg, MAIN_FORKNUM, P_NEW, RBM_ZERO_AND_LOCK, NULL);
@@ -381,8 +368,6 @@ last_valid_block(Relation seg)
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		valid = el_page_is_valid(BufferGetPage(buf));
-		if (!valid)
-			check_not_foreign(seg, buf);
 		UnlockReleaseBuffer(buf);
 		if (valid)
 			return blk - 1;

@@ -118,14 +118,26 @@ el_page_apply(Page page, const char *bytes, Size len)
 	phdr->pd_lower = pos + len;
 }
 
+/*
+ * Is the page an initialized eventlog page?  An all-zero page is not (yet):
+ * a crash can leave such blocks at the end of a chain, and appends reuse
+ * them.  Any other page is refused, so that a page of another format (an
+ * older build) or damage is never read as empty nor overwritten.
+ */
 bool
 el_page_is_valid(Page page)
 {
 	if (PageIsNew(page))
 		return false;
-	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(ElPageOpaqueData)))
-		return false;
-	return ElPageGetOpaque(page)->magic == EL_PAGE_MAGIC;
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(ElPageOpaqueData)) ||
+		ElPageGetOpaque(page)->magic != EL_PAGE_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("eventlog page is neither empty nor in the page format of this build"),
+				 errdetail("The page has %u bytes of special space; this build's pages have %u.",
+						   (unsigned) PageGetSpecialSize(page),
+						   (unsigned) MAXALIGN(sizeof(ElPageOpaqueData)))));
+	return true;
 }
 
 /* Run headers are unaligned on the page, hence the memcpy()s. */

@@ -35,7 +35,7 @@
 #include "storage/bufpage.h"
 #include "utils/snapshot.h"
 
-#define EL_PAGE_MAGIC		0x45764C67	/* "EvLg" */
+#define EL_PAGE_MAGIC		0x45764C68	/* "EvLh": changes with the format */
 
 typedef struct ElPageOpaqueData
 {

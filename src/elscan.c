@@ -410,13 +410,16 @@ el_time_start_offset(ElTopic *topic, int partition, int64 ts)
 	ElPartition *part = &topic->parts[partition];
 	int			i;
 
+	/* this backend's own buffered records count too (pending.h) */
+	if (!el_pending_empty())
+		el_pending_flush();
 	for (i = 0; i < part->nsegs; i++)
 	{
 		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
 		int64		first;
 		BlockNumber blk = el_find_time_block(seg, ts, &first);
 
-		table_close(seg, AccessShareLock);
+		table_close(seg, NoLock);
 		if (blk != InvalidBlockNumber)
 			return first;
 	}

@@ -614,22 +614,23 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 }
 
 /*
- * The row type of produce()'s result, built and blessed once per backend
- * (get_call_result_type() would rebuild it from pg_proc on every call).
+ * The row type of produce()'s result, as declared in SQL, blessed once per
+ * backend (get_call_result_type() builds it from pg_proc on every call).
  */
 static TupleDesc
-produce_result_desc(void)
+produce_result_desc(FunctionCallInfo fcinfo)
 {
 	static TupleDesc desc = NULL;
 
 	if (desc == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		TupleDesc	d = CreateTemplateTupleDesc(2);
+		TupleDesc	declared;
+		MemoryContext old;
 
-		TupleDescInitEntry(d, 1, "partition", INT4OID, -1, 0);
-		TupleDescInitEntry(d, 2, "offset", INT8OID, -1, 0);
-		desc = BlessTupleDesc(d);
+		if (get_call_result_type(fcinfo, NULL, &declared) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		desc = BlessTupleDesc(CreateTupleDescCopy(declared));
 		MemoryContextSwitchTo(old);
 	}
 	return desc;
@@ -694,7 +695,7 @@ eventlog_produce(PG_FUNCTION_ARGS)
 	RegisterExprContextCallback(rsinfo->econtext, reset_produce_state,
 								PointerGetDatum(state));
 	rsinfo->isDone = ExprMultipleResult;
-	return HeapTupleGetDatum(heap_form_tuple(produce_result_desc(), out, outnull));
+	return HeapTupleGetDatum(heap_form_tuple(produce_result_desc(fcinfo), out, outnull));
 }
 
 /* eventlog.partition_for(topic, key): the partition produce() would pick. */
