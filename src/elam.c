@@ -183,6 +183,30 @@ store_row(TupleTableSlot *slot, Relation rel, int partition, int64 offset)
 }
 
 /*
+ * Fill slot with a control row of the topic export (topicdump.h): every
+ * column NULL but the partition and, if offset >= 0, the offset.  The
+ * caller stores it (store_row).
+ */
+static void
+fill_control_row(TupleTableSlot *slot, int partition, int64 offset)
+{
+	int			i;
+
+	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(partition);
+	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
+	if (offset >= 0)
+	{
+		slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
+		slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = false;
+	}
+}
+
+/*
  * COPY TO of a topic ends each partition whose log end lies beyond its
  * last visible record (aborted or unfinished records at the tail) with a
  * marker row: (partition, log end - 1, everything else NULL).  COPY FROM
@@ -193,19 +217,10 @@ static bool
 export_log_end_marker(ElScanDesc scan, TupleTableSlot *slot)
 {
 	int64		log_end = el_partition_log_end(scan->topic, scan->partition);
-	int			i;
 
 	if (log_end - 1 <= scan->last_offset)
 		return false;
-	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
-	{
-		slot->tts_values[i] = (Datum) 0;
-		slot->tts_isnull[i] = true;
-	}
-	slot->tts_values[0] = Int32GetDatum(scan->partition);
-	slot->tts_isnull[0] = false;
-	slot->tts_values[1] = Int64GetDatum(log_end - 1);
-	slot->tts_isnull[1] = false;
+	fill_control_row(slot, scan->partition, log_end - 1);
 	store_row(slot, scan->base.rs_rd, scan->partition, log_end - 1);
 	return true;
 }
@@ -229,16 +244,9 @@ el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 	{
 		/* COPY TO starts with the topic's configuration (topicdump.c) */
 		MemoryContext old = MemoryContextSwitchTo(scan->cxt);
-		int			i;
 
 		scan->export_header = false;
-		for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
-		{
-			slot->tts_values[i] = (Datum) 0;
-			slot->tts_isnull[i] = true;
-		}
-		slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(EL_HEADER_PARTITION);
-		slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
+		fill_control_row(slot, EL_HEADER_PARTITION, -1);
 		slot->tts_values[EL_ATTNUM_VALUE - 1] = el_topic_export_header(scan->topic);
 		slot->tts_isnull[EL_ATTNUM_VALUE - 1] = false;
 		MemoryContextSwitchTo(old);
@@ -381,7 +389,6 @@ el_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	int			partition;
 	int64		offset;
 	ElTopic    *topic;
-	int			i;
 
 	if (fetch_by_tid(rel, tid, snapshot, slot))
 		return true;
@@ -392,15 +399,7 @@ el_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	if (partition < 0 || partition >= topic->nparts ||
 		offset >= el_partition_log_end(topic, partition))
 		return false;
-	for (i = 0; i < slot->tts_tupleDescriptor->natts; i++)
-	{
-		slot->tts_values[i] = (Datum) 0;
-		slot->tts_isnull[i] = true;
-	}
-	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(partition);
-	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
-	slot->tts_values[EL_ATTNUM_OFFSET - 1] = Int64GetDatum(offset);
-	slot->tts_isnull[EL_ATTNUM_OFFSET - 1] = false;
+	fill_control_row(slot, partition, offset);
 	store_row(slot, rel, partition, offset);
 	return true;
 }

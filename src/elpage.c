@@ -338,27 +338,18 @@ expand_data(const char *data, Size len, uint16 hdr, int64 base_ts, char *dst)
 
 /*
  * The timestamp at the start of a record's data, if its first column is
- * not null (the caller knows the first column is a timestamptz).
+ * not null and the record is not yet compacted for a page (the caller
+ * knows the first column is a timestamptz).
  */
 bool
 el_entry_ts(const char *entry, Size len, int natts, int64 *ts)
 {
 	uint16		hdr;
-	Size		fixed = EL_REC_FIXED;
 
 	memcpy(&hdr, entry, 2);
 	if (hdr & EL_REC_TSDELTA)
 		return false;			/* already relative to some page */
-	if (hdr & EL_REC_HASNULLS)
-	{
-		if (!(((const bits8 *) entry)[EL_REC_FIXED] & 1))
-			return false;		/* first column is null */
-		fixed += BITMAPLEN(natts);
-	}
-	if (fixed + 8 > len)
-		return false;
-	memcpy(ts, entry + fixed, 8);
-	return true;
+	return entry_time(entry, len, natts, 0, ts);
 }
 
 /*

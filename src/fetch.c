@@ -225,22 +225,19 @@ eventlog_offset_for_time(PG_FUNCTION_ARGS)
 	off = 0;
 	if (tsatt == EL_NDERIVED && topic->ts_natts > 0)
 		off = el_time_start_offset(topic, partition, ts);
-	if (off < 0)
+	if (off >= 0)
 	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(tmp);
-		PG_RETURN_NULL();
-	}
-	el_cursor_init(&cur, topic, partition, off, GetActiveSnapshot(), EL_READ_SKIP);
-	while (el_cursor_next(&cur, &off, values, isnull))
-	{
-		if (!isnull[tsatt] && DatumGetTimestampTz(values[tsatt]) >= ts)
+		el_cursor_init(&cur, topic, partition, off, GetActiveSnapshot(), EL_READ_SKIP);
+		while (el_cursor_next(&cur, &off, values, isnull))
 		{
-			result = off;
-			break;
+			if (!isnull[tsatt] && DatumGetTimestampTz(values[tsatt]) >= ts)
+			{
+				result = off;
+				break;
+			}
 		}
+		el_cursor_end(&cur);
 	}
-	el_cursor_end(&cur);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	if (result < 0)

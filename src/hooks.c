@@ -64,24 +64,32 @@ static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
-/* Is relid a topic or segment relation?  Cheap: namespace check only. */
+/* Is relid in the extension's schema nspname?  Cheap: a namespace check. */
 static bool
-is_eventlog_rel(Oid relid)
+rel_in_schema(Oid relid, const char *nspname)
 {
 	Oid			nsp = get_rel_namespace(relid);
 
-	if (!OidIsValid(nsp))
-		return false;
-	return nsp == get_namespace_oid(EL_TOPICS_SCHEMA, true) ||
-		nsp == get_namespace_oid(EL_SEGMENTS_SCHEMA, true);
+	return OidIsValid(nsp) && nsp == get_namespace_oid(nspname, true);
+}
+
+static bool
+is_topic_rel(Oid relid)
+{
+	return rel_in_schema(relid, EL_TOPICS_SCHEMA);
 }
 
 static bool
 is_segment_rel(Oid relid)
 {
-	Oid			nsp = get_rel_namespace(relid);
+	return rel_in_schema(relid, EL_SEGMENTS_SCHEMA);
+}
 
-	return OidIsValid(nsp) && nsp == get_namespace_oid(EL_SEGMENTS_SCHEMA, true);
+/* Is relid a topic or segment relation? */
+static bool
+is_eventlog_rel(Oid relid)
+{
+	return is_topic_rel(relid) || is_segment_rel(relid);
 }
 
 /*
@@ -371,8 +379,7 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 		CopyStmt   *stmt = (CopyStmt *) parsetree;
 		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 
-		if (OidIsValid(relid) &&
-			get_rel_namespace(relid) == get_namespace_oid(EL_TOPICS_SCHEMA, true))
+		if (OidIsValid(relid) && is_topic_rel(relid))
 		{
 			Oid			save_to = el_copy_to_relid;
 			Oid			save_from = el_copy_from_relid;

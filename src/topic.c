@@ -525,9 +525,22 @@ el_catalog_owner_begin(ElCatalogOwner *state)
 	GetUserIdAndSecContext(&state->save_userid, &state->save_sec);
 	SetUserIdAndSecContext(owner, state->save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	state->guc_level = NewGUCNestLevel();
+	state->guc_level = el_push_catalog_search_path();
+}
+
+/*
+ * Open a GUC nest level with search_path = pg_catalog, pg_temp, so that
+ * the functions and operators of the statements run until the level is
+ * popped (AtEOXact_GUC) resolve in pg_catalog only.  Returns the level.
+ */
+int
+el_push_catalog_search_path(void)
+{
+	int			level = NewGUCNestLevel();
+
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
 }
 
 void

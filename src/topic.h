@@ -70,6 +70,7 @@ typedef struct ElCatalogOwner
 
 extern void el_catalog_owner_begin(ElCatalogOwner *state);
 extern void el_catalog_owner_end(ElCatalogOwner *state);
+extern int	el_push_catalog_search_path(void);
 
 /* Topic DDL pieces shared with the topic export (topicdump.c) */
 extern void el_check_partition_count(int partitions);

@@ -60,11 +60,9 @@
 static int
 fixed_gucs(void)
 {
-	int			level = NewGUCNestLevel();
+	int			level = el_push_catalog_search_path();
 
 	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }
@@ -333,20 +331,11 @@ add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
 
 /* The topic's partition count in the catalog, 0 if it is not registered. */
 static int
-catalog_partitions(const char *topic)
+catalog_partitions(Relation rel)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-	bool		isnull;
+	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), true);
 
-	args[0] = CStringGetTextDatum(topic);
-	if (SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config WHERE topic = $1",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read eventlog.topic_config");
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	return topic ? topic->nparts : 0;
 }
 
 void
@@ -376,7 +365,7 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 	 * with create_topic's and alter_topic's locks, and looks again.  A topic
 	 * that exists keeps its settings.
 	 */
-	oldparts = catalog_partitions(topic);
+	oldparts = catalog_partitions(rel);
 	if (oldparts < h.partitions)
 	{
 		if (!pg_class_ownercheck(relid, GetUserId()))
@@ -387,7 +376,7 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 		el_lock_topic_name(topic);
 		LockRelationOid(relid, ShareUpdateExclusiveLock);
 		AcceptInvalidationMessages();
-		oldparts = catalog_partitions(topic);
+		oldparts = catalog_partitions(rel);
 	}
 	if (oldparts >= h.partitions)
 	{
