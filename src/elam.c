@@ -331,6 +331,14 @@ fetch_by_tid(Relation rel, ItemPointer tid, Snapshot snapshot,
 	if (partition < 0 || partition >= topic->nparts)
 		return false;
 
+	/* a dirty snapshot reports whom to wait for, nobody unless we say so */
+	if (snapshot->snapshot_type == SNAPSHOT_DIRTY)
+	{
+		snapshot->xmin = InvalidTransactionId;
+		snapshot->xmax = InvalidTransactionId;
+		snapshot->speculativeToken = 0;
+	}
+
 	el_cursor_init(&cur, topic, partition, offset, snapshot, EL_READ_SKIP);
 	cur.stop_before = offset + 1;
 	ok = el_cursor_next(&cur, &found, slot->tts_values, slot->tts_isnull) &&
@@ -467,28 +475,64 @@ el_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 	el_topic_insert_batch(rel, slots, nslots);
 }
 
+/*
+ * Every statement that would change or lock records gets one of these
+ * errors, from the access method or, earlier, from hooks.c.  Whole
+ * messages, not fragments, so that they can be translated.
+ */
 void
-el_refuse_modification(const char *what, Relation rel)
+el_refuse_modification(ElModification what, Relation rel)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("cannot %s topic \"%s\"", what, RelationGetRelationName(rel)),
-			 errdetail("Records of an event log are immutable."),
-			 errhint("Produce a new record instead; use eventlog.delete_records() or retention to remove old ones.")));
+	const char *name = RelationGetRelationName(rel);
+	int			code = ERRCODE_FEATURE_NOT_SUPPORTED;
+
+	switch (what)
+	{
+		case EL_MOD_UPDATE:
+			ereport(ERROR, (errcode(code), errmsg("cannot UPDATE topic \"%s\"", name),
+							errdetail("Records of an event log are immutable."),
+							errhint("Produce a new record instead.")));
+			break;
+		case EL_MOD_DELETE:
+			ereport(ERROR, (errcode(code), errmsg("cannot DELETE from topic \"%s\"", name),
+							errdetail("Records of an event log are immutable."),
+							errhint("Produce a tombstone (a key with a NULL value) instead.")));
+			break;
+		case EL_MOD_MERGE:
+			ereport(ERROR, (errcode(code), errmsg("cannot MERGE into topic \"%s\"", name),
+							errdetail("Records of an event log are immutable."),
+							errhint("Use INSERT to produce records.")));
+			break;
+		case EL_MOD_ON_CONFLICT:
+			ereport(ERROR, (errcode(code), errmsg("cannot use INSERT ... ON CONFLICT on topic \"%s\"", name),
+							errdetail("Records of an event log are never replaced, so there is no conflict to resolve."),
+							errhint("Use a plain INSERT.")));
+			break;
+		case EL_MOD_LOCK:
+			ereport(ERROR, (errcode(code), errmsg("cannot lock rows of topic \"%s\"", name),
+							errdetail("Records of an event log are immutable, so there is nothing to lock them against."),
+							errhint("Remove FOR UPDATE/FOR SHARE, or use a consumer group to divide the work.")));
+			break;
+		case EL_MOD_TRUNCATE:
+			ereport(ERROR, (errcode(code), errmsg("cannot TRUNCATE topic \"%s\"", name),
+							errdetail("Records of an event log are immutable."),
+							errhint("Drop the topic with eventlog.drop_topic() instead.")));
+			break;
+	}
 }
 
 static void
 el_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId cid,
 							int options, struct BulkInsertStateData *bistate, uint32 specToken)
 {
-	el_refuse_modification("use INSERT ... ON CONFLICT on", rel);
+	el_refuse_modification(EL_MOD_ON_CONFLICT, rel);
 }
 
 static void
 el_tuple_complete_speculative(Relation rel, TupleTableSlot *slot,
 							  uint32 specToken, bool succeeded)
 {
-	el_refuse_modification("use INSERT ... ON CONFLICT on", rel);
+	el_refuse_modification(EL_MOD_ON_CONFLICT, rel);
 }
 
 static TM_Result
@@ -496,7 +540,7 @@ el_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
 				Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
 				bool changingPart)
 {
-	el_refuse_modification("DELETE from", rel);
+	el_refuse_modification(EL_MOD_DELETE, rel);
 	return TM_Invisible;
 }
 
@@ -506,7 +550,7 @@ el_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 				bool wait, TM_FailureData *tmfd, LockTupleMode *lockmode,
 				bool *update_indexes)
 {
-	el_refuse_modification("UPDATE", rel);
+	el_refuse_modification(EL_MOD_UPDATE, rel);
 	return TM_Invisible;
 }
 
@@ -515,7 +559,7 @@ el_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot,
 			  TupleTableSlot *slot, CommandId cid, LockTupleMode mode,
 			  LockWaitPolicy wait_policy, uint8 flags, TM_FailureData *tmfd)
 {
-	el_refuse_modification("lock rows of", rel);
+	el_refuse_modification(EL_MOD_LOCK, rel);
 	return TM_Invisible;
 }
 

@@ -9,7 +9,17 @@
 #include "utils/rel.h"
 
 /* elam.c */
-extern void el_refuse_modification(const char *what, Relation rel);
+typedef enum ElModification
+{
+	EL_MOD_UPDATE,
+	EL_MOD_DELETE,
+	EL_MOD_MERGE,
+	EL_MOD_ON_CONFLICT,
+	EL_MOD_LOCK,
+	EL_MOD_TRUNCATE
+} ElModification;
+
+extern void el_refuse_modification(ElModification what, Relation rel);
 
 /* elvacuum.c */
 extern double el_vacuum_segment(Relation seg, struct VacuumParams *params,

@@ -246,6 +246,21 @@ el_run_visibility(const ElRun *run, Snapshot snapshot)
 		return EL_VISIBLE;
 	}
 
+	if (snapshot->snapshot_type == SNAPSHOT_DIRTY)
+	{
+		/*
+		 * As HeapTupleSatisfiesDirty: another transaction's records count
+		 * while it runs, and the caller (a unique index check) learns whom
+		 * to wait for from the snapshot's xmin.
+		 */
+		if (TransactionIdIsInProgress(xid))
+		{
+			snapshot->xmin = xid;
+			return EL_VISIBLE;
+		}
+		return TransactionIdDidCommit(xid) ? EL_VISIBLE : EL_INVISIBLE;
+	}
+
 	if (snapshot->snapshot_type == SNAPSHOT_MVCC)
 	{
 		if (XidInMVCCSnapshot(xid, snapshot))

@@ -1,12 +1,17 @@
 /*
  * hooks.c
- *		Refuse statements that would change records, before they start.
+ *		Keep statements away from what they must not change, before they
+ *		start: records (immutable), a topic's definition (its columns are
+ *		the layout of every stored record), and segments (managed by the
+ *		extension).
  *
  * The access method's update/delete/lock callbacks already raise errors,
  * but some statements never reach them (MERGE with only INSERT actions,
  * ON CONFLICT with no index, TRUNCATE, which only swaps the topic
- * relation's empty file).  Checking at parse analysis gives every one the
- * same clear error and changes nothing.
+ * relation's empty file), and DDL can reach a topic indirectly: through an
+ * inheritance or partition parent, a rule, the extension's membership.
+ * Each utility statement that can reach a topic or segment has one check
+ * below; el_process_utility only dispatches.
  */
 #include "postgres.h"
 
@@ -14,9 +19,14 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
 #include "commands/tablecmds.h"
-#include "nodes/nodeFuncs.h"
+#include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/planmain.h"
+#include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "parser/parsetree.h"
@@ -28,68 +38,256 @@
 #include "utils/syscache.h"
 
 #include "elam.h"
-#include "executor/executor.h"
-#include "pending.h"
 #include "eventlog.h"
+#include "pending.h"
 #include "topic.h"
 
 Oid			el_copy_to_relid = InvalidOid;
 bool		el_copy_to_header = false;
 Oid			el_copy_from_relid = InvalidOid;
 
-/*
- * The export header (topicdump.c) needs the partition and value columns:
- * COPY without a column list (or pg_dump's full list) writes it.
- */
-static bool
-copy_has_header_columns(CopyStmt *stmt)
-{
-	bool		partition = false;
-	bool		value = false;
-	ListCell   *lc;
-
-	if (stmt->attlist == NIL)
-		return true;
-	foreach(lc, stmt->attlist)
-	{
-		const char *col = strVal(lfirst(lc));
-
-		partition |= strcmp(col, "partition") == 0;
-		value |= strcmp(col, "value") == 0;
-	}
-	return partition && value;
-}
-
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
 static ProcessUtility_hook_type prev_process_utility = NULL;
+static planner_hook_type prev_planner = NULL;
 
-/* Is relid in the extension's schema nspname?  Cheap: a namespace check. */
-static bool
-rel_in_schema(Oid relid, const char *nspname)
+/* ------------------------------------------------------------------------
+ * Which relations are ours
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * What relid is to the extension, from pg_class alone: a topic or segment
+ * relation uses the eventlog access method and lives in the extension's
+ * schema for it.  An ordinary table that someone created in one of those
+ * schemas is nothing special.
+ */
+static ElRelRole
+relid_role(Oid relid)
 {
-	Oid			nsp = get_rel_namespace(relid);
+	HeapTuple	tup;
+	Form_pg_class form;
+	ElRelRole	role = EL_ROLE_OTHER;
 
-	return OidIsValid(nsp) && nsp == get_namespace_oid(nspname, true);
+	if (!OidIsValid(relid))
+		return EL_ROLE_OTHER;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return EL_ROLE_OTHER;
+	form = (Form_pg_class) GETSTRUCT(tup);
+	if (OidIsValid(form->relam) &&
+		form->relam == get_table_am_oid("eventlog", true))
+	{
+		if (form->relnamespace == get_namespace_oid(EL_TOPICS_SCHEMA, true))
+			role = EL_ROLE_TOPIC;
+		else if (form->relnamespace == get_namespace_oid(EL_SEGMENTS_SCHEMA, true))
+			role = EL_ROLE_SEGMENT;
+	}
+	ReleaseSysCache(tup);
+	return role;
 }
 
 static bool
 is_topic_rel(Oid relid)
 {
-	return rel_in_schema(relid, EL_TOPICS_SCHEMA);
+	return relid_role(relid) == EL_ROLE_TOPIC;
 }
 
 static bool
 is_segment_rel(Oid relid)
 {
-	return rel_in_schema(relid, EL_SEGMENTS_SCHEMA);
+	return relid_role(relid) == EL_ROLE_SEGMENT;
 }
 
-/* Is relid a topic or segment relation? */
 static bool
 is_eventlog_rel(Oid relid)
 {
-	return is_topic_rel(relid) || is_segment_rel(relid);
+	return relid_role(relid) != EL_ROLE_OTHER;
+}
+
+/* The topic or segment a statement names, or InvalidOid. */
+static Oid
+eventlog_rel_named(RangeVar *rv)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return InvalidOid;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	return is_eventlog_rel(relid) ? relid : InvalidOid;
+}
+
+static bool
+is_extension_schema(const char *nspname)
+{
+	return strcmp(nspname, EL_SCHEMA) == 0 ||
+		strcmp(nspname, EL_TOPICS_SCHEMA) == 0 ||
+		strcmp(nspname, EL_SEGMENTS_SCHEMA) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------
+ */
+
+static void
+refuse(ElModification what, Oid relid)
+{
+	Relation	rel = relation_open(relid, NoLock);
+
+	el_refuse_modification(what, rel);
+}
+
+static void
+refuse_layout_change(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot change the definition of eventlog relation \"%s\"",
+					get_rel_name(relid)),
+			 errdetail("A topic's columns, name and schema are the layout of every record stored in its segments; segments are managed by the extension."),
+			 errhint("Create a new topic.  A topic's owner, statistics targets, triggers and replica identity can be altered.")));
+}
+
+/*
+ * A topic or segment is neither a partition nor an inheritance parent or
+ * child: a recursing ALTER TABLE on a parent would change a topic's columns
+ * behind every other check here, and scans of a parent would mix the log
+ * with other tables' rows.
+ */
+static void
+refuse_hierarchy(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("eventlog relation \"%s\" cannot be part of an inheritance or partition hierarchy",
+					get_rel_name(relid)),
+			 errdetail("Topics and their segments are never parents, children or partitions of other tables."),
+			 errhint("Combine a topic with other tables in a view (UNION ALL) instead.")));
+}
+
+static void
+refuse_segment_change(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot change eventlog segment \"%s\" directly", get_rel_name(relid)),
+			 errdetail("Segments are the storage of a topic and follow it: they are created, given away and dropped with it."),
+			 errhint("Change or drop the topic instead.")));
+}
+
+/* ------------------------------------------------------------------------
+ * Queries: refused at parse analysis
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+check_query_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+
+		if (q->resultRelation > 0)
+		{
+			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+
+			if (rte->rtekind == RTE_RELATION && is_eventlog_rel(rte->relid))
+			{
+				switch (q->commandType)
+				{
+					case CMD_UPDATE:
+						refuse(EL_MOD_UPDATE, rte->relid);
+						break;
+					case CMD_DELETE:
+						refuse(EL_MOD_DELETE, rte->relid);
+						break;
+					case CMD_MERGE:
+						refuse(EL_MOD_MERGE, rte->relid);
+						break;
+					case CMD_INSERT:
+						if (q->onConflict != NULL)
+							refuse(EL_MOD_ON_CONFLICT, rte->relid);
+						break;
+					default:
+						break;
+				}
+			}
+		}
+		foreach(lc, q->rowMarks)
+		{
+			RowMarkClause *rc = lfirst_node(RowMarkClause, lc);
+			RangeTblEntry *rte = rt_fetch(rc->rti, q->rtable);
+
+			if (rte->rtekind == RTE_RELATION && is_eventlog_rel(rte->relid))
+				refuse(EL_MOD_LOCK, rte->relid);
+		}
+		return query_tree_walker(q, check_query_walker, context, 0);
+	}
+	return expression_tree_walker(node, check_query_walker, context);
+}
+
+static void
+el_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+	if (get_namespace_oid(EL_TOPICS_SCHEMA, true) != InvalidOid)
+		check_query_walker((Node *) query, NULL);
+}
+
+/*
+ * Topics are read forward only.  A SCROLL cursor over one gets a
+ * Materialize node on top, as the planner does for any plan that cannot
+ * run backward; the planner believes a sequential scan always can.
+ */
+static PlannedStmt *
+el_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	ListCell   *lc;
+
+	if (prev_planner)
+		result = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	if (!(cursorOptions & CURSOR_OPT_SCROLL) || IsA(result->planTree, Material))
+		return result;
+	foreach(lc, result->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_RELATION && is_topic_rel(rte->relid))
+		{
+			result->planTree = materialize_finished_plan(result->planTree);
+			break;
+		}
+	}
+	return result;
+}
+
+/* ------------------------------------------------------------------------
+ * Utility statements: one check per statement type
+ * ------------------------------------------------------------------------
+ */
+
+static void
+call_process_utility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
 }
 
 /*
@@ -123,95 +321,251 @@ eventlog_rel_is_empty(Oid relid)
 	return empty;
 }
 
-static void
-refuse(const char *what, Oid relid)
+/*
+ * TRUNCATE: a topic holding records is refused.  A segment reads as empty
+ * through SQL, so TRUNCATE leaves it alone: pg_restore -j truncates the
+ * segment tables it created before loading their (empty) data, possibly
+ * after the topic's COPY has filled them (topicdump.c).  Returns the
+ * statement to run, with the segments taken out.
+ */
+static PlannedStmt *
+check_truncate(PlannedStmt *pstmt, bool *readOnlyTree)
 {
-	Relation	rel = relation_open(relid, NoLock);
+	TruncateStmt *stmt = (TruncateStmt *) pstmt->utilityStmt;
+	List	   *keep = NIL;
+	ListCell   *lc;
 
-	el_refuse_modification(what, rel);
+	foreach(lc, stmt->relations)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (is_segment_rel(relid))
+			continue;
+		if (is_topic_rel(relid) && !eventlog_rel_is_empty(relid))
+			refuse(EL_MOD_TRUNCATE, relid);
+		keep = lappend(keep, rv);
+	}
+	if (list_length(keep) == list_length(stmt->relations))
+		return pstmt;
+	pstmt = copyObject(pstmt);
+	((TruncateStmt *) pstmt->utilityStmt)->relations = keep;
+	*readOnlyTree = false;
+	return pstmt;
+}
+
+/*
+ * ALTER TABLE (and ALTER INDEX/VIEW/... on a table).  On a topic only what
+ * leaves its record layout alone: owner, statistics targets, triggers,
+ * replica identity.  On any table: no command that makes a topic or
+ * segment a partition, parent or child.  Returns the new owner of a topic
+ * for give_segments_to_owner().
+ */
+static RoleSpec *
+check_alter_table(AlterTableStmt *stmt)
+{
+	Oid			relid = eventlog_rel_named(stmt->relation);
+	RoleSpec   *new_topic_owner = NULL;
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			other = InvalidOid;
+
+		switch (cmd->subtype)
+		{
+			case AT_AttachPartition:
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+				other = eventlog_rel_named(castNode(PartitionCmd, cmd->def)->name);
+				break;
+			case AT_AddInherit:
+			case AT_DropInherit:
+				other = eventlog_rel_named(castNode(RangeVar, cmd->def));
+				break;
+			default:
+				break;
+		}
+		if (OidIsValid(other))
+			refuse_hierarchy(other);
+		if (!OidIsValid(relid))
+			continue;
+
+		switch (cmd->subtype)
+		{
+			case AT_ChangeOwner:
+				if (is_segment_rel(relid))
+					refuse_segment_change(relid);
+				new_topic_owner = cmd->newowner;
+				break;
+			case AT_SetStatistics:
+			case AT_EnableTrig:
+			case AT_DisableTrig:
+			case AT_EnableTrigAll:
+			case AT_DisableTrigAll:
+			case AT_EnableTrigUser:
+			case AT_DisableTrigUser:
+			case AT_EnableAlwaysTrig:
+			case AT_EnableReplicaTrig:
+			case AT_ReplicaIdentity:
+				break;
+			case AT_AttachPartition:
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+			case AT_AddInherit:
+			case AT_DropInherit:
+				refuse_hierarchy(relid);
+				break;
+			default:
+				refuse_layout_change(relid);
+		}
+	}
+	return new_topic_owner;
+}
+
+/* CREATE TABLE ... INHERITS (topic) or PARTITION OF topic */
+static void
+check_create(CreateStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->inhRelations)
+	{
+		Oid			relid = eventlog_rel_named(lfirst_node(RangeVar, lc));
+
+		if (OidIsValid(relid))
+			refuse_hierarchy(relid);
+	}
+}
+
+/*
+ * ALTER ... RENAME: a topic's name is the topic's name in the catalog and
+ * its columns are the record layout.  Renaming its triggers, indexes or
+ * constraints is harmless.  The extension's schemas are named in code.
+ */
+static void
+check_rename(RenameStmt *stmt)
+{
+	switch (stmt->renameType)
+	{
+		case OBJECT_TRIGGER:
+		case OBJECT_POLICY:
+		case OBJECT_TABCONSTRAINT:
+		case OBJECT_RULE:
+			return;
+		case OBJECT_SCHEMA:
+			if (is_extension_schema(stmt->subname))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot rename schema \"%s\"", stmt->subname),
+						 errdetail("The schema belongs to extension pg_eventlog, which finds its objects by name.")));
+			return;
+		default:
+			{
+				Oid			relid = eventlog_rel_named(stmt->relation);
+
+				if (OidIsValid(relid))
+					refuse_layout_change(relid);
+			}
+	}
 }
 
 static void
-refuse_layout_change(Oid relid)
+check_set_schema(AlterObjectSchemaStmt *stmt)
 {
+	Oid			relid = eventlog_rel_named(stmt->relation);
+
+	if (OidIsValid(relid))
+		refuse_layout_change(relid);
+}
+
+/*
+ * Rules are refused on topics and segments: an INSTEAD rule would swallow
+ * produce() (which needs the inserted row back) and an ON SELECT rule
+ * would hide the log.  Triggers do everything a rule could here.
+ */
+static void
+check_rule(RuleStmt *stmt)
+{
+	Oid			relid = eventlog_rel_named(stmt->relation);
+
+	if (OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot create rules on eventlog relation \"%s\"",
+						get_rel_name(relid)),
+				 errdetail("Rules could redirect or swallow the records produced to a topic."),
+				 errhint("Use a trigger on the topic instead.")));
+}
+
+/*
+ * The extension's members are exactly what its script created: taking its
+ * catalog out of it would make pg_dump dump the catalog twice (and the
+ * restore fail), and a topic added to it would no longer be dumped.
+ */
+static void
+check_extension_contents(AlterExtensionContentsStmt *stmt)
+{
+	if (strcmp(stmt->extname, "pg_eventlog") != 0 || creating_extension)
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("cannot change the columns, name or schema of topic relation \"%s\"",
-					get_rel_name(relid)),
-			 errdetail("A topic's columns are the layout of every record stored in its segments."),
-			 errhint("Create a new topic; owner, statistics, triggers and replica identity can be altered.")));
+			 errmsg("cannot add objects to or drop objects from extension \"%s\"",
+					stmt->extname),
+			 errdetail("pg_dump and the extension's own code rely on its members being exactly those its script creates.")));
 }
 
-static bool
-check_query_walker(Node *node, void *context)
+/*
+ * DROP TABLE of a segment that still belongs to a topic would cut the
+ * topic's log; segments go with their topic (or with retention).  A
+ * segment no topic refers to any more (pg_restore made it, the topic's
+ * drop cleans it up in on_sql_drop) may be dropped.
+ */
+static void
+check_drop(DropStmt *stmt)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_TABLE)
+		return;
+	foreach(lc, stmt->objects)
 	{
-		Query	   *q = (Query *) node;
-		ListCell   *lc;
+		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-		if (q->resultRelation > 0)
-		{
-			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
-
-			if (rte->rtekind == RTE_RELATION && is_eventlog_rel(rte->relid))
-			{
-				switch (q->commandType)
-				{
-					case CMD_UPDATE:
-						refuse("UPDATE", rte->relid);
-						break;
-					case CMD_DELETE:
-						refuse("DELETE from", rte->relid);
-						break;
-					case CMD_MERGE:
-						refuse("MERGE into", rte->relid);
-						break;
-					case CMD_INSERT:
-						if (q->onConflict != NULL)
-							refuse("use INSERT ... ON CONFLICT on", rte->relid);
-						break;
-					default:
-						break;
-				}
-			}
-		}
-		foreach(lc, q->rowMarks)
-		{
-			RowMarkClause *rc = lfirst_node(RowMarkClause, lc);
-			RangeTblEntry *rte = rt_fetch(rc->rti, q->rtable);
-
-			if (rte->rtekind == RTE_RELATION && is_eventlog_rel(rte->relid))
-				refuse("lock rows of", rte->relid);
-		}
-		return query_tree_walker(q, check_query_walker, context, 0);
+		if (is_segment_rel(relid) && el_segment_topic(relid) != InvalidOid)
+			refuse_segment_change(relid);
 	}
-	return expression_tree_walker(node, check_query_walker, context);
 }
 
+/*
+ * Segments are never published: logical replication carries a topic's
+ * records as the topic's rows.
+ */
 static void
-el_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+check_publication_objects(List *pubobjects)
 {
-	if (prev_post_parse_analyze)
-		prev_post_parse_analyze(pstate, query, jstate);
-	if (get_namespace_oid(EL_TOPICS_SCHEMA, true) != InvalidOid)
-		check_query_walker((Node *) query, NULL);
-}
+	ListCell   *lc;
 
-static void
-call_process_utility(PlannedStmt *pstmt, const char *queryString,
-					 bool readOnlyTree, ProcessUtilityContext context,
-					 ParamListInfo params, QueryEnvironment *queryEnv,
-					 DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	foreach(lc, pubobjects)
+	{
+		PublicationObjSpec *obj = lfirst_node(PublicationObjSpec, lc);
+
+		if (obj->pubobjtype == PUBLICATIONOBJ_TABLE && obj->pubtable)
+		{
+			Oid			relid = RangeVarGetRelid(obj->pubtable->relation, NoLock, true);
+
+			if (is_segment_rel(relid))
+				refuse_segment_change(relid);
+		}
+		else if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && obj->name &&
+				 strcmp(obj->name, EL_SEGMENTS_SCHEMA) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot publish schema \"%s\"", obj->name),
+					 errdetail("Segments are the storage of topics; publish the topics themselves.")));
+	}
 }
 
 /*
@@ -250,6 +604,73 @@ skip_export_headers(CopyStmt *stmt)
 }
 
 /*
+ * The export header (topicdump.c) needs the partition and value columns:
+ * COPY without a column list (or pg_dump's full list) writes it.
+ */
+static bool
+copy_has_header_columns(CopyStmt *stmt)
+{
+	bool		partition = false;
+	bool		value = false;
+	ListCell   *lc;
+
+	if (stmt->attlist == NIL)
+		return true;
+	foreach(lc, stmt->attlist)
+	{
+		const char *col = strVal(lfirst(lc));
+
+		partition |= strcmp(col, "partition") == 0;
+		value |= strcmp(col, "value") == 0;
+	}
+	return partition && value;
+}
+
+/*
+ * COPY topic TO writes the export header and log-end markers (elam.c);
+ * COPY topic FROM reads them back (produce.c, topicdump.c).
+ */
+static void
+copy_topic(Oid relid, PlannedStmt *pstmt, const char *queryString,
+		   bool readOnlyTree, ProcessUtilityContext context,
+		   ParamListInfo params, QueryEnvironment *queryEnv,
+		   DestReceiver *dest, QueryCompletion *qc)
+{
+	CopyStmt   *stmt = (CopyStmt *) pstmt->utilityStmt;
+	Oid			save_to = el_copy_to_relid;
+	Oid			save_from = el_copy_from_relid;
+	bool		save_header = el_copy_to_header;
+
+	if (stmt->is_from)
+	{
+		el_copy_from_relid = relid;
+		if (topic_has_indexes_or_triggers(relid))
+		{
+			pstmt = copyObject(pstmt);
+			readOnlyTree = false;
+			skip_export_headers((CopyStmt *) pstmt->utilityStmt);
+		}
+	}
+	else
+	{
+		el_copy_to_relid = relid;
+		el_copy_to_header = copy_has_header_columns(stmt);
+	}
+	PG_TRY();
+	{
+		call_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		el_copy_to_relid = save_to;
+		el_copy_from_relid = save_from;
+		el_copy_to_header = save_header;
+	}
+	PG_END_TRY();
+}
+
+/*
  * Segments are the topic's storage and belong to the topic's owner:
  * ALTER TABLE <topic> OWNER TO gives them away too (as a recursion: the
  * ALTER of the topic has checked the permissions).
@@ -268,8 +689,7 @@ give_segments_to_owner(RangeVar *topic_rv, RoleSpec *newowner)
 	topic = el_topic_get(relid, true);
 	for (p = 0; topic && p < topic->nparts; p++)
 		for (s = 0; s < topic->parts[p].nsegs; s++)
-			ATExecChangeOwner(topic->parts[p].segs[s].relid, owner, true,
-							  AccessExclusiveLock);
+			el_set_segment_owner(topic->parts[p].segs[s].relid, owner);
 }
 
 static void
@@ -281,140 +701,56 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	RoleSpec   *new_topic_owner = NULL;
 
-	if (IsA(parsetree, TruncateStmt))
+	switch (nodeTag(parsetree))
 	{
-		List	   *keep = NIL;
-		ListCell   *lc;
-
-		foreach(lc, ((TruncateStmt *) parsetree)->relations)
-		{
-			RangeVar   *rv = lfirst_node(RangeVar, lc);
-			Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-
-			/*
-			 * A segment reads as empty through SQL, so TRUNCATE leaves it
-			 * alone.  pg_restore -j truncates the segment tables it
-			 * created before loading their (empty) data, possibly after
-			 * the topic's COPY has filled them (topicdump.c).
-			 */
-			if (OidIsValid(relid) && is_segment_rel(relid))
-				continue;
-			if (OidIsValid(relid) && is_eventlog_rel(relid) && !eventlog_rel_is_empty(relid))
-				refuse("TRUNCATE", relid);
-			keep = lappend(keep, rv);
-		}
-		if (list_length(keep) != list_length(((TruncateStmt *) parsetree)->relations))
-		{
-			pstmt = copyObject(pstmt);
-			parsetree = pstmt->utilityStmt;
-			((TruncateStmt *) parsetree)->relations = keep;
-			readOnlyTree = false;
-		}
-	}
-
-	/*
-	 * A topic's columns are its segments' record layout: changing them
-	 * (or renaming the relation, which names the topic) would misread
-	 * every stored record.  Owner, statistics, triggers and replica
-	 * identity may change.
-	 */
-	if (IsA(parsetree, AlterTableStmt))
-	{
-		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
-		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-
-		if (OidIsValid(relid) && is_eventlog_rel(relid))
-		{
-			ListCell   *lc;
-
-			foreach(lc, stmt->cmds)
+		case T_TruncateStmt:
+			pstmt = check_truncate(pstmt, &readOnlyTree);
+			break;
+		case T_AlterTableStmt:
+			new_topic_owner = check_alter_table((AlterTableStmt *) parsetree);
+			break;
+		case T_CreateStmt:
+			check_create((CreateStmt *) parsetree);
+			break;
+		case T_RenameStmt:
+			check_rename((RenameStmt *) parsetree);
+			break;
+		case T_AlterObjectSchemaStmt:
+			check_set_schema((AlterObjectSchemaStmt *) parsetree);
+			break;
+		case T_RuleStmt:
+			check_rule((RuleStmt *) parsetree);
+			break;
+		case T_AlterExtensionContentsStmt:
+			check_extension_contents((AlterExtensionContentsStmt *) parsetree);
+			break;
+		case T_DropStmt:
+			check_drop((DropStmt *) parsetree);
+			break;
+		case T_CreatePublicationStmt:
+			check_publication_objects(((CreatePublicationStmt *) parsetree)->pubobjects);
+			break;
+		case T_AlterPublicationStmt:
+			check_publication_objects(((AlterPublicationStmt *) parsetree)->pubobjects);
+			break;
+		case T_CopyStmt:
 			{
-				AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+				Oid			relid = InvalidOid;
 
-				switch (cmd->subtype)
+				if (((CopyStmt *) parsetree)->relation)
+					relid = RangeVarGetRelid(((CopyStmt *) parsetree)->relation, NoLock, true);
+				if (is_topic_rel(relid))
 				{
-					case AT_ChangeOwner:
-						if (!is_segment_rel(relid))
-							new_topic_owner = cmd->newowner;
-						break;
-					case AT_SetStatistics:
-					case AT_EnableTrig:
-					case AT_DisableTrig:
-					case AT_EnableTrigAll:
-					case AT_DisableTrigAll:
-					case AT_EnableTrigUser:
-					case AT_DisableTrigUser:
-					case AT_EnableAlwaysTrig:
-					case AT_EnableReplicaTrig:
-					case AT_ReplicaIdentity:
-						break;
-					default:
-						refuse_layout_change(relid);
+					copy_topic(relid, pstmt, queryString, readOnlyTree, context,
+							   params, queryEnv, dest, qc);
+					return;
 				}
 			}
-		}
-	}
-	if ((IsA(parsetree, RenameStmt) &&
-		 ((RenameStmt *) parsetree)->relation != NULL &&
-		 (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
-		  ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)) ||
-		(IsA(parsetree, AlterObjectSchemaStmt) &&
-		 ((AlterObjectSchemaStmt *) parsetree)->relation != NULL))
-	{
-		RangeVar   *rv = IsA(parsetree, RenameStmt) ?
-		((RenameStmt *) parsetree)->relation :
-		((AlterObjectSchemaStmt *) parsetree)->relation;
-		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-
-		if (OidIsValid(relid) && is_eventlog_rel(relid))
-			refuse_layout_change(relid);
+			break;
+		default:
+			break;
 	}
 
-	/*
-	 * COPY topic TO writes the export header and log-end markers (elam.c);
-	 * COPY topic FROM reads them back (produce.c, topicdump.c).
-	 */
-	if (IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->relation != NULL)
-	{
-		CopyStmt   *stmt = (CopyStmt *) parsetree;
-		Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-
-		if (OidIsValid(relid) && is_topic_rel(relid))
-		{
-			Oid			save_to = el_copy_to_relid;
-			Oid			save_from = el_copy_from_relid;
-			bool		save_header = el_copy_to_header;
-
-			if (stmt->is_from)
-			{
-				el_copy_from_relid = relid;
-				if (topic_has_indexes_or_triggers(relid))
-				{
-					pstmt = copyObject(pstmt);
-					readOnlyTree = false;
-					skip_export_headers((CopyStmt *) pstmt->utilityStmt);
-				}
-			}
-			else
-			{
-				el_copy_to_relid = relid;
-				el_copy_to_header = copy_has_header_columns(stmt);
-			}
-			PG_TRY();
-			{
-				call_process_utility(pstmt, queryString, readOnlyTree, context,
-									 params, queryEnv, dest, qc);
-			}
-			PG_FINALLY();
-			{
-				el_copy_to_relid = save_to;
-				el_copy_from_relid = save_from;
-				el_copy_to_header = save_header;
-			}
-			PG_END_TRY();
-			return;
-		}
-	}
 	call_process_utility(pstmt, queryString, readOnlyTree, context, params,
 						 queryEnv, dest, qc);
 	if (new_topic_owner)
@@ -460,4 +796,6 @@ el_install_hooks(void)
 	post_parse_analyze_hook = el_post_parse_analyze;
 	prev_process_utility = ProcessUtility_hook;
 	ProcessUtility_hook = el_process_utility;
+	prev_planner = planner_hook;
+	planner_hook = el_planner;
 }

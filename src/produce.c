@@ -522,15 +522,17 @@ el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 }
 
 /*
- * Produce one record from produce()'s arguments; returns (partition, offset).
+ * Produce one record from produce()'s arguments into out[] = (partition,
+ * offset).  Returns false if no record was produced: a BEFORE ROW trigger
+ * on the topic skipped it (returned NULL).
  */
-static void
+static bool
 produce_one(FunctionCallInfo fcinfo, Datum *out)
 {
 	Relation	rel;
 	Oid			relid;
 	TupleTableSlot *slot;
-	bool		isnull;
+	bool		produced = true;
 	int			natts;
 	int			i;
 
@@ -553,11 +555,17 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 
 	if (rel->rd_rel->relhasindex || rel->rd_rel->relhastriggers)
 	{
-		/* let the executor maintain indexes and fire triggers */
+		/*
+		 * Let the executor maintain indexes and fire triggers, exactly as
+		 * for an INSERT into the topic.  A BEFORE ROW trigger may change
+		 * the row (it is routed as changed: a new key may pick another
+		 * partition) or skip it (nothing is produced).
+		 */
 		Oid			types[4] = {JSONBOID, TEXTOID, JSONBOID, INT4OID};
 		Datum		vals[4];
 		char		nulls[4];
 		char	   *sql;
+		int			ret;
 
 		for (i = 0; i < 4; i++)
 		{
@@ -568,10 +576,19 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 					   " VALUES ($1, $2, $3, $4) RETURNING \"partition\", \"offset\"",
 					   EL_TOPICS_SCHEMA, quote_identifier(RelationGetRelationName(rel)));
 		SPI_connect();
-		if (SPI_execute_with_args(sql, 4, types, vals, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not produce through SPI");
-		out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		ret = SPI_execute_with_args(sql, 4, types, vals, nulls, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not produce through SPI: %s", SPI_result_code_string(ret));
+		produced = SPI_processed == 1;
+		if (produced)
+		{
+			bool		isnull[2];
+
+			out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull[0]);
+			out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull[1]);
+			if (isnull[0] || isnull[1])
+				elog(ERROR, "produced record has no partition or offset");
+		}
 		SPI_finish();
 	}
 	else
@@ -611,6 +628,7 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 		ExecDropSingleTupleTableSlot(slot);
 	}
 	table_close(rel, NoLock);
+	return produced;
 }
 
 /*
@@ -689,7 +707,12 @@ eventlog_produce(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 
-	produce_one(fcinfo, out);
+	if (!produce_one(fcinfo, out))
+	{
+		/* a trigger skipped the record: an empty set */
+		rsinfo->isDone = ExprEndResult;
+		PG_RETURN_NULL();
+	}
 	state->returned = true;
 	state->econtext = rsinfo->econtext;
 	RegisterExprContextCallback(rsinfo->econtext, reset_produce_state,

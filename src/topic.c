@@ -15,10 +15,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
@@ -32,6 +35,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -250,8 +254,13 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	}
 	SPI_finish();
 
-	/* stored columns: the topic's columns minus the derived ones */
+	/*
+	 * Stored columns: the topic's columns minus the derived ones.  hooks.c
+	 * keeps every statement from changing them; should anything get past
+	 * it, refuse to read records with a layout they were not written with.
+	 */
 	rel = relation_open(relid, NoLock);
+	el_check_topic_relation(rel);
 	desc = RelationGetDescr(rel);
 	old = MemoryContextSwitchTo(cxt);
 	topic->storedesc = CreateTemplateTupleDesc(desc->natts - EL_NDERIVED);
@@ -580,18 +589,47 @@ el_register_segment(Oid segrelid, Oid topic_relid, const char *topic,
 
 /*
  * Give a segment relation to the topic's owner (segments are storage of
- * the topic, so they follow its owner).  Inside SPI.
+ * the topic, so they follow its owner).  As a recursion of the topic's
+ * ALTER: the caller has checked the permissions.
  */
 void
 el_set_segment_owner(Oid segrelid, Oid owner)
 {
-	char	   *sql;
+	ATExecChangeOwner(segrelid, owner, true, AccessExclusiveLock);
+}
 
-	sql = psprintf("ALTER TABLE %s.%s OWNER TO %s",
-				   EL_SEGMENTS_SCHEMA, quote_identifier(get_rel_name(segrelid)),
-				   quote_identifier(GetUserNameFromId(owner, false)));
-	el_spi_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	pfree(sql);
+/*
+ * The topic a segment belongs to (its auto dependency, recorded by
+ * el_register_segment), or InvalidOid for a segment no topic has adopted.
+ */
+Oid
+el_segment_topic(Oid segrelid)
+{
+	Relation	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			topic = InvalidOid;
+
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(segrelid));
+	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->refclassid == RelationRelationId && dep->deptype == DEPENDENCY_AUTO &&
+			dep->objsubid == 0 && dep->refobjsubid == 0)
+		{
+			topic = dep->refobjid;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+	return topic;
 }
 
 /* Create segment seg_no of a partition and record it.  Inside SPI. */

@@ -84,5 +84,6 @@ extern void el_create_segment(Oid topic_relid, const char *topic, int partition,
 extern void el_register_segment(Oid segrelid, Oid topic_relid, const char *topic,
 								int partition, int seg_no, int64 base_offset);
 extern void el_set_segment_owner(Oid segrelid, Oid owner);
+extern Oid	el_segment_topic(Oid segrelid);
 
 #endif							/* EVENTLOG_TOPIC_H */
