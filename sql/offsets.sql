@@ -178,6 +178,9 @@ SET ROLE off_stranger;
 SELECT topic, "partition", log_end_offset FROM eventlog.partitions ORDER BY 1, 2;
 SELECT * FROM eventlog.partition_stats('owned');
 SELECT group_id, topic, "partition", committed_offset FROM eventlog.consumer_lag ORDER BY 2;
+\set VERBOSITY terse
+SELECT eventlog.seek_to_time('ov_group', 'owned', '-infinity');
+\set VERBOSITY default
 RESET ROLE;
 SET ROLE off_producer;
 SELECT topic, "partition", log_end_offset FROM eventlog.partitions ORDER BY 1, 2;
