@@ -147,6 +147,12 @@ CREATE FUNCTION eventlog.offset_for_time(topic text, "partition" int, ts timesta
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'eventlog_offset_for_time' LANGUAGE C STABLE;
 
+-- Figures of a topic's partitions, computed from page headers.  No rows for
+-- a topic the current role may not read (SELECT on the topic relation),
+-- unless it has pg_read_all_stats, as pg_stat_activity hides other roles'
+-- queries: eventlog.partitions and eventlog.consumer_lag, which use it, show
+-- offsets and sizes of readable topics only.  A partition that cannot be
+-- read (a damaged page) gets NULL figures and a WARNING instead of an error.
 CREATE FUNCTION eventlog.partition_stats(topic text)
 RETURNS TABLE ("partition" int, log_start_offset bigint, log_end_offset bigint,
                stable_offset bigint, segments int, bytes bigint)
@@ -232,6 +238,9 @@ BEGIN
                                        p.log_end_offset));
     END LOOP;
     IF NOT FOUND THEN
+        -- partition_stats shows nothing of a topic the role may not read:
+        -- let fetch() say which it is (no such topic, or no privilege)
+        PERFORM eventlog.fetch(topic, 0, 0, 1);
         RAISE EXCEPTION 'topic "%" does not exist', topic
             USING ERRCODE = 'undefined_object',
                   HINT = 'Create it with eventlog.create_topic().';
@@ -301,6 +310,8 @@ SELECT g.group_id, g.topic,
   LEFT JOIN eventlog.group_members() m ON m.group_id = g.group_id AND m.topic = g.topic
  GROUP BY g.group_id, g.topic;
 
+-- Rows of topics the role may read only (or all with pg_read_all_stats):
+-- partition_stats() filters them.
 CREATE VIEW eventlog.consumer_lag AS
 SELECT g.group_id, g.topic, s."partition", o.committed_offset, s.log_end_offset,
        greatest(s.log_end_offset - coalesce(o.committed_offset, s.log_start_offset), 0) AS lag,

@@ -913,6 +913,8 @@ el_index_build_range_scan(Relation rel, Relation index, IndexInfo *indexInfo,
 			ExecClearTuple(slot);
 			if (!el_cursor_next(&cur, &offset, slot->tts_values, slot->tts_isnull))
 				break;
+			if (offset >= EL_TID_MAX_OFFSET)
+				el_tid_offset_too_large(rel, offset);
 			store_row(slot, rel, p, offset);
 			reltuples += 1;
 			if (predicate != NULL && !ExecQual(predicate, econtext))

@@ -34,7 +34,8 @@
  * A batch of encoded records for one segment.  wants[i] < 0 takes the next
  * offset; otherwise record i gets exactly that offset (pg_restore keeps the
  * original offsets this way, gaps included), which must not be below the
- * log end.  offsets[] receives the assigned offsets.
+ * log end.  Every offset is below EL_MAX_OFFSET (elstore.h), checked here
+ * under the tail page's lock.  offsets[] receives the assigned offsets.
  */
 typedef struct AppendBatch
 {
@@ -47,6 +48,8 @@ typedef struct AppendBatch
 	CommandId	cid;
 	int			ts_natts;		/* > 0: stored columns, the first a timestamptz */
 	int			done;			/* records placed so far */
+	const char *topic;			/* for messages */
+	int			partition;
 } AppendBatch;
 
 static void
@@ -58,6 +61,71 @@ offset_below_end(int64 want, int64 next)
 					want, next),
 			 errdetail("Offsets are assigned in increasing order and never reused."),
 			 errhint("Leave \"offset\" NULL to have one assigned.")));
+}
+
+/*
+ * An explicit offset (or a log-end marker's) that is not below EL_MAX_OFFSET
+ * (elstore.h), refused at input before anything is appended.
+ */
+void
+el_offset_out_of_range(int64 offset, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s " INT64_FORMAT " is out of range", what, offset),
+			 errdetail("Offsets are below " INT64_FORMAT " (2^62), and a log end offset is at most that.",
+					   EL_MAX_OFFSET),
+			 errhint("Leave \"offset\" NULL to have one assigned.")));
+}
+
+/* The partition has no offset left for a record. */
+static void
+out_of_offsets(const AppendBatch *b, int64 offset)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("partition %d of topic \"%s\" is out of offsets",
+					b->partition, b->topic),
+			 errdetail("A record would need offset " INT64_FORMAT "; offsets are below " INT64_FORMAT " (2^62).",
+					   offset, EL_MAX_OFFSET),
+			 errhint("Produce to another partition or topic.")));
+}
+
+/*
+ * Before the first record of a batch is placed (under the tail page's
+ * lock, with next the log end): would every record of it get a valid
+ * offset?  Checked for the whole batch up front, so that a batch that
+ * cannot succeed fails before any page changes.  (A batch that spans
+ * pages may meet other backends' records in between; plan_bytes() checks
+ * each record again as it is placed.)
+ */
+static void
+check_batch(const AppendBatch *b, int64 next)
+{
+	int			i;
+
+	for (i = b->done; i < b->n; i++)
+	{
+		int64		want = b->wants ? b->wants[i] : -1;
+
+		if (b->lens[i] == 0)
+		{
+			/* a log-end marker: want is the new log end */
+			if (want > EL_MAX_OFFSET)
+				out_of_offsets(b, want);
+			next = Max(next, want);
+			continue;
+		}
+		if (want >= 0)
+		{
+			if (want < next)
+				offset_below_end(want, next);
+			next = want;
+		}
+		if (next >= EL_MAX_OFFSET)
+			out_of_offsets(b, next);
+		next++;
+	}
 }
 
 /* Write a run header starting at base; returns its size. */
@@ -105,6 +173,8 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 	}
 
 	*nplaced = 0;
+	if (b->done == 0)
+		check_batch(b, next);
 	for (i = b->done; i < b->n; i++)
 	{
 		int64		want = b->wants ? b->wants[i] : -1;
@@ -131,6 +201,8 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			 * A log-end marker (pg_restore): no record, just move the log
 			 * end to want with a run header that starts there.
 			 */
+			if (want > EL_MAX_OFFSET)
+				out_of_offsets(b, want);
 			if (want > next)
 			{
 				if (n + EL_RUN_SIZE > space)
@@ -143,6 +215,9 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			(*nplaced)++;
 			continue;
 		}
+		/* the one place a record's offset is decided: keep it in range */
+		if (offset >= EL_MAX_OFFSET)
+			out_of_offsets(b, offset);
 		/* a timestamp close to the page's base time shrinks to 4 bytes */
 		elen = b->lens[i];
 		compact = false;
@@ -386,7 +461,8 @@ last_valid_block(Relation seg)
 void
 el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 				int n, const int64 *wants, int64 *offsets,
-				TransactionId xid, CommandId cid, int ts_natts)
+				TransactionId xid, CommandId cid, int ts_natts,
+				const char *topic, int partition)
 {
 	AppendBatch b;
 	char	   *bytes = palloc(BLCKSZ);
@@ -400,6 +476,8 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.cid = cid;
 	b.ts_natts = ts_natts;
 	b.done = 0;
+	b.topic = topic;
+	b.partition = partition;
 
 	while (b.done < b.n)
 	{

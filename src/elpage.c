@@ -201,7 +201,7 @@ el_page_iter_next(ElPageIter *it, ElRecordRef *rec)
 		}
 		hdr &= EL_ENTRY_LENMASK;
 		if (hdr < EL_REC_FIXED || it->pos + hdr > it->end ||
-			it->next_offset < 0)
+			it->next_offset < 0 || it->next_offset >= EL_MAX_OFFSET)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("corrupt eventlog page entry at position %u", it->pos)));

@@ -37,6 +37,18 @@
 
 #define EL_PAGE_MAGIC		0x45764C68	/* "EvLh": changes with the format */
 
+/*
+ * Offsets are below EL_MAX_OFFSET (2^62), and a log end offset is at most
+ * EL_MAX_OFFSET.  The limit is far beyond any real log (a million records a
+ * second for 146,000 years) and leaves a factor of two of headroom below
+ * int64's end: an offset plus any count of records (a batch, a run, a page,
+ * max_records of a fetch), or a log end plus one, can never overflow.  An
+ * append that would need an offset at or above it fails and changes
+ * nothing; explicit offsets, log-end markers and export base offsets beyond
+ * it are refused as bad input.
+ */
+#define EL_MAX_OFFSET		(INT64CONST(1) << 62)
+
 typedef struct ElPageOpaqueData
 {
 	int64		first_offset;	/* offset of the first record on the page */

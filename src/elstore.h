@@ -16,7 +16,9 @@
 /* elappend.c */
 extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
 							Size *lens, int n, const int64 *wants, int64 *offsets,
-							TransactionId xid, CommandId cid, int ts_natts);
+							TransactionId xid, CommandId cid, int ts_natts,
+							const char *topic, int partition);
+extern void el_offset_out_of_range(int64 offset, const char *what);
 extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
 extern int64 el_segment_first_offset(Relation seg, int64 base_offset);
 extern BlockNumber el_find_block(Relation seg, int64 offset);

@@ -7,11 +7,13 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "executor/tuptable.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/inval.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -20,6 +22,7 @@
 #include "eventlog.h"
 #include "fetch.h"
 #include "notify.h"
+#include "pending.h"
 
 static long
 interval_ms(Interval *iv)
@@ -246,8 +249,72 @@ eventlog_offset_for_time(PG_FUNCTION_ARGS)
 }
 
 /*
+ * May the current role see a topic's offsets, sizes and groups?  Like
+ * pg_stat_activity, which shows other roles' queries only to members of
+ * pg_read_all_stats: a role that may read the topic (SELECT), or one with
+ * pg_read_all_stats.
+ */
+bool
+el_may_see_topic_stats(Oid relid)
+{
+	return pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK ||
+		has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+}
+
+/*
+ * One partition's figures, computed in an internal subtransaction (as a
+ * PL/pgSQL exception block does): a partition that cannot be read (a
+ * damaged page, say) must not take down eventlog.partitions or
+ * eventlog.consumer_lag, which span every topic.  Its error becomes a
+ * WARNING naming the topic and partition, and its figures are NULL.  A
+ * cancel (or statement timeout) is not swallowed.  Returns whether the
+ * figures were computed.
+ */
+static bool
+partition_stats_guarded(ElTopic *topic, int partition, ElPartitionStats *st)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		el_partition_stats(topic, partition, GetActiveSnapshot(), st);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not read partition %d of topic \"%s\": %s",
+						partition, NameStr(topic->name), edata->message),
+				 errdetail("The partition's figures are shown as NULL.")));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * eventlog.partition_stats(topic) RETURNS TABLE(partition, log_start_offset,
- * log_end_offset, stable_offset, segments, bytes): behind eventlog.partitions.
+ * log_end_offset, stable_offset, segments, bytes): behind eventlog.partitions
+ * and eventlog.consumer_lag.  No rows for a topic the current role may not
+ * see (el_may_see_topic_stats).
  */
 PG_FUNCTION_INFO_V1(eventlog_partition_stats);
 Datum
@@ -261,25 +328,35 @@ eventlog_partition_stats(PG_FUNCTION_ARGS)
 	/* a topic dropped concurrently simply has no partitions any more */
 	relid = el_topic_lock(text_to_cstring(PG_GETARG_TEXT_PP(0)), AccessShareLock, true);
 	InitMaterializedSRF(fcinfo, 0);
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || !el_may_see_topic_stats(relid))
 		return (Datum) 0;
 	AcceptInvalidationMessages();
 	topic = el_topic_get(relid, true);
 	if (topic == NULL)
 		return (Datum) 0;
+	/* this backend's own buffered records count, outside the guard */
+	if (!el_pending_empty())
+		el_pending_flush();
 	for (p = 0; p < topic->nparts; p++)
 	{
 		ElPartitionStats st;
 		Datum		values[6];
 		bool		isnull[6] = {false, false, false, false, false, false};
 
-		el_partition_stats(topic, p, GetActiveSnapshot(), &st);
 		values[0] = Int32GetDatum(p);
-		values[1] = Int64GetDatum(st.log_start_offset);
-		values[2] = Int64GetDatum(st.log_end_offset);
-		values[3] = Int64GetDatum(st.stable_offset);
-		values[4] = Int32GetDatum(st.segments);
-		values[5] = Int64GetDatum(st.bytes);
+		if (partition_stats_guarded(topic, p, &st))
+		{
+			values[1] = Int64GetDatum(st.log_start_offset);
+			values[2] = Int64GetDatum(st.log_end_offset);
+			values[3] = Int64GetDatum(st.stable_offset);
+			values[4] = Int32GetDatum(st.segments);
+			values[5] = Int64GetDatum(st.bytes);
+		}
+		else
+		{
+			memset(values + 1, 0, sizeof(Datum) * 5);
+			memset(isnull + 1, true, sizeof(bool) * 5);
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
 	}
 	return (Datum) 0;

@@ -18,5 +18,6 @@ extern int	el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 extern Snapshot el_read_snapshot(bool fresh);
 extern long el_wait_arg_ms(FunctionCallInfo fcinfo, int argno);
 extern void el_check_read_privilege(ElTopic *topic);
+extern bool el_may_see_topic_stats(Oid relid);
 
 #endif							/* EVENTLOG_FETCH_H */

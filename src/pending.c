@@ -17,6 +17,8 @@ typedef struct PendingPartition
 {
 	Oid			segrelid;
 	int64		base_offset;
+	NameData	topic;			/* for messages */
+	int			partition;
 	TransactionId xid;
 	CommandId	cid;
 	SubTransactionId subid;		/* (sub)transaction level that inserted them */
@@ -49,7 +51,8 @@ append_one(PendingPartition *pp)
 	offsets = palloc(sizeof(int64) * pp->n);
 	seg = table_open(pp->segrelid, RowExclusiveLock);
 	el_append_batch(seg, pp->base_offset, pp->entries, pp->lens, pp->n,
-					NULL, offsets, pp->xid, pp->cid, pp->ts_natts);
+					NULL, offsets, pp->xid, pp->cid, pp->ts_natts,
+					NameStr(pp->topic), pp->partition);
 	pgstat_count_heap_insert(seg, pp->n);
 	table_close(seg, NoLock);
 	pfree(offsets);
@@ -117,6 +120,8 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 		pp = palloc0(sizeof(PendingPartition));
 		pp->segrelid = segment->relid;
 		pp->base_offset = segment->base_offset;
+		pp->topic = topic->name;
+		pp->partition = partition;
 		pp->ts_natts = topic->ts_natts;
 		pp->cap = 64;
 		pp->entries = palloc(sizeof(char *) * pp->cap);

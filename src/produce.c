@@ -35,6 +35,22 @@
 #include "topicdump.h"
 
 
+/*
+ * A TID has room for offsets below EL_TID_MAX_OFFSET only (produce.h); above
+ * that, TIDs of one partition repeat, which is harmless until something
+ * fetches a row by its TID.
+ */
+void
+el_tid_offset_too_large(Relation rel, int64 offset)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("offset " INT64_FORMAT " is too large for an index or AFTER ROW trigger on topic \"%s\"",
+					offset, RelationGetRelationName(rel)),
+			 errdetail("Indexes and AFTER ROW triggers on topic relations address at most " INT64_FORMAT " offsets per partition.",
+					   EL_TID_MAX_OFFSET)));
+}
+
 void
 el_tid_encode(ItemPointer tid, int partition, int64 offset)
 {
@@ -183,6 +199,32 @@ is_log_end_marker(TupleDesc desc, bool *isnull)
 }
 
 /*
+ * An explicit offset (or log-end marker) is what pg_restore writes; it moves
+ * the partition's log end, possibly close to EL_MAX_OFFSET, for every
+ * producer of the topic.  So only the topic's owner (or a member of the
+ * owning role) may give one; INSERT privilege alone produces with assigned
+ * offsets.
+ */
+static void
+check_explicit_offset(Relation rel, int64 offset, const char *what)
+{
+	if (offset < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset must not be negative"),
+				 errhint("Leave \"offset\" NULL to have one assigned.")));
+	if (offset >= EL_MAX_OFFSET)
+		el_offset_out_of_range(offset, what);
+	if (!has_privs_of_role(GetUserId(), rel->rd_rel->relowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of topic \"%s\" may give explicit offsets",
+						RelationGetRelationName(rel)),
+				 errdetail("An explicit offset moves the partition's log end for every producer."),
+				 errhint("Leave \"offset\" NULL to have one assigned.")));
+}
+
+/*
  * Validate and route the record in slot and encode it for its segment
  * (toasting large values into the segment's TOAST table; *seg is the
  * segment opened for that).  Errors here change nothing.
@@ -208,13 +250,12 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	if (is_log_end_marker(desc, isnull))
 	{
 		/* COPY TO's log-end marker (elam.c): advance the log end only */
+		int64		last = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]);
+
+		/* the marker names log end - 1: at most EL_MAX_OFFSET - 1 */
+		check_explicit_offset(rel, last, "log-end marker offset");
 		rec->partition = el_choose_partition(topic, values, isnull);
-		rec->want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]) + 1;
-		if (rec->want_offset <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("offset must not be negative"),
-					 errhint("Leave \"offset\" NULL to have one assigned.")));
+		rec->want_offset = last + 1;
 		rec->entry = palloc(1);
 		rec->len = 0;
 		rec->ts = (Datum) 0;
@@ -235,11 +276,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	if (!isnull[EL_ATTNUM_OFFSET - 1])
 	{
 		rec->want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]);
-		if (rec->want_offset < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("offset must not be negative"),
-					 errhint("Leave \"offset\" NULL to have one assigned.")));
+		check_explicit_offset(rel, rec->want_offset, "offset");
 	}
 	if (natts >= EL_ATTNUM_TS && isnull[EL_ATTNUM_TS - 1] &&
 		TupleDescAttr(desc, EL_ATTNUM_TS - 1)->atttypid == TIMESTAMPTZOID)
@@ -306,13 +343,11 @@ static void
 finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 			const PreparedRecord *rec, int64 offset)
 {
-	if (offset >= EL_TID_MAX_OFFSET && rel->rd_rel->relhasindex)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("offset " INT64_FORMAT " is too large for an index on topic \"%s\"",
-						offset, NameStr(topic->name)),
-				 errdetail("Indexes on topic relations address at most " INT64_FORMAT " offsets per partition.",
-						   EL_TID_MAX_OFFSET)));
+	/* indexes and AFTER ROW triggers find the row again by its TID */
+	if (offset >= EL_TID_MAX_OFFSET &&
+		(rel->rd_rel->relhasindex ||
+		 (rel->trigdesc && rel->trigdesc->trig_insert_after_row)))
+		el_tid_offset_too_large(rel, offset);
 
 	slot->tts_values[EL_ATTNUM_PARTITION - 1] = Int32GetDatum(rec->partition);
 	slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
@@ -384,7 +419,7 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		el_append_batch(seg, segment->base_offset, entries + start, lens + start,
 						end - start, wants + start, offsets + start,
 						GetCurrentTransactionId(), GetCurrentCommandId(true),
-						topic->ts_natts);
+						topic->ts_natts, NameStr(topic->name), p);
 		pgstat_count_heap_insert(seg, end - start);
 		table_close(seg, NoLock);
 		for (k = start; k < end; k++)

@@ -26,6 +26,7 @@
 #define EL_TID_HEADER_PARTITION	(EL_MAX_PARTITIONS - 1)
 #define EL_TID_HEADER_OFFSET	(EL_TID_MAX_OFFSET + 100)
 
+extern void el_tid_offset_too_large(Relation rel, int64 offset);
 extern void el_tid_encode(ItemPointer tid, int partition, int64 offset);
 extern void el_tid_decode(ItemPointer tid, int *partition, int64 *offset);
 

@@ -46,6 +46,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "elpage.h"
 #include "eventlog.h"
 #include "topic.h"
 #include "topicdump.h"
@@ -244,11 +245,13 @@ parse_header(Datum hdr, ExportHeader *h)
 			if (*end != '\0' || strlen(n) > 9)
 				h->seg_partition[i] = -1;
 			h->seg_base[i] = strtoll(b, &end, 10);
-			if (*end != '\0' || strlen(b) > 18)
+			if (*end != '\0' || strlen(b) > 19)
 				h->seg_partition[i] = -1;
 		}
+		/* a segment's base offset is a log end: at most EL_MAX_OFFSET */
 		if (h->seg_partition[i] < 0 || h->seg_partition[i] >= h->partitions ||
-			h->seg_no[i] < 0 || h->seg_base[i] < 0)
+			h->seg_no[i] < 0 || h->seg_base[i] < 0 ||
+			h->seg_base[i] > EL_MAX_OFFSET)
 			bad_header(gettext_noop("A segment entry lacks a valid partition, seg_no or base_offset."));
 	}
 }
