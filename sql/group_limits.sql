@@ -91,7 +91,9 @@ SELECT m.group_id AS only_in_group_members FROM eventlog.group_members() m
  WHERE NOT EXISTS (SELECT 1 FROM eventlog.consumer_groups g
                     WHERE g.group_id = m.group_id AND g.topic = m.topic);
 SELECT group_id, members FROM eventlog.consumer_groups ORDER BY group_id;
--- a member that joined in a committed transaction stays after a rollback
+-- joining a group that existed before is not undone by a rollback (as in
+-- Kafka, and the rolled-back records go to the same member again); the
+-- member that was there before stays too
 BEGIN;
 SELECT count(*) FROM eventlog.poll('r1', 'gl', member => 's');
 SELECT count(*) FROM eventlog.poll('r1', 'gl', member => 't');

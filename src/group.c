@@ -102,10 +102,17 @@ static ElGroupState *groups = NULL;
 static bool exit_hook_registered = false;
 
 /*
- * Member joins (and the slots they took) of the current transaction, so
- * that a rollback can undo them: membership is shared memory, which does
- * not roll back by itself, and a group whose consumer_group row vanished
- * with the rollback must not keep members (or a slot) of its own.
+ * Member joins of the current transaction, so that a rollback can undo
+ * what must not outlive it.  Membership is shared memory, which does not
+ * roll back by itself, and as in Kafka joining is not transactional: a
+ * member that joined an existing group stays after a rollback (and gets
+ * its records again).  But
+ *	- a join into a group whose consumer_group row this transaction wrote
+ *	  is undone: the row may be gone, and group_members() must not show
+ *	  members of a group that consumer_groups does not;
+ *	- a slot this (sub)transaction took is freed when only members that
+ *	  joined in it are there, so BEGIN; poll() x N; ROLLBACK leaves no
+ *	  slot behind.
  */
 typedef struct ElJoinUndo
 {
@@ -113,6 +120,8 @@ typedef struct ElJoinUndo
 	uint64		incarnation;	/* still the same group? */
 	uint64		join_seq;		/* still the same member? */
 	SubTransactionId subid;		/* the (sub)transaction that joined */
+	bool		group_new;		/* the group's row is this transaction's */
+	bool		slot_new;		/* the join took the slot */
 } ElJoinUndo;
 
 static ElJoinUndo *join_undo = NULL;
@@ -532,17 +541,25 @@ reserve_join_undo(void)
 	}
 }
 
+/* Is undo entry u undone by the abort of subid (invalid: the whole xact)? */
+static inline bool
+undo_applies(const ElJoinUndo *u, SubTransactionId subid)
+{
+	return subid == InvalidSubTransactionId || u->subid == subid;
+}
+
 /*
- * Remove the members that (sub)transaction subid joined, or that any part
- * of the transaction joined if subid is invalid; a slot left without
- * members is freed.  Runs in abort callbacks: no errors, and the LWLocks
- * of the failed transaction are already released.
+ * Undo the joins of the aborting (sub)transaction subid, or of the whole
+ * transaction if subid is invalid, as the comment at ElJoinUndo says.
+ * Runs in abort callbacks: no errors, and the LWLocks of the failed
+ * transaction are already released.
  */
 static void
 undo_joins(SubTransactionId subid)
 {
 	int			i,
 				j,
+				k,
 				keep = 0;
 
 	if (njoin_undo == 0 || groups == NULL)
@@ -553,23 +570,43 @@ undo_joins(SubTransactionId subid)
 		ElJoinUndo *u = &join_undo[i];
 		ElGroupSlot *s = &groups->slots[u->slot];
 
-		if (subid != InvalidSubTransactionId && u->subid != subid)
-		{
-			join_undo[keep++] = *u;
-			continue;
-		}
 		if (!s->in_use || s->incarnation != u->incarnation)
 			continue;			/* freed or reused since */
-		for (j = 0; j < s->nmembers; j++)
-			if (s->members[j].join_seq == u->join_seq)
+		if (u->group_new && undo_applies(u, subid))
+		{
+			for (j = 0; j < s->nmembers; j++)
+				if (s->members[j].join_seq == u->join_seq)
+				{
+					remove_member(s, j);
+					rebalance(s);
+					break;
+				}
+		}
+		else if (u->slot_new && undo_applies(u, subid))
+		{
+			/* does any member come from outside the aborting part? */
+			bool		outsider = false;
+
+			for (j = 0; j < s->nmembers && !outsider; j++)
 			{
-				remove_member(s, j);
-				rebalance(s);
-				break;
+				outsider = true;
+				for (k = 0; k < njoin_undo; k++)
+					if (join_undo[k].slot == u->slot &&
+						join_undo[k].incarnation == u->incarnation &&
+						join_undo[k].join_seq == s->members[j].join_seq &&
+						undo_applies(&join_undo[k], subid))
+						outsider = false;
 			}
+			if (!outsider)
+				s->nmembers = 0;
+		}
 		if (s->nmembers == 0)
 			release_slot(s);
 	}
+	/* keep the entries of the transaction's other, still live parts */
+	for (i = 0; i < njoin_undo; i++)
+		if (!undo_applies(&join_undo[i], subid))
+			join_undo[keep++] = join_undo[i];
 	njoin_undo = keep;
 	LWLockRelease(groups->lock);
 }
@@ -726,6 +763,7 @@ typedef struct GroupConfig
 	int64		max_poll_interval_ms;
 	bool		latest;
 	bool		auto_commit;
+	bool		mine;			/* the row was written by this transaction */
 } GroupConfig;
 
 /*
@@ -790,7 +828,7 @@ load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
 	args[0] = CStringGetTextDatum(group_id);
 	args[1] = CStringGetTextDatum(topic);
 	if (SPI_execute_with_args("SELECT session_timeout, max_poll_interval, auto_offset_reset,"
-							  " auto_commit FROM eventlog.consumer_group"
+							  " auto_commit, xmin FROM eventlog.consumer_group"
 							  " WHERE group_id OPERATOR(pg_catalog.=) $1"
 							  " AND topic OPERATOR(pg_catalog.=) $2",
 							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
@@ -808,6 +846,7 @@ load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
 			cfg->max_poll_interval_ms = Min(5 * 60 * 1000, max_timeout_ms());
 			cfg->latest = false;
 			cfg->auto_commit = true;
+			cfg->mine = false;
 			return false;
 		}
 		el_catalog_owner_begin(&catowner);
@@ -824,6 +863,7 @@ load_group_ext(const char *group_id, const char *topic, Oid topic_relid,
 	cfg->max_poll_interval_ms = timeout_to_ms(SPI_getbinval(tup, td, 2, &isnull));
 	cfg->latest = strcmp(TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull)), "latest") == 0;
 	cfg->auto_commit = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
+	cfg->mine = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(tup, td, 5, &isnull)));
 	return true;
 }
 
@@ -955,8 +995,7 @@ store_offset(const char *group_id, const char *topic, int partition, int64 next)
 
 /*
  * Join, expire, rebalance; returns the member's partitions in serving order.
- * A join (and a slot taken for it) is undone if the transaction or
- * subtransaction rolls back.
+ * A rollback undoes the join or frees the slot where ElJoinUndo says so.
  */
 static int
 refresh_membership(ElTopic *topic, const char *group_id, const char *member,
@@ -969,6 +1008,7 @@ refresh_membership(ElTopic *topic, const char *group_id, const char *member,
 	int			p,
 				start;
 	bool		joined;
+	bool		slot_new = false;
 
 	if (!exit_hook_registered)
 	{
@@ -991,7 +1031,10 @@ refresh_membership(ElTopic *topic, const char *group_id, const char *member,
 		LWLockAcquire(groups->lock, LW_EXCLUSIVE);
 		s = find_slot(topic->relid, group_id);
 		if (s == NULL)
+		{
 			s = allocate_slot(topic->relid, group_id, now);
+			slot_new = true;
+		}
 	}
 	namestrcpy(&s->topic, NameStr(topic->name));
 	s->nparts = topic->nparts;
@@ -1007,6 +1050,8 @@ refresh_membership(ElTopic *topic, const char *group_id, const char *member,
 		u->incarnation = s->incarnation;
 		u->join_seq = s->members[me].join_seq;
 		u->subid = GetCurrentSubTransactionId();
+		u->group_new = cfg->mine;
+		u->slot_new = slot_new;
 	}
 	rebalance(s);
 
