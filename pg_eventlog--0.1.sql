@@ -252,6 +252,9 @@ CREATE FUNCTION eventlog.leave(group_id text, topic text, member text DEFAULT NU
 RETURNS void
 AS 'MODULE_PATHNAME', 'eventlog_leave' LANGUAGE C VOLATILE;
 
+-- Checks SELECT on the topic for the caller's current role (C: inside a
+-- SECURITY DEFINER function current_user would be the definer).  Timeouts
+-- beyond eventlog.max_session_timeout are refused.
 CREATE FUNCTION eventlog.configure_group(
     group_id text,
     topic text,
@@ -260,38 +263,7 @@ CREATE FUNCTION eventlog.configure_group(
     auto_offset_reset text DEFAULT NULL,
     auto_commit boolean DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF group_id IS NULL OR topic IS NULL THEN
-        RAISE EXCEPTION 'group_id and topic must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF NOT has_table_privilege(session_user::regrole::oid,
-                               format('%I.%I', 'eventlog_topics', topic)::regclass, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied to read topic "%"', topic
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF session_timeout <= interval '0' OR max_poll_interval <= interval '0' THEN
-        RAISE EXCEPTION 'session_timeout and max_poll_interval must be positive intervals'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF auto_offset_reset NOT IN ('earliest', 'latest') THEN
-        RAISE EXCEPTION 'invalid auto_offset_reset "%"', auto_offset_reset
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use "earliest" or "latest".';
-    END IF;
-    INSERT INTO eventlog.consumer_group AS g
-           (group_id, topic, session_timeout, max_poll_interval, auto_offset_reset, auto_commit)
-    VALUES (configure_group.group_id, configure_group.topic,
-            coalesce(session_timeout, '45 s'), coalesce(max_poll_interval, '5 min'),
-            coalesce(auto_offset_reset, 'earliest'), coalesce(auto_commit, true))
-    ON CONFLICT ON CONSTRAINT consumer_group_pkey DO UPDATE
-       SET session_timeout = coalesce(configure_group.session_timeout, g.session_timeout),
-           max_poll_interval = coalesce(configure_group.max_poll_interval, g.max_poll_interval),
-           auto_offset_reset = coalesce(configure_group.auto_offset_reset, g.auto_offset_reset),
-           auto_commit = coalesce(configure_group.auto_commit, g.auto_commit);
-END
-$$;
+AS 'MODULE_PATHNAME', 'eventlog_configure_group' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION eventlog.group_members()
 RETURNS TABLE (group_id text, topic text, member text, pid int, is_static boolean,
@@ -325,3 +297,22 @@ SELECT g.group_id, g.topic, s."partition", o.committed_offset, s.log_end_offset,
          ON m.group_id = g.group_id AND m.topic = g.topic AND m."partition" = s."partition";
 
 GRANT SELECT ON eventlog.consumer_groups, eventlog.consumer_lag TO PUBLIC;
+
+-- Consumer-group slots of the whole server (every database), for operators:
+-- superusers and pg_read_all_stats see all, other roles the slots charged
+-- to roles whose privileges they have.
+CREATE FUNCTION eventlog.group_slots()
+RETURNS TABLE (slot int, database text, role_name text, group_id text, topic text,
+               members int, static_members int, created_at timestamptz,
+               last_poll timestamptz, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'eventlog_group_slots' LANGUAGE C VOLATILE;
+
+-- Superuser only: free the slots matching every non-NULL filter.
+CREATE FUNCTION eventlog.release_group_slots(
+    database name DEFAULT NULL,
+    role_name name DEFAULT NULL,
+    group_id text DEFAULT NULL,
+    topic text DEFAULT NULL)
+RETURNS int
+AS 'MODULE_PATHNAME', 'eventlog_release_group_slots' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION eventlog.release_group_slots(name, name, text, text) FROM PUBLIC;

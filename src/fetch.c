@@ -8,6 +8,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "executor/tuptable.h"
@@ -24,11 +25,38 @@
 #include "notify.h"
 #include "pending.h"
 
+/*
+ * An interval as microseconds (months of 30 days, as interval comparison
+ * counts them), saturating at the int64 limits instead of overflowing: a
+ * wait of a million years must not wrap around and turn negative.
+ */
+int64
+el_interval_usecs(const Interval *iv)
+{
+	int64		months;
+	int64		days;
+	int64		sum;
+
+	if (pg_mul_s64_overflow((int64) iv->month, DAYS_PER_MONTH * USECS_PER_DAY, &months))
+		months = iv->month > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &days))
+		days = iv->day > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	if (pg_add_s64_overflow(months, days, &sum))
+		sum = days > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	if (pg_add_s64_overflow(sum, iv->time, &sum))
+		sum = iv->time > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	return sum;
+}
+
+/*
+ * A wait in milliseconds.  Waits beyond INT_MAX ms (about 24.8 days, the
+ * longest a latch can sleep at once) are clamped to it; a caller that
+ * wants to wait forever gets the longest wait there is instead of an error.
+ */
 static long
 interval_ms(Interval *iv)
 {
-	int64		us = iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	int64		us = el_interval_usecs(iv);
 
 	if (us < 0)
 		ereport(ERROR,

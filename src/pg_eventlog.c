@@ -72,6 +72,35 @@ _PG_init(void)
 							128, 1, 10000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+
+	/*
+	 * The slots are shared by every database and role of the server; these
+	 * keep one role or one database from taking them all.  Superuser-only,
+	 * so a superuser can give single roles or databases other limits with
+	 * ALTER ROLE / ALTER DATABASE ... SET.
+	 */
+	DefineCustomIntVariable("eventlog.max_consumer_groups_per_role",
+							"Consumer groups with members that one role can hold at the same time.",
+							"A group's slot is charged to the role whose poll created it; -1 means no limit "
+							"beyond eventlog.max_consumer_groups.",
+							&el_max_groups_per_role,
+							32, -1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.max_consumer_groups_per_database",
+							"Consumer groups with members that one database can hold at the same time.",
+							"-1 means no limit beyond eventlog.max_consumer_groups.",
+							&el_max_groups_per_database,
+							64, -1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.max_session_timeout",
+							"Longest session_timeout and max_poll_interval a consumer group may have.",
+							"A member that stops polling keeps its group's slot at most this long.",
+							&el_max_session_timeout,
+							30 * 60, 1, 365 * 24 * 60 * 60,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("eventlog");
 
 	el_rmgr_register();
@@ -83,6 +112,7 @@ _PG_init(void)
 
 	el_topic_register_callbacks();
 	el_notify_register_xact_callbacks();
+	el_group_register_callbacks();
 	el_pending_register_callbacks();
 	el_install_hooks();
 }

@@ -20,7 +20,7 @@ CREATE EXTENSION pg_eventlog;
 SELECT eventlog.create_topic('t', partitions => 3);
 INSERT INTO eventlog_topics.t (key, value)
 SELECT 'k' || g, jsonb_build_object('g', g) FROM generate_series(1, 300) g;
-SELECT eventlog.configure_group('g', 't', session_timeout => '1 hour');
+SELECT eventlog.configure_group('g', 't', session_timeout => '20 min');
 });
 
 # consume 100 records as a static member, in a committed transaction
@@ -55,7 +55,7 @@ is($node->safe_psql('postgres',
 	'0', 'membership is rebuilt from nothing after the restart');
 is( $node->safe_psql('postgres',
 		q{SELECT session_timeout FROM eventlog.consumer_groups WHERE group_id = 'g'}),
-	'01:00:00', 'group settings survive');
+	'00:20:00', 'group settings survive');
 
 # the member comes back and continues exactly after what was committed
 my $rest = $node->safe_psql(
