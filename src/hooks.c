@@ -395,8 +395,17 @@ check_alter_table(AlterTableStmt *stmt)
 		switch (cmd->subtype)
 		{
 			case AT_ChangeOwner:
+
+				/*
+				 * A segment follows its topic's owner.  One no topic has
+				 * adopted yet is pg_restore's, which sets its owner.
+				 */
 				if (is_segment_rel(relid))
-					refuse_segment_change(relid);
+				{
+					if (OidIsValid(el_segment_topic(relid)))
+						refuse_segment_change(relid);
+					break;
+				}
 				new_topic_owner = cmd->newowner;
 				break;
 			case AT_SetStatistics:
