@@ -32,5 +32,6 @@ extern void el_install_hooks(void);
 extern Oid	el_copy_to_relid;	/* topic being written by COPY TO, if any */
 extern bool el_copy_to_header;	/* ... and whether it gets an export header */
 extern Oid	el_copy_from_relid; /* topic being loaded by COPY FROM, if any */
+extern int	el_executor_depth;	/* ExecutorRun calls under way */
 
 #endif							/* EVENTLOG_ELAM_H */

@@ -23,6 +23,7 @@
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "executor/executor.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planmain.h"
@@ -45,6 +46,7 @@
 Oid			el_copy_to_relid = InvalidOid;
 bool		el_copy_to_header = false;
 Oid			el_copy_from_relid = InvalidOid;
+int			el_executor_depth = 0;
 
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static ExecutorRun_hook_type prev_executor_run = NULL;
@@ -566,7 +568,10 @@ check_publication_objects(List *pubobjects)
 			Oid			relid = RangeVarGetRelid(obj->pubtable->relation, NoLock, true);
 
 			if (is_segment_rel(relid))
-				refuse_segment_change(relid);
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot publish eventlog segment \"%s\"", get_rel_name(relid)),
+						 errdetail("Segments are the storage of topics; publish the topics themselves.")));
 		}
 		else if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && obj->name &&
 				 strcmp(obj->name, EL_SEGMENTS_SCHEMA) == 0)
@@ -584,7 +589,24 @@ check_publication_objects(List *pubobjects)
  * a topic with indexes or triggers COPY FROM therefore skips header rows
  * with a WHERE condition: such a topic is registered already (an index
  * cannot be built on one that is not), and its records still route.
+ *
+ * The condition reads "partition", which needs SELECT on it: a producer
+ * with INSERT alone loads without it, and a header row among its records
+ * is refused by the access method (take_headers() in produce.c).
  */
+static bool topic_has_indexes_or_triggers(Oid relid);
+
+static bool
+header_rows_need_skipping(Oid relid)
+{
+	Oid			user = GetUserId();
+
+	if (pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK &&
+		pg_attribute_aclcheck(relid, EL_ATTNUM_PARTITION, user, ACL_SELECT) != ACLCHECK_OK)
+		return false;
+	return topic_has_indexes_or_triggers(relid);
+}
+
 static bool
 topic_has_indexes_or_triggers(Oid relid)
 {
@@ -653,7 +675,7 @@ copy_topic(Oid relid, PlannedStmt *pstmt, const char *queryString,
 	if (stmt->is_from)
 	{
 		el_copy_from_relid = relid;
-		if (topic_has_indexes_or_triggers(relid))
+		if (header_rows_need_skipping(relid))
 		{
 			pstmt = copyObject(pstmt);
 			readOnlyTree = false;
@@ -781,6 +803,7 @@ el_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	el_defer_inserts = (queryDesc->operation == CMD_INSERT &&
 						!queryDesc->plannedstmt->hasReturning &&
 						!queryDesc->plannedstmt->hasModifyingCTE);
+	el_executor_depth++;
 	PG_TRY();
 	{
 		if (prev_executor_run)
@@ -792,6 +815,7 @@ el_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_FINALLY();
 	{
 		el_defer_inserts = save;
+		el_executor_depth--;
 	}
 	PG_END_TRY();
 }

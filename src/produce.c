@@ -335,6 +335,25 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 }
 
 /*
+ * produce() into a topic with triggers or indexes runs an INSERT through
+ * the executor and learns where its record went from here, not from
+ * RETURNING (which would need SELECT on the topic: producing needs only
+ * INSERT).  The record is the first one the INSERT itself appends to the
+ * topic: statements run by its triggers run deeper in the executor (BEFORE
+ * triggers) or after it (AFTER triggers).
+ */
+typedef struct ProduceCapture
+{
+	Oid			relid;
+	int			depth;			/* el_executor_depth of the INSERT's run */
+	bool		found;
+	int32		partition;
+	int64		offset;
+} ProduceCapture;
+
+static ProduceCapture *capture = NULL;
+
+/*
  * Show the assigned partition, offset and timestamp in the slot, so that
  * INSERT ... RETURNING sees them, and give it its TID.  offset < 0: the
  * record is pending (pending.h), which only happens when nothing looks.
@@ -357,6 +376,13 @@ finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	{
 		slot->tts_values[EL_ATTNUM_TS - 1] = rec->ts;
 		slot->tts_isnull[EL_ATTNUM_TS - 1] = rec->ts_null;
+	}
+	if (capture && !capture->found && offset >= 0 &&
+		capture->relid == RelationGetRelid(rel) && capture->depth == el_executor_depth)
+	{
+		capture->found = true;
+		capture->partition = rec->partition;
+		capture->offset = offset;
 	}
 	if (offset >= 0)
 		el_tid_encode(&slot->tts_tid, rec->partition, offset);
@@ -502,6 +528,14 @@ take_headers(Relation rel, TupleTableSlot **slots, int *nslots)
 			n++;
 			continue;
 		}
+		/* see header_rows_need_skipping() in hooks.c */
+		if (rel->rd_rel->relhasindex || rel->rd_rel->relhastriggers)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("cannot load an export header into topic \"%s\" without SELECT privilege on it",
+							RelationGetRelationName(rel)),
+					 errdetail("The topic has indexes or triggers, which must not see the header row; skipping it reads the \"partition\" column."),
+					 errhint("Load topic exports as the topic's owner.")));
 		if (records == NULL)
 		{
 			/* the caller's array stays as it is: COPY still owns it */
@@ -600,6 +634,8 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 		Datum		vals[4];
 		char		nulls[4];
 		char	   *sql;
+		ProduceCapture mine = {0};
+		ProduceCapture *outer = capture;
 		int			ret;
 
 		for (i = 0; i < 4; i++)
@@ -608,23 +644,35 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 			nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
 		}
 		sql = psprintf("INSERT INTO %s.%s (value, key, headers, \"partition\")"
-					   " VALUES ($1, $2, $3, $4) RETURNING \"partition\", \"offset\"",
+					   " VALUES ($1, $2, $3, $4)",
 					   EL_TOPICS_SCHEMA, quote_identifier(RelationGetRelationName(rel)));
+		mine.relid = relid;
+		mine.depth = el_executor_depth + 1;
+		capture = &mine;
 		SPI_connect();
-		ret = SPI_execute_with_args(sql, 4, types, vals, nulls, false, 0);
-		if (ret != SPI_OK_INSERT_RETURNING)
+		PG_TRY();
+		{
+			ret = SPI_execute_with_args(sql, 4, types, vals, nulls, false, 0);
+		}
+		PG_FINALLY();
+		{
+			capture = outer;
+		}
+		PG_END_TRY();
+		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not produce through SPI: %s", SPI_result_code_string(ret));
-		produced = SPI_processed == 1;
+		if (SPI_processed != (mine.found ? 1 : 0))
+			elog(ERROR, "produce() inserted " UINT64_FORMAT " records but saw %d",
+				 SPI_processed, mine.found ? 1 : 0);
+		SPI_finish();
+
+		/* a trigger that skipped the row leaves the capture empty */
+		produced = mine.found;
 		if (produced)
 		{
-			bool		isnull[2];
-
-			out[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull[0]);
-			out[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull[1]);
-			if (isnull[0] || isnull[1])
-				elog(ERROR, "produced record has no partition or offset");
+			out[0] = Int32GetDatum(mine.partition);
+			out[1] = Int64GetDatum(mine.offset);
 		}
-		SPI_finish();
 	}
 	else
 	{
