@@ -29,7 +29,7 @@ PGFILEDESC = "pg_eventlog - Kafka-style event log stored by its own table access
 REGRESS = setup partitioner topic produce export fetch group group_limits am_surface offsets hostile
 REGRESS_OPTS = --outputdir=test/results \
 	--temp-instance=test/tmp_regress --temp-config=test/eventlog.conf
-ISOLATION = reverse_commit abort_subxact topic_ddl prepare_refused group_assign group_handoff group_commit group_lag
+ISOLATION = reverse_commit abort_subxact topic_ddl prepare_refused group_assign group_handoff group_commit group_lag unique_index
 ISOLATION_OPTS = --inputdir=test --outputdir=test/results_iso \
 	--temp-instance=test/tmp_iso --temp-config=test/eventlog.conf
 TAP_TESTS = 1
