@@ -9,14 +9,15 @@ our @EXPORT = qw(fetch_partition produce_and_record_sql);
 
 # Every record of one partition as fetch() returns it, read in chunks of
 # $batch records (chunk ends fall in the middle of pages), as text lines
-# "partition|offset|ts|key|value|headers".
+# "partition|offset|ts|key|value|headers".  $db defaults to postgres.
 sub fetch_partition
 {
-	my ($node, $topic, $p, $batch) = @_;
+	my ($node, $topic, $p, $batch, $db) = @_;
 	my ($rows, $from) = ('', 0);
+	$db //= 'postgres';
 	for (;;)
 	{
-		my $chunk = $node->safe_psql('postgres',
+		my $chunk = $node->safe_psql($db,
 			"SELECT partition, \"offset\", ts, key, value, headers"
 			  . " FROM eventlog.fetch('$topic', $p, $from, $batch)");
 		last if $chunk eq '';
