@@ -1,23 +1,27 @@
 # pg_eventlog: PGXS build.  See README.md for the two top-level commands.
 
 MODULE_big = pg_eventlog
+# One folder per layer (README "Source layout"): storage knows pages, WAL
+# and visibility only; am, catalog, api and consume build on it.
+STORAGE_OBJS = \
+	src/storage/elpage.o \
+	src/storage/elwal.o \
+	src/storage/elappend.o \
+	src/storage/elscan.o \
+	src/storage/elvacuum.o
 OBJS = \
 	src/pg_eventlog.o \
-	src/elpage.o \
-	src/elwal.o \
-	src/elappend.o \
-	src/elscan.o \
-	src/elam.o \
-	src/elvacuum.o \
-	src/hooks.o \
-	src/topic.o \
-	src/topicdump.o \
-	src/produce.o \
-	src/fetch.o \
-	src/group.o \
-	src/notify.o \
-	src/pending.o \
-	src/murmur2.o
+	$(STORAGE_OBJS) \
+	src/am/elam.o \
+	src/am/hooks.o \
+	src/catalog/topic.o \
+	src/catalog/topicdump.o \
+	src/api/produce.o \
+	src/api/pending.o \
+	src/api/fetch.o \
+	src/api/notify.o \
+	src/api/murmur2.o \
+	src/consume/group.o
 
 EXTENSION = pg_eventlog
 DATA = pg_eventlog--0.1.sql
@@ -38,7 +42,7 @@ PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = test/results test/results_iso test/tmp_regress test/tmp_iso \
 	tmp_check test/tmp_check log
 
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src/include
 PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Werror=vla
 ifdef WERROR
 PG_CFLAGS += -Werror
@@ -49,4 +53,4 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/include/eventlog/*.h)

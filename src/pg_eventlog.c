@@ -12,13 +12,13 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
-#include "elam.h"
-#include "eventlog.h"
-#include "elwal.h"
-#include "group.h"
-#include "notify.h"
-#include "pending.h"
-#include "topic.h"
+#include "eventlog/elam.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/elwal.h"
+#include "eventlog/group.h"
+#include "eventlog/notify.h"
+#include "eventlog/pending.h"
+#include "eventlog/topic.h"
 
 PG_MODULE_MAGIC;
 

@@ -15,7 +15,7 @@
 #ifndef EVENTLOG_PENDING_H
 #define EVENTLOG_PENDING_H
 
-#include "topic.h"
+#include "eventlog/topic.h"
 
 /* set by the ExecutorRun hook while an eligible INSERT runs */
 extern bool el_defer_inserts;

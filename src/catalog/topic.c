@@ -45,8 +45,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "eventlog.h"
-#include "topic.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/topic.h"
 
 typedef struct TopicCacheEntry
 {

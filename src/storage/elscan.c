@@ -24,9 +24,9 @@
 #include "storage/procarray.h"
 #include "utils/memutils.h"
 
-#include "elstore.h"
-#include "eventlog.h"
-#include "pending.h"
+#include "eventlog/elstore.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/pending.h"
 
 void
 el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,

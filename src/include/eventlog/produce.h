@@ -9,7 +9,7 @@
 #include "executor/tuptable.h"
 #include "utils/rel.h"
 
-#include "topic.h"
+#include "eventlog/topic.h"
 
 /*
  * TIDs of topic rows encode (partition, offset): offsets never change or

@@ -9,7 +9,7 @@
 #include "executor/tuptable.h"
 #include "utils/relcache.h"
 
-#include "topic.h"
+#include "eventlog/topic.h"
 
 /* the header row's partition: no record has it */
 #define EL_HEADER_PARTITION		(-1)

@@ -23,9 +23,9 @@
 #include "storage/procarray.h"
 #include "utils/rel.h"
 
-#include "elam.h"
-#include "elpage.h"
-#include "topic.h"
+#include "eventlog/elam.h"
+#include "eventlog/elpage.h"
+#include "eventlog/topic.h"
 
 /*
  * Freeze the runs of one page; returns the oldest xid left unfrozen (or

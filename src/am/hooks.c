@@ -38,10 +38,10 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "elam.h"
-#include "eventlog.h"
-#include "pending.h"
-#include "topic.h"
+#include "eventlog/elam.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/pending.h"
+#include "eventlog/topic.h"
 
 Oid			el_copy_to_relid = InvalidOid;
 bool		el_copy_to_header = false;

@@ -40,12 +40,12 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "elam.h"
-#include "elstore.h"
-#include "eventlog.h"
-#include "pending.h"
-#include "produce.h"
-#include "topicdump.h"
+#include "eventlog/elam.h"
+#include "eventlog/elstore.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/pending.h"
+#include "eventlog/produce.h"
+#include "eventlog/topicdump.h"
 
 typedef struct ElParallelScanData
 {

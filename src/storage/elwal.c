@@ -13,8 +13,8 @@
 #include "access/xlogutils.h"
 #include "storage/bufmgr.h"
 
-#include "elpage.h"
-#include "elwal.h"
+#include "eventlog/elpage.h"
+#include "eventlog/elwal.h"
 
 static RmgrData el_rmgr = {
 	.rm_name = EL_RMGR_NAME,

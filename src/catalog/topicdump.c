@@ -46,10 +46,10 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "elpage.h"
-#include "eventlog.h"
-#include "topic.h"
-#include "topicdump.h"
+#include "eventlog/elpage.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/topic.h"
+#include "eventlog/topicdump.h"
 
 #define EXPORT_FORMAT 1
 

@@ -10,8 +10,8 @@
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 
-#include "elstore.h"
-#include "pending.h"
+#include "eventlog/elstore.h"
+#include "eventlog/pending.h"
 
 typedef struct PendingPartition
 {

@@ -25,14 +25,14 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "elam.h"
-#include "elstore.h"
-#include "eventlog.h"
-#include "murmur2.h"
-#include "notify.h"
-#include "pending.h"
-#include "produce.h"
-#include "topicdump.h"
+#include "eventlog/elam.h"
+#include "eventlog/elstore.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/murmur2.h"
+#include "eventlog/notify.h"
+#include "eventlog/pending.h"
+#include "eventlog/produce.h"
+#include "eventlog/topicdump.h"
 
 
 /*

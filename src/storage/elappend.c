@@ -26,9 +26,9 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "elpage.h"
-#include "elstore.h"
-#include "elwal.h"
+#include "eventlog/elpage.h"
+#include "eventlog/elstore.h"
+#include "eventlog/elwal.h"
 
 /*
  * A batch of encoded records for one segment.  wants[i] < 0 takes the next

@@ -19,11 +19,11 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "elstore.h"
-#include "eventlog.h"
-#include "fetch.h"
-#include "notify.h"
-#include "pending.h"
+#include "eventlog/elstore.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/fetch.h"
+#include "eventlog/notify.h"
+#include "eventlog/pending.h"
 
 /*
  * An interval as microseconds (months of 30 days, as interval comparison

@@ -10,7 +10,7 @@
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
 
-#include "topic.h"
+#include "eventlog/topic.h"
 
 extern int	el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 							  int max_records, Snapshot snapshot,

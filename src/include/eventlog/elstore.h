@@ -10,8 +10,8 @@
 #include "utils/rel.h"
 #include "utils/snapshot.h"
 
-#include "elpage.h"
-#include "topic.h"
+#include "eventlog/elpage.h"
+#include "eventlog/topic.h"
 
 /* elappend.c */
 extern void el_append_batch(Relation seg, int64 base_offset, char **entries,

@@ -14,9 +14,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "eventlog.h"
-#include "notify.h"
-#include "topic.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/notify.h"
+#include "eventlog/topic.h"
 
 #define EL_NOTIFY_SLOTS 256
 

@@ -26,7 +26,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "murmur2.h"
+#include "eventlog/murmur2.h"
 
 #define EL_MURMUR2_SEED		0x9747b28cU
 #define EL_MURMUR2_M		0x5bd1e995U

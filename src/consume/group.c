@@ -45,12 +45,12 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "elstore.h"
-#include "eventlog.h"
-#include "fetch.h"
-#include "group.h"
-#include "notify.h"
-#include "topic.h"
+#include "eventlog/elstore.h"
+#include "eventlog/eventlog.h"
+#include "eventlog/fetch.h"
+#include "eventlog/group.h"
+#include "eventlog/notify.h"
+#include "eventlog/topic.h"
 
 #define EL_GROUP_MAX_MEMBERS 64
 

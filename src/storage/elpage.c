@@ -11,7 +11,7 @@
 #include "storage/procarray.h"
 #include "utils/snapmgr.h"
 
-#include "elpage.h"
+#include "eventlog/elpage.h"
 
 /* partition and offset: see eventlog.h */
 #define EL_NDERIVED_ATTS 2
