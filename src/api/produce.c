@@ -591,6 +591,15 @@ el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer)
 }
 
 /*
+ * produce(topic, value, key, headers, partition): the column of the topic
+ * relation that arguments 1..4 fill (the SPI INSERT below lists them in
+ * this order too).
+ */
+static const AttrNumber produce_arg_column[] = {
+	EL_ATTNUM_VALUE, EL_ATTNUM_KEY, EL_ATTNUM_HEADERS, EL_ATTNUM_PARTITION
+};
+
+/*
  * Produce one record from produce()'s arguments into out[] = (partition,
  * offset).  Returns false if no record was produced: a BEFORE ROW trigger
  * on the topic skipped it (returned NULL).
@@ -630,15 +639,15 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 		 * the row (it is routed as changed: a new key may pick another
 		 * partition) or skip it (nothing is produced).
 		 */
-		Oid			types[4] = {JSONBOID, TEXTOID, JSONBOID, INT4OID};
-		Datum		vals[4];
-		char		nulls[4];
+		Oid			types[lengthof(produce_arg_column)] = {JSONBOID, TEXTOID, JSONBOID, INT4OID};
+		Datum		vals[lengthof(produce_arg_column)];
+		char		nulls[lengthof(produce_arg_column)];
 		char	   *sql;
 		ProduceCapture mine = {0};
 		ProduceCapture *outer = capture;
 		int			ret;
 
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < lengthof(produce_arg_column); i++)
 		{
 			vals[i] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
 			nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
@@ -683,26 +692,14 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 			slot->tts_values[i] = (Datum) 0;
 			slot->tts_isnull[i] = true;
 		}
-		/* value, key, headers, partition go to columns 5, 4, 6, 1 */
-		if (!PG_ARGISNULL(4))
+		for (i = 0; i < lengthof(produce_arg_column); i++)
 		{
-			slot->tts_values[EL_ATTNUM_PARTITION - 1] = PG_GETARG_DATUM(4);
-			slot->tts_isnull[EL_ATTNUM_PARTITION - 1] = false;
-		}
-		if (!PG_ARGISNULL(1))
-		{
-			slot->tts_values[EL_ATTNUM_VALUE - 1] = PG_GETARG_DATUM(1);
-			slot->tts_isnull[EL_ATTNUM_VALUE - 1] = false;
-		}
-		if (!PG_ARGISNULL(2))
-		{
-			slot->tts_values[EL_ATTNUM_KEY - 1] = PG_GETARG_DATUM(2);
-			slot->tts_isnull[EL_ATTNUM_KEY - 1] = false;
-		}
-		if (!PG_ARGISNULL(3))
-		{
-			slot->tts_values[EL_ATTNUM_HEADERS - 1] = PG_GETARG_DATUM(3);
-			slot->tts_isnull[EL_ATTNUM_HEADERS - 1] = false;
+			int			att = produce_arg_column[i] - 1;
+
+			if (PG_ARGISNULL(i + 1))
+				continue;
+			slot->tts_values[att] = PG_GETARG_DATUM(i + 1);
+			slot->tts_isnull[att] = false;
 		}
 		ExecStoreVirtualTuple(slot);
 		el_topic_insert(rel, slot, false);

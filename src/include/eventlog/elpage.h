@@ -87,8 +87,11 @@ typedef ElPageOpaqueData *ElPageOpaque;
 #define EL_REC_TSDELTA		0x2000	/* ts stored as int32 µs from base_ts */
 
 /*
- * Records per page are capped so that (page, slot) fits a TID offset number
- * that bitmap scans accept; see eltid.h.
+ * Records per page are capped so that whoever works a page at a time can
+ * use fixed arrays of this size: VACUUM's freezing (elvacuum.c) and
+ * ANALYZE's sample of a block (elam.c).  Tiny records would otherwise
+ * allow a few thousand per page.  (TIDs do not depend on it: they encode
+ * the partition and offset, produce.h.)
  */
 #define EL_MAX_RECORDS_PER_PAGE 256
 
