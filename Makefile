@@ -5,6 +5,7 @@ MODULE_big = pg_eventlog
 # and visibility only; am, catalog, api and consume build on it.
 STORAGE_OBJS = \
 	src/storage/elpage.o \
+	src/storage/elvisibility.o \
 	src/storage/elwal.o \
 	src/storage/elappend.o \
 	src/storage/elscan.o \
