@@ -42,6 +42,7 @@
 
 #include "eventlog/elam.h"
 #include "eventlog/elstore.h"
+#include "eventlog/elvisibility.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
 #include "eventlog/produce.h"
@@ -826,20 +827,15 @@ el_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 		ElRun	   *run = &scan->aruns[scan->aidx];
 
 		scan->aidx++;
-		if (!(run->flags & EL_RUN_FROZEN))
+		switch (el_run_status(run))
 		{
-			if (run->flags & EL_RUN_DEAD)
-			{
+			case EL_STATUS_LIVE:
+				break;
+			case EL_STATUS_DEAD:
 				*deadrows += 1;
 				continue;
-			}
-			if (TransactionIdIsInProgress(run->xid))
-				continue;
-			if (!TransactionIdDidCommit(run->xid))
-			{
-				*deadrows += 1;
-				continue;
-			}
+			case EL_STATUS_IN_PROGRESS:
+				continue;		/* neither live nor dead yet */
 		}
 		slot->tts_values[0] = Int32GetDatum(scan->apart);
 		slot->tts_isnull[0] = false;

@@ -1,15 +1,11 @@
 /*
  * elpage.c
- *		Page layout, record encoding and the visibility rule of eventlog
- *		segment pages.  See elpage.h for the format.
+ *		Page layout and record encoding of eventlog segment pages.  See
+ *		elpage.h for the format; which runs are visible is elvisibility.c's.
  */
 #include "postgres.h"
 
-#include "access/transam.h"
 #include "access/tupmacs.h"
-#include "access/xact.h"
-#include "storage/procarray.h"
-#include "utils/snapmgr.h"
 
 #include "eventlog/elpage.h"
 
@@ -214,67 +210,6 @@ el_page_iter_next(ElPageIter *it, ElRecordRef *rec)
 		return true;
 	}
 	return false;
-}
-
-/*
- * The visibility rule.  One answer per run, so one clog look-up per
- * transaction per page instead of one per record.
- *
- * EL_IN_PROGRESS means the inserting transaction had not finished when the
- * snapshot was taken (or, for our own transaction, the records belong to a
- * later command).  Ordinary scans skip such runs; fetch() stops at them,
- * which is what keeps a consumer from ever moving past a record that may
- * still commit.
- */
-ElVisibility
-el_run_visibility(const ElRun *run, Snapshot snapshot)
-{
-	TransactionId xid = run->xid;
-
-	if (run->flags & EL_RUN_FROZEN)
-		return EL_VISIBLE;
-	if (run->flags & EL_RUN_DEAD)
-		return EL_INVISIBLE;
-
-	if (snapshot->snapshot_type == SNAPSHOT_ANY)
-		return EL_VISIBLE;
-
-	if (TransactionIdIsCurrentTransactionId(xid))
-	{
-		if (snapshot->snapshot_type == SNAPSHOT_MVCC && run->cid >= snapshot->curcid)
-			return EL_IN_PROGRESS;
-		return EL_VISIBLE;
-	}
-
-	if (snapshot->snapshot_type == SNAPSHOT_DIRTY)
-	{
-		/*
-		 * As HeapTupleSatisfiesDirty: another transaction's records count
-		 * while it runs, and the caller (a unique index check) learns whom
-		 * to wait for from the snapshot's xmin.
-		 */
-		if (TransactionIdIsInProgress(xid))
-		{
-			snapshot->xmin = xid;
-			return EL_VISIBLE;
-		}
-		return TransactionIdDidCommit(xid) ? EL_VISIBLE : EL_INVISIBLE;
-	}
-
-	if (snapshot->snapshot_type == SNAPSHOT_MVCC)
-	{
-		if (XidInMVCCSnapshot(xid, snapshot))
-		{
-			/* a rolled-back subtransaction can never commit: skip it now */
-			if (TransactionIdDidAbort(xid))
-				return EL_INVISIBLE;
-			return EL_IN_PROGRESS;
-		}
-	}
-	else if (TransactionIdIsInProgress(xid))
-		return EL_IN_PROGRESS;
-
-	return TransactionIdDidCommit(xid) ? EL_VISIBLE : EL_INVISIBLE;
 }
 
 Size

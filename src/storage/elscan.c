@@ -4,7 +4,7 @@
  *		(fetch, poll, SQL scans, index builds, views) is built on.
  *
  * A cursor copies the records of one page at a time while holding that
- * page's share lock, deciding visibility run by run (el_run_visibility).
+ * page's share lock, deciding visibility run by run (elvisibility.c).
  * In EL_READ_STOP mode it ends at the first record whose transaction is not
  * settled for the snapshot: that is promise 2 of DESIGN.md ("nothing
  * skipped") with no commit-time lock at all, because offsets are physical
@@ -18,13 +18,11 @@
 #include "postgres.h"
 
 #include "access/table.h"
-#include "access/transam.h"
-#include "access/xact.h"
 #include "storage/bufmgr.h"
-#include "storage/procarray.h"
 #include "utils/memutils.h"
 
 #include "eventlog/elstore.h"
+#include "eventlog/elvisibility.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
 
@@ -62,60 +60,13 @@ el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
 			cur->segidx = i;
 }
 
-/* Visibility for the cursor's mode; true = hand the run's records out. */
+/* Visibility for the cursor's mode (the rules are elvisibility.c's). */
 static ElVisibility
 cursor_visibility(ElCursor *cur, const ElRun *run)
 {
 	if (cur->mode == EL_READ_ALL_LIVE)
-	{
-		if (run->flags & EL_RUN_FROZEN)
-			return EL_VISIBLE;
-		if (run->flags & EL_RUN_DEAD)
-			return EL_INVISIBLE;
-		if (TransactionIdIsCurrentTransactionId(run->xid) ||
-			TransactionIdIsInProgress(run->xid) ||
-			TransactionIdDidCommit(run->xid))
-			return EL_VISIBLE;
-		return EL_INVISIBLE;
-	}
-	return el_run_visibility(run, cur->snapshot);
-}
-
-/*
- * Does this page have a run that may still be unsettled for the snapshot?
- * Runs of transactions older than the snapshot's xmin are settled.
- */
-static bool
-page_may_be_unsettled(Page page, Snapshot snapshot)
-{
-	ElPageIter	it;
-	ElRecordRef rec;
-
-	if (!el_page_is_valid(page))
-		return false;
-	el_page_iter_init(&it, page);
-	while (el_page_iter_next(&it, &rec))
-	{
-		if (rec.run->flags & (EL_RUN_FROZEN | EL_RUN_DEAD))
-			continue;
-		if (TransactionIdFollowsOrEquals(rec.run->xid, snapshot->xmin) ||
-			TransactionIdIsCurrentTransactionId(rec.run->xid))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Every run on a page before this (valid) one has an xid below its
- * init_xid; once that is not above the snapshot's xmin, nothing on earlier
- * pages can be unsettled.  (An old transaction may append after a younger
- * one, so a page of settled runs alone proves nothing about earlier pages.)
- */
-static bool
-earlier_pages_settled(Page page, Snapshot snapshot)
-{
-	return TransactionIdPrecedesOrEquals(ElPageGetOpaque(page)->init_xid,
-										 snapshot->xmin);
+		return el_run_visible_all_live(run);
+	return el_run_visible(run, cur->snapshot);
 }
 
 /*
@@ -139,7 +90,7 @@ check_settled_before(ElCursor *cur)
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		maybe = page_may_be_unsettled(page, cur->snapshot);
+		maybe = el_page_may_be_unsettled(page, cur->snapshot);
 		if (maybe)
 		{
 			ElPageIter	it;
@@ -165,7 +116,7 @@ check_settled_before(ElCursor *cur)
 			}
 		}
 		earlier_settled = !el_page_is_valid(page) ||
-			earlier_pages_settled(page, cur->snapshot);
+			el_earlier_pages_settled(page, cur->snapshot);
 		UnlockReleaseBuffer(buf);
 		if (cur->done || earlier_settled || blk == 0)
 			break;
@@ -475,7 +426,7 @@ el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 				if (el_page_is_valid(page))
 				{
 					from = ElPageGetOpaque(page)->first_offset;
-					earlier_settled = earlier_pages_settled(page, snapshot);
+					earlier_settled = el_earlier_pages_settled(page, snapshot);
 				}
 				UnlockReleaseBuffer(buf);
 				if (earlier_settled)

@@ -25,11 +25,15 @@
 
 #include "eventlog/elam.h"
 #include "eventlog/elpage.h"
+#include "eventlog/elvisibility.h"
 #include "eventlog/topic.h"
 
 /*
  * Freeze the runs of one page; returns the oldest xid left unfrozen (or
- * InvalidTransactionId) and the number of live records in *live.
+ * InvalidTransactionId) and the number of live records in *live.  Which
+ * runs are frozen, and as what, is elvisibility.c's rule
+ * (el_run_freeze_flag); runs too young to freeze count as live, whatever
+ * becomes of them.
  */
 static TransactionId
 freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
@@ -42,6 +46,7 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 	uint16		runflags[EL_MAX_RECORDS_PER_PAGE];
 	int			nchange = 0;
 	int			last_seq = 0;
+	uint16		freeze_flag = 0;
 	bool		freeze_init;
 	int			i;
 
@@ -52,9 +57,7 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 	while (el_page_iter_next(&it, &rec))
 	{
 		const ElRun *run = rec.run;
-		bool		first_of_run = (it.run_seq != last_seq);
 
-		last_seq = it.run_seq;
 		if (run->flags & EL_RUN_DEAD)
 			continue;
 		if (run->flags & EL_RUN_FROZEN)
@@ -62,34 +65,29 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 			*live += 1;
 			continue;
 		}
-		if (TransactionIdPrecedes(run->xid, freeze_limit))
+		if (it.run_seq != last_seq)
 		{
-			bool		committed = TransactionIdDidCommit(run->xid);
-
-			if (committed)
-				*live += 1;
-			if (first_of_run && nchange < EL_MAX_RECORDS_PER_PAGE)
+			/* first record of a run: decide for the run */
+			last_seq = it.run_seq;
+			freeze_flag = el_run_freeze_flag(run, freeze_limit);
+			if (freeze_flag != 0 && nchange < EL_MAX_RECORDS_PER_PAGE)
 			{
 				/* run header sits right before its first record */
 				runpos[nchange] = rec.pos - EL_RUN_SIZE;
-				runflags[nchange] = committed ? EL_RUN_FROZEN : EL_RUN_DEAD;
+				runflags[nchange] = freeze_flag;
 				nchange++;
 			}
-			continue;
 		}
+		if (freeze_flag == EL_RUN_DEAD)
+			continue;
 		*live += 1;
+		if (freeze_flag == EL_RUN_FROZEN)
+			continue;
 		if (!TransactionIdIsValid(oldest) || TransactionIdPrecedes(run->xid, oldest))
 			oldest = run->xid;
 	}
 
-	/*
-	 * The page's init_xid bounds how far readers look back for open
-	 * transactions (elscan.c); once it is older than the freeze limit every
-	 * earlier xid is settled for everyone, and freezing it keeps that true
-	 * across xid wraparound.
-	 */
-	freeze_init = TransactionIdIsNormal(ElPageGetOpaque(page)->init_xid) &&
-		TransactionIdPrecedes(ElPageGetOpaque(page)->init_xid, freeze_limit);
+	freeze_init = el_page_init_xid_freezable(page, freeze_limit);
 
 	if (nchange == 0 && !freeze_init)
 		return oldest;

@@ -33,7 +33,6 @@
 
 #include "access/htup_details.h"
 #include "storage/bufpage.h"
-#include "utils/snapshot.h"
 
 #define EL_PAGE_MAGIC		0x45764C68	/* "EvLh": changes with the format */
 
@@ -128,14 +127,6 @@ typedef struct ElRecordRef
 	const ElRun *run;
 } ElRecordRef;
 
-/* Visibility of a run for a reader; see el_run_visibility(). */
-typedef enum ElVisibility
-{
-	EL_VISIBLE,
-	EL_INVISIBLE,				/* aborted, or inserted later by this xact */
-	EL_IN_PROGRESS				/* not yet settled for this snapshot */
-} ElVisibility;
-
 extern void el_page_init(Page page, int64 first_offset, int64 base_ts,
 						 TransactionId init_xid, int ts_natts, int64 ts_high);
 extern void el_page_apply(Page page, const char *bytes, Size len);
@@ -144,8 +135,6 @@ extern void el_page_iter_init(ElPageIter *it, Page page);
 extern bool el_page_iter_next(ElPageIter *it, ElRecordRef *rec);
 extern void el_read_run(const char *p, ElRun *run);
 extern void el_write_run(char *p, const ElRun *run);
-
-extern ElVisibility el_run_visibility(const ElRun *run, Snapshot snapshot);
 
 /* record encoding over a descriptor of the stored (non-derived) columns */
 extern Size el_record_size(TupleDesc storedesc, Datum *values, bool *isnull);
