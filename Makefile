@@ -21,7 +21,10 @@ OBJS = \
 	src/api/fetch.o \
 	src/api/notify.o \
 	src/api/murmur2.o \
-	src/consume/group.o
+	src/consume/groupassign.o \
+	src/consume/groupslots.o \
+	src/consume/groupoffsets.o \
+	src/consume/groupfuncs.o
 
 EXTENSION = pg_eventlog
 DATA = pg_eventlog--0.1.sql
