@@ -11,7 +11,10 @@
 # is a separate `make installcheck` with the other suites blanked out on the
 # command line, so a failing suite does not hide the others.  On failure the
 # regression.diffs and the tails of the server/TAP logs are printed.
-# The last line is "tests: N passed, M failed"; exit status 0 only if M = 0.
+# A suite passes if and only if its `make installcheck` exits with status 0,
+# and the exit status is 0 only if every suite passed.  The counts on the
+# last line, "tests: N passed, M failed", are read from the runners'
+# summaries for information only.
 set -euo pipefail
 
 die() { echo "test/run.sh: $*" >&2; exit 1; }
@@ -101,7 +104,7 @@ show_failure_files() {  # $1 stamp, $2 suite output: diffs, then log tails
              find "$testdir" -type f -newer "$1" -path '*/log/*' | sort)
 }
 
-total_pass=0 total_fail=0 summary=()
+total_pass=0 total_fail=0 failed_suites=0 summary=()
 for suite in "${suites[@]}"; do
     case $suite in
         regress)   blank=(ISOLATION= TAP_TESTS=) ;;
@@ -121,6 +124,7 @@ for suite in "${suites[@]}"; do
     rc=${PIPESTATUS[0]}
     set -e
 
+    # Counts, for the summary only: the verdict is $rc.
     pass=0 fail=0
     if [[ $suite == tap ]]; then
         t=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out" | tail -n 1)
@@ -141,9 +145,10 @@ for suite in "${suites[@]}"; do
     ((rc == 0 || fail > 0)) || fail=1   # died before reporting counts
     total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail))
 
-    if ((rc == 0 && fail == 0)); then
+    if ((rc == 0)); then
         summary+=("$suite: PASS ($pass passed)")
     else
+        failed_suites=$((failed_suites + 1))
         summary+=("$suite: FAIL ($pass passed, $fail failed, make exit $rc)")
         echo "=== $suite FAILED: diffs and logs follow"
         show_failure_files "$stamp" "$out"
@@ -152,10 +157,10 @@ done
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
-if ((total_fail > 0)) && [[ $testdir != "$repo" ]]; then
+if ((failed_suites > 0)) && [[ $testdir != "$repo" ]]; then
     echo "(test tree kept for inspection: $testdir)"
 elif [[ $testdir != "$repo" ]]; then
     rm -rf "$testdir"
 fi
 echo "tests: $total_pass passed, $total_fail failed"
-((total_fail == 0))
+((failed_suites == 0))

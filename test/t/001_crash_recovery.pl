@@ -16,12 +16,11 @@ use strict;
 use warnings;
 
 use IPC::Run;
-use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
-use lib $FindBin::RealBin;
+use lib "$FindBin::RealBin/../perl";
 use EventlogTest;
 
 my $node = PostgreSQL::Test::Cluster->new('crash');
@@ -64,13 +63,15 @@ COMMIT;
 \endif
 });
 
-# Background producers: 4 clients, stopped by the crash (or by -T).
+# Background producers: 4 clients, stopped by the crash.  They may run as
+# long as poll_query_until below waits for their progress.
 sub start_producers
 {
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
 		[
-			'pgbench', '-n', '-c', '4', '-j', '2', '-T', '60',
+			'pgbench', '-n', '-c', '4', '-j', '2',
+			'-T', $PostgreSQL::Test::Utils::timeout_default,
 			'-f', $script, '-h', $node->host, '-p', $node->port, 'postgres'
 		],
 		'>', \$out, '2>', \$err);
@@ -105,27 +106,24 @@ sub children_of
 # nobody gets to write anything after the kill).
 sub crash
 {
-	my $pm = $node->{_pid};
+	my $pm = postmaster_pid($node);
 	my @kids = children_of($pm);
 	$node->kill9;
 	kill 'KILL', @kids;
 	# wait until they are all gone, so the new postmaster can start
-	for (1 .. 300)
-	{
-		last unless grep { -e "/proc/$_" } ($pm, @kids);
-		usleep(50_000);
-	}
+	# (a start fails while they hold the shared memory; zombies not yet
+	# reaped may linger, restart_after_crash() retries then)
+	wait_until(sub { !grep { -e "/proc/$_" } ($pm, @kids) })
+	  or diag("processes of postmaster $pm still present after SIGKILL");
 	note "killed postmaster $pm and " . scalar(@kids) . " children";
 }
 
+# Start again; a start can fail while the killed server's shared memory
+# or socket is still being released, so retry until it succeeds.
 sub restart_after_crash
 {
-	for my $try (1 .. 20)
-	{
-		return if $node->start(fail_ok => 1);
-		sleep 1;
-	}
-	BAIL_OUT('node did not restart after the crash');
+	wait_until(sub { $node->start(fail_ok => 1) })
+	  or BAIL_OUT('node did not restart after the crash');
 }
 
 # Offsets as "partition offset" text lines of fetch(), read in chunks.

@@ -19,7 +19,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
-use lib $FindBin::RealBin;
+use lib "$FindBin::RealBin/../perl";
 use EventlogTest;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -227,8 +227,8 @@ $standby->poll_query_until('postgres',
          AND pid <> pg_backend_pid()});
 my $new_off = $primary->safe_psql('postgres',
 	q{SELECT "offset" FROM eventlog.produce('r', '{"longpoll": "yes"}', partition => 1)});
-$poller->{run}->pump until $poller->{stdout} =~ /\n/ || $poller->{timeout}->is_expired;
-my $got = $poller->{stdout};
+# (waits at most timeout_default for the row)
+my $got = $poller->query_until(qr/\n/, '');
 chomp $got;
 is($got, "$new_off|yes", 'long-poll fetch() on the standby returns the record committed on the primary');
 $poller->quit;

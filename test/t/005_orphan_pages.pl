@@ -14,10 +14,12 @@ use strict;
 use warnings;
 
 use IPC::Run;
-use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 
 my $node = PostgreSQL::Test::Cluster->new('orphan');
 $node->init;
@@ -26,6 +28,7 @@ $node->append_conf('postgresql.conf',
 	  # keep the bulk load's WAL in memory, so the crash loses some of it
 	  . "wal_writer_delay = 10s\n");
 $node->start;
+my $blcksz = block_size($node);
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_eventlog;
 SELECT eventlog.create_topic('cr', partitions => 1);
@@ -41,13 +44,8 @@ my $bulk = IPC::Run::start(
 	  q{INSERT INTO eventlog_topics.cr (value) SELECT jsonb_build_object('bulk', g) FROM generate_series(1, 5000000) g} ],
 	'<', \$in, '>', \$out, '2>', \$err);
 # wait until the segment has grown well beyond the committed records
-my $grown = 0;
-for (1 .. 200)
-{
-	if (-s $segfile > 4 * 1024 * 1024) { $grown = 1; last; }
-	usleep(50_000);
-}
-ok($grown, 'the uncommitted bulk insert extended the segment');
+ok(wait_until(sub { -s $segfile > 4 * 1024 * 1024 }),
+	'the uncommitted bulk insert extended the segment');
 $node->stop('immediate');
 $bulk->finish;
 $node->start;
@@ -57,7 +55,7 @@ open(my $fh, '<', $segfile) or die "cannot open $segfile: $!";
 binmode $fh;
 my ($blocks, $zeros) = (0, 0);
 my $page;
-while (read($fh, $page, 8192) == 8192)
+while (read($fh, $page, $blcksz) == $blcksz)
 {
 	$blocks++;
 	$zeros = ($page =~ /\A\0+\z/) ? $zeros + 1 : 0;
@@ -106,10 +104,10 @@ $node->stop;
 open(my $gh, '+<', $fgfile) or die "cannot open $fgfile: $!";
 binmode $gh;
 my $block0;
-read($gh, $block0, 8192) == 8192 or die "short read of $fgfile";
+read($gh, $block0, $blcksz) == $blcksz or die "short read of $fgfile";
 my $special = unpack('v', substr($block0, 16, 2));
 substr($block0, 16, 2) = pack('v', $special + 8);
-seek($gh, 8192, 0);
+seek($gh, $blcksz, 0);
 print $gh $block0;
 close $gh;
 $node->start;
@@ -134,7 +132,8 @@ for my $round (1 .. 8)
 	my $h = IPC::Run::start(
 		[ 'pgbench', '-n', '-c', '4', '-t', '1', '-D', "topic=fp$round", '-f', $script,
 		  $node->connstr('postgres') ],
-		'>', \$o, '2>', \$e, IPC::Run::timeout(60));
+		'>', \$o, '2>', \$e,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	eval { $h->finish; };
 	ok(!$@ && $h->result == 0, "round $round: four concurrent first inserts finish") or diag("$@ $e");
 	is($node->safe_psql('postgres', "SELECT count(*), count(DISTINCT \"offset\") FROM eventlog_topics.fp$round"),

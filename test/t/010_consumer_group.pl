@@ -1,9 +1,11 @@
 # pg_eventlog: a consumer group under churn (DESIGN section 2 "Consumer
 # groups", promises 2 and 4).
 #
-# Producers (pgbench, 2 clients) append to a 6-partition topic; each
-# transaction records the ids it produced, with the partition and offset
-# produce() returned, in a heap table, and a fifth of them roll back.
+# Producers (pgbench, 2 clients) append to a 6-partition topic with the
+# producer snippet the other tests share (EventlogTest.pm: produce() or
+# INSERT ... RETURNING); each transaction records the ids it produced, with
+# the partition and offset it got, in a heap table, and a fifth of them
+# roll back.
 # Consumers are pgbench clients of one group, each transaction being
 #   BEGIN; INSERT INTO results SELECT ... FROM eventlog.poll(...); COMMIT;
 # Four consumers start; some of their backends are killed with
@@ -28,6 +30,9 @@ use Time::HiRes qw(usleep time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 
 my $node = PostgreSQL::Test::Cluster->new('group');
 $node->init;
@@ -48,8 +53,8 @@ $node->safe_psql(
 CREATE EXTENSION pg_eventlog;
 SELECT eventlog.create_topic('t', partitions => 6);
 CREATE SEQUENCE ids;
-CREATE TABLE produced (id bigint NOT NULL, partition int NOT NULL,
-                       "offset" bigint NOT NULL);
+CREATE TABLE committed_ids (id bigint PRIMARY KEY, partition int NOT NULL,
+                            "offset" bigint NOT NULL);
 CREATE TABLE results (seq bigserial, partition int NOT NULL,
                       "offset" bigint NOT NULL, id bigint,
                       pid int NOT NULL DEFAULT pg_backend_pid());
@@ -59,13 +64,11 @@ my $producer = $node->basedir . '/producer.sql';
 append_to_file(
 	$producer, q{
 \set n random(1, 5)
+\set how random(1, 3)
 \set fate random(1, 100)
 BEGIN;
-INSERT INTO produced (id, partition, "offset")
-SELECT i.id, r.partition, r."offset"
-  FROM (SELECT nextval('ids') AS id FROM generate_series(1, :n)) i,
-       LATERAL eventlog.produce('t', jsonb_build_object('id', i.id),
-                                key => CASE WHEN i.id % 3 <> 0 THEN 'k' || (i.id % 17) END) r;
+} . produce_and_record_sql('t', 17) . q{
+-- some transactions stay open a moment: consumers must stop before them
 \if :fate <= 5
 SELECT pg_sleep(0.02);
 \endif
@@ -136,6 +139,9 @@ SELECT count(DISTINCT member), count(p), count(DISTINCT p)
 	return;
 }
 
+# Let the load run for $seconds (the schedule below), sampling the
+# assignment every 100 ms meanwhile: a sampling period, not a wait for
+# anything to happen.
 sub run_for
 {
 	my ($seconds) = @_;
@@ -192,11 +198,13 @@ for my $run (@runs)
 }
 
 # Drain: poll (one session member per call, each a new backend) until the
-# group has caught up with the log end of every partition.
+# group has caught up with the log end of every partition, for at most
+# timeout_default seconds.
 my $lag_sql = q{SELECT coalesce(sum(lag), -1) FROM eventlog.consumer_lag
                  WHERE group_id = 'grp' AND topic = 't'};
 my ($lag, $best, $stalled) = (undef, undef, 0);
-for my $i (1 .. 300)
+my $drain_until = time() + $PostgreSQL::Test::Utils::timeout_default;
+while (time() < $drain_until)
 {
 	$lag = $node->safe_psql('postgres', $lag_sql);
 	last if $lag eq '0';
@@ -227,7 +235,7 @@ SELECT count(*) FROM eventlog.consumer_lag
 
 my ($committed, $rolled_back) = split /\|/,
   $node->safe_psql('postgres',
-	q{SELECT count(*), (SELECT last_value FROM ids) - count(*) FROM produced});
+	q{SELECT count(*), (SELECT last_value FROM ids) - count(*) FROM committed_ids});
 cmp_ok($committed, '>', 500, "producers committed $committed records");
 cmp_ok($rolled_back, '>', 0, "and rolled back $rolled_back");
 
@@ -240,14 +248,14 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM results WHERE id IS NULL')
 	'0', 'every delivered record carries an id');
 is( $node->safe_psql(
 		'postgres', q{
-SELECT count(*) FROM (SELECT partition, "offset", id FROM produced
+SELECT count(*) FROM (SELECT partition, "offset", id FROM committed_ids
                       EXCEPT SELECT partition, "offset", id FROM results) x}),
 	'0',
 	'every committed record was delivered');
 is( $node->safe_psql(
 		'postgres', q{
 SELECT count(*) FROM (SELECT partition, "offset", id FROM results
-                      EXCEPT SELECT partition, "offset", id FROM produced) x}),
+                      EXCEPT SELECT partition, "offset", id FROM committed_ids) x}),
 	'0',
 	'nothing but committed records was delivered');
 is($rows, $committed, 'as many deliveries as committed records');

@@ -21,7 +21,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 use FindBin;
-use lib $FindBin::RealBin;
+use lib "$FindBin::RealBin/../perl";
 use EventlogTest;
 
 my $MAX = 4611686018427387904;    # 2^62: fits a Perl integer exactly
@@ -380,11 +380,12 @@ SELECT eventlog.seek('watch', 'dmg', 0, 0), eventlog.seek('watch', 'plain', 0, 0
 });
 my $segfile = $node->data_dir . '/' . $node->safe_psql('postgres', q{
 SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map WHERE topic = 'dmg' AND partition = 0});
+my $blcksz = block_size($node);
 $node->stop;
 open(my $fh, '+<', $segfile) or die "cannot open $segfile: $!";
 binmode $fh;
 # the page's special space (its magic) at the end of block 0
-seek($fh, 8192 - 48, 0) or die "seek: $!";
+seek($fh, $blcksz - 48, 0) or die "seek: $!";
 print $fh ("\xAB" x 48);
 close $fh or die "close: $!";
 $node->start;

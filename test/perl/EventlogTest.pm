@@ -1,11 +1,59 @@
-# Helpers shared by pg_eventlog's TAP tests.
+# Helpers shared by pg_eventlog's TAP tests (test/t/*.pl), which load it
+# with
+#   use FindBin;
+#   use lib "$FindBin::RealBin/../perl";
+#   use EventlogTest;
+# so that it is found however prove is started.  Waits are bounded by
+# PostgreSQL::Test::Utils' timeout_default (PG_TEST_TIMEOUT_DEFAULT), like
+# poll_query_until, never by a fixed number of seconds of our own.
 package EventlogTest;
 
 use strict;
 use warnings;
 
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
+
 use Exporter 'import';
-our @EXPORT = qw(fetch_partition produce_and_record_sql);
+our @EXPORT =
+  qw(fetch_partition produce_and_record_sql wait_until block_size postmaster_pid);
+
+# Call $cond until it returns true, every 50 ms, for at most timeout_default
+# seconds (the same bound as poll_query_until).  Returns whether it did.
+# For conditions no query can test: processes gone, files grown, a server
+# that starts again.
+sub wait_until
+{
+	my ($cond) = @_;
+	my $attempts = 20 * $PostgreSQL::Test::Utils::timeout_default;
+
+	for (1 .. $attempts)
+	{
+		return 1 if $cond->();
+		usleep(50_000);
+	}
+	return $cond->() ? 1 : 0;
+}
+
+# The server's page size (a build option, 8192 by default).
+sub block_size
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SHOW block_size');
+}
+
+# The pid of the running postmaster, from its postmaster.pid (the first line),
+# without reaching into the node object.
+sub postmaster_pid
+{
+	my ($node) = @_;
+	my $file = $node->data_dir . '/postmaster.pid';
+	open(my $fh, '<', $file) or die "cannot open $file: $!";
+	my $pid = <$fh>;
+	close($fh);
+	chomp $pid;
+	return $pid;
+}
 
 # Every record of one partition as fetch() returns it, read in chunks of
 # $batch records (chunk ends fall in the middle of pages), as text lines
