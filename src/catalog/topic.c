@@ -107,12 +107,45 @@ namespace_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
 	nsp_valid = false;
 }
 
+/*
+ * Entries invalidated during a transaction may still be in use by its
+ * scans (see el_topic_get); they are freed when it ends.
+ */
+static void
+free_graveyard(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, graveyard)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(graveyard);
+	graveyard = NIL;
+}
+
+static void
+topic_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			free_graveyard();
+			break;
+		default:
+			break;
+	}
+}
+
 /* Called from _PG_init: callbacks registered once, inherited by backends. */
 void
 el_topic_register_callbacks(void)
 {
 	CacheRegisterRelcacheCallback(topic_inval_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_inval_callback, (Datum) 0);
+	RegisterXactCallback(topic_xact_callback, NULL);
 }
 
 void
@@ -125,17 +158,6 @@ el_topic_cache_init(void)
 	ctl.hcxt = CacheMemoryContext;
 	topic_cache = hash_create("eventlog topic cache", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
-void
-el_topic_cache_reset_xact(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, graveyard)
-		MemoryContextDelete((MemoryContext) lfirst(lc));
-	list_free(graveyard);
-	graveyard = NIL;
 }
 
 static Oid

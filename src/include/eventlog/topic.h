@@ -57,7 +57,6 @@ extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
 extern ElSegment *el_active_segment(ElTopic *topic, int partition);
 extern void el_topic_cache_init(void);
 extern void el_topic_register_callbacks(void);
-extern void el_topic_cache_reset_xact(void);
 extern void el_check_partition(ElTopic *topic, int partition);
 
 /* see el_catalog_owner_begin() */
