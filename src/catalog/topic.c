@@ -232,7 +232,7 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 		topic->nparts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	topic->parts = palloc0(sizeof(ElPartition) * topic->nparts);
+	topic->parts = palloc0(sizeof(ElPartitionStore) * topic->nparts);
 	MemoryContextSwitchTo(old);
 
 	ret = SPI_execute_with_args("SELECT partition, seg_no, segrel::oid, base_offset"
@@ -257,6 +257,7 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	{
 		topic->parts[i].segs = palloc0(sizeof(ElSegment) * Max(topic->parts[i].nsegs, 1));
 		topic->parts[i].nsegs = 0;
+		topic->parts[i].partition = i;
 	}
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < SPI_processed; i++)
@@ -269,7 +270,8 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 
 		if (p < 0 || p >= topic->nparts)
 			continue;
-		seg = &topic->parts[p].segs[topic->parts[p].nsegs++];
+		/* (allocated just above; const for storage's readers) */
+		seg = (ElSegment *) &topic->parts[p].segs[topic->parts[p].nsegs++];
 		seg->seg_no = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
 		seg->relid = DatumGetObjectId(SPI_getbinval(tup, td, 3, &isnull));
 		seg->base_offset = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
@@ -293,6 +295,13 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	if (topic->storedesc->natts > 0 &&
 		TupleDescAttr(topic->storedesc, 0)->atttypid == TIMESTAMPTZOID)
 		topic->ts_natts = topic->storedesc->natts;
+
+	/* what storage needs of each partition (elstore.h) */
+	for (i = 0; i < (uint64) topic->nparts; i++)
+	{
+		topic->parts[i].storedesc = topic->storedesc;
+		topic->parts[i].ts_natts = topic->ts_natts;
+	}
 
 	topic->valid = true;
 	return topic;
@@ -415,10 +424,10 @@ el_check_partition(ElTopic *topic, int partition)
 }
 
 /* The segment new records of a partition go to. */
-ElSegment *
+const ElSegment *
 el_active_segment(ElTopic *topic, int partition)
 {
-	ElPartition *part = &topic->parts[partition];
+	const ElPartitionStore *part = &topic->parts[partition];
 
 	if (part->nsegs == 0)
 		ereport(ERROR,

@@ -931,8 +931,8 @@ lock_offset(const char *group_id, ElTopic *topic, int partition, const GroupConf
 		return -1;
 	}
 
-	start = cfg->latest ? el_partition_log_end(topic, partition) :
-		el_partition_log_start(topic, partition);
+	start = cfg->latest ? el_partition_log_end(&topic->parts[partition]) :
+		el_partition_log_start(&topic->parts[partition]);
 	args[3] = Int64GetDatum(start);
 	if (SPI_execute_with_args("INSERT INTO eventlog.group_offset"
 							  " (group_id, topic, partition, committed_offset)"
@@ -1122,7 +1122,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 			int			p = parts[i];
 			int64		committed;
 			int64		log_start;
-			int64		log_end = el_partition_log_end(topic, p);
+			int64		log_end = el_partition_log_end(&topic->parts[p]);
 			int64		next;
 			Snapshot	snap;
 			int			n;
@@ -1139,7 +1139,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 				continue;		/* previous owner's transaction still open */
 			/* never wait beyond the end: that would skip what comes next */
 			committed = Min(committed, log_end);
-			log_start = el_partition_log_start(topic, p);
+			log_start = el_partition_log_start(&topic->parts[p]);
 			if (committed < log_start)
 			{
 				ereport(NOTICE,
@@ -1188,7 +1188,7 @@ check_offset_args(FunctionCallInfo fcinfo, char **group_id, int *partition, int6
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("next_offset must not be negative")));
-	log_end = el_partition_log_end(topic, *partition);
+	log_end = el_partition_log_end(&topic->parts[*partition]);
 	if (*next > log_end)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
