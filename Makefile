@@ -34,10 +34,10 @@ PGFILEDESC = "pg_eventlog - Kafka-style event log stored by its own table access
 # pg_regress and pg_isolation_regress each start their own throwaway cluster
 # with the library preloaded (test/eventlog.conf), so no running server and
 # no root are needed; only initdb's refusal to run as root matters.
-REGRESS = setup partitioner topic produce export fetch group group_limits group_balance am_surface offsets visibility hostile
+REGRESS = setup partitioner topic produce export fetch group group_limits group_balance am_surface offsets visibility catalog_reads hostile
 REGRESS_OPTS = --outputdir=test/results \
 	--temp-instance=test/tmp_regress --temp-config=test/eventlog.conf
-ISOLATION = reverse_commit abort_subxact topic_ddl prepare_refused group_assign group_handoff group_commit group_lag unique_index freeze_in_progress
+ISOLATION = reverse_commit abort_subxact topic_ddl prepare_refused group_assign group_handoff group_commit group_lag unique_index freeze_in_progress topic_cache_snapshot
 ISOLATION_OPTS = --inputdir=test --outputdir=test/results_iso \
 	--temp-instance=test/tmp_iso --temp-config=test/eventlog.conf
 TAP_TESTS = 1
@@ -58,3 +58,36 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
 $(OBJS): $(wildcard $(srcdir)/src/include/eventlog/*.h)
+
+# Layers (README "Layers"): storage works from segment lists and tuple
+# descriptors, so that WAL redo, rm_decode, background workers and relcache
+# paths can use it.  Its files may include, directly or through other
+# headers, only the storage headers below and no SPI; nor may they call SPI.
+# The preprocessor lists every header a file really reads (-MM), so an
+# indirect include is caught too.  Runs before storage objects are built
+# (order-only: it never forces a rebuild), so `make` fails on a violation.
+STORAGE_HEADERS = elpage.h elstore.h elvisibility.h elwal.h eventlog.h
+STORAGE_SRCS = $(STORAGE_OBJS:.o=.c)
+
+.PHONY: check-layers
+check-layers:
+	@status=0; \
+	for f in $(addprefix $(srcdir)/,$(STORAGE_SRCS)); do \
+		deps=$$($(CC) $(CPPFLAGS) -MM "$$f") || exit 1; \
+		for h in $$(printf '%s\n' $$deps | grep -E '(^|/)(executor/spi\.h|eventlog/[^/]+\.h)$$'); do \
+			case "$$h" in \
+				*/executor/spi.h|executor/spi.h) bad=1 ;; \
+				*) bad=1; for ok in $(STORAGE_HEADERS); do \
+					case "$$h" in */eventlog/$$ok|eventlog/$$ok) bad=0 ;; esac; done ;; \
+			esac; \
+			if [ $$bad = 1 ]; then \
+				echo "check-layers: $$f reads $$h, which storage must not use" >&2; status=1; \
+			fi; \
+		done; \
+		if grep -nE '\bSPI_[a-z]' "$$f" >&2; then \
+			echo "check-layers: $$f calls SPI" >&2; status=1; \
+		fi; \
+	done; \
+	exit $$status
+
+$(STORAGE_OBJS): | check-layers

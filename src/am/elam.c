@@ -46,6 +46,7 @@
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
 #include "eventlog/produce.h"
+#include "eventlog/topic.h"
 #include "eventlog/topicdump.h"
 
 typedef struct ElParallelScanData
@@ -217,7 +218,7 @@ fill_control_row(TupleTableSlot *slot, int partition, int64 offset)
 static bool
 export_log_end_marker(ElScanDesc scan, TupleTableSlot *slot)
 {
-	int64		log_end = el_partition_log_end(scan->topic, scan->partition);
+	int64		log_end = el_partition_log_end(&scan->topic->parts[scan->partition]);
 
 	if (log_end - 1 <= scan->last_offset)
 		return false;
@@ -264,8 +265,11 @@ el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 			scan->partition = next_partition(scan);
 			if (scan->partition >= scan->topic->nparts)
 				return false;
+			/* this backend's own routed-but-unappended records come first */
+			if (!el_pending_empty())
+				el_pending_flush();
 			old = MemoryContextSwitchTo(scan->cxt);
-			el_cursor_init(&scan->cur, scan->topic, scan->partition, 0,
+			el_cursor_init(&scan->cur, &scan->topic->parts[scan->partition], 0,
 						   scan->base.rs_snapshot, EL_READ_SKIP);
 			MemoryContextSwitchTo(old);
 			scan->cursor_open = true;
@@ -340,7 +344,9 @@ fetch_by_tid(Relation rel, ItemPointer tid, Snapshot snapshot,
 		snapshot->speculativeToken = 0;
 	}
 
-	el_cursor_init(&cur, topic, partition, offset, snapshot, EL_READ_SKIP);
+	if (!el_pending_empty())
+		el_pending_flush();
+	el_cursor_init(&cur, &topic->parts[partition], offset, snapshot, EL_READ_SKIP);
 	cur.stop_before = offset + 1;
 	ok = el_cursor_next(&cur, &found, slot->tts_values, slot->tts_isnull) &&
 		found == offset;
@@ -406,7 +412,7 @@ el_tuple_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	topic = el_topic_get(RelationGetRelid(rel), false);
 	el_tid_decode(tid, &partition, &offset);
 	if (partition < 0 || partition >= topic->nparts ||
-		offset >= el_partition_log_end(topic, partition))
+		offset >= el_partition_log_end(&topic->parts[partition]))
 		return false;
 	fill_control_row(slot, partition, offset);
 	store_row(slot, rel, partition, offset);
@@ -709,13 +715,16 @@ el_relation_vacuum(Relation rel, struct VacuumParams *params,
 				   BufferAccessStrategy bstrategy)
 {
 	ElRelRole	role = checked_role(rel);
+	ElTopic    *topic;
 
 	if (role == EL_ROLE_SEGMENT)
 	{
 		(void) el_vacuum_segment(rel, params, bstrategy);
 		return;
 	}
-	el_vacuum_topic(rel, params, bstrategy);
+	topic = el_topic_get(RelationGetRelid(rel), true);
+	el_vacuum_topic(rel, topic ? topic->parts : NULL, topic ? topic->nparts : 0,
+					params, bstrategy);
 }
 
 /* ------------------------------------------------------------------------
@@ -900,7 +909,9 @@ el_index_build_range_scan(Relation rel, Relation index, IndexInfo *indexInfo,
 		ElCursor	cur;
 		int64		offset;
 
-		el_cursor_init(&cur, topic, p, 0, snapshot,
+		if (!el_pending_empty())
+			el_pending_flush();
+		el_cursor_init(&cur, &topic->parts[p], 0, snapshot,
 					   snapshot == SnapshotAny ? EL_READ_ALL_LIVE : EL_READ_SKIP);
 		for (;;)
 		{

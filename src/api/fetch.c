@@ -104,7 +104,10 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 	int			n = 0;
 
 	*next = from_offset;
-	el_cursor_init(&cur, topic, partition, from_offset, snapshot, EL_READ_STOP);
+	/* this backend's own routed-but-unappended records come first */
+	if (!el_pending_empty())
+		el_pending_flush();
+	el_cursor_init(&cur, &topic->parts[partition], from_offset, snapshot, EL_READ_STOP);
 	for (;;)
 	{
 		MinimalTuple mt;
@@ -254,11 +257,14 @@ eventlog_offset_for_time(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(tmp);
 	/* the time index finds the page to start from when ts is the first column */
 	off = 0;
+	/* this backend's own buffered records count too (pending.h) */
+	if (!el_pending_empty())
+		el_pending_flush();
 	if (tsatt == EL_NDERIVED && topic->ts_natts > 0)
-		off = el_time_start_offset(topic, partition, ts);
+		off = el_time_start_offset(&topic->parts[partition], ts);
 	if (off >= 0)
 	{
-		el_cursor_init(&cur, topic, partition, off, GetActiveSnapshot(), EL_READ_SKIP);
+		el_cursor_init(&cur, &topic->parts[partition], off, GetActiveSnapshot(), EL_READ_SKIP);
 		while (el_cursor_next(&cur, &off, values, isnull))
 		{
 			if (!isnull[tsatt] && DatumGetTimestampTz(values[tsatt]) >= ts)
@@ -309,7 +315,8 @@ partition_stats_guarded(ElTopic *topic, int partition, ElPartitionStats *st)
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		el_partition_stats(topic, partition, GetActiveSnapshot(), st);
+		/* (the caller flushed this backend's buffered records) */
+		el_partition_stats(&topic->parts[partition], GetActiveSnapshot(), st);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;

@@ -16,7 +16,6 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/notify.h"
-#include "eventlog/topic.h"
 
 #define EL_NOTIFY_SLOTS 256
 
@@ -164,13 +163,11 @@ notify_xact_callback(XactEvent event, void *arg)
 			 */
 			wake_produced_topics();
 			produced_topics = NIL;
-			el_topic_cache_reset_xact();
 			break;
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			produced_topics = NIL;
-			el_topic_cache_reset_xact();
 			break;
 		default:
 			break;

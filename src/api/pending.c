@@ -88,7 +88,7 @@ discard(void)
 void
 el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 {
-	ElSegment  *segment = el_active_segment(topic, partition);
+	const ElSegment *segment = el_active_segment(topic, partition);
 	TransactionId xid = GetCurrentTransactionId();
 	CommandId	cid = GetCurrentCommandId(true);
 	SubTransactionId subid = GetCurrentSubTransactionId();

@@ -237,7 +237,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	int			natts = desc->natts;
 	Datum	   *values;
 	bool	   *isnull;
-	ElSegment  *segment;
+	const ElSegment *segment;
 	Size		size;
 	Size		raw;
 
@@ -431,7 +431,7 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 	{
 		int			p = recs[order[start]].partition;
 		int			end = start;
-		ElSegment  *segment = el_active_segment(topic, p);
+		const ElSegment *segment = el_active_segment(topic, p);
 		int			k;
 
 		while (end < nslots && recs[order[end]].partition == p)

@@ -12,10 +12,25 @@
  * The cache is keyed by topic relation OID and invalidated through the
  * relcache: every catalog change calls CacheInvalidateRelcacheByRelid() on
  * the topic relation, so other backends see it when the change commits.
+ *
+ * The cache is filled by index scans of the catalog tables
+ * (systable_beginscan on their primary keys), as PostgreSQL fills its own
+ * caches, not by SPI.  Table access method callbacks (a scan's start,
+ * relation_size from the planner, VACUUM) and the produce and fetch paths
+ * load topics; through SPI, each load ran a whole query in the middle of
+ * whatever statement was running: parse analysis and planning, every
+ * extension's executor hooks (ours flushes buffered inserts), privilege
+ * checks as whichever role happened to touch the topic first, and the
+ * transaction's snapshot, which under REPEATABLE READ is older than the
+ * invalidation that triggered the load, so an out-of-date topic stayed
+ * cached for the backend's later transactions.  SPI remains in the SQL
+ * functions that change the catalog (create/alter/drop_topic, the export
+ * import in topicdump.c).
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -70,12 +85,35 @@ bury_entry(TopicCacheEntry *entry)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * The catalog tables, looked up by name once per backend (load_topic is on
+ * hot paths) and forgotten when a relcache invalidation names one of them
+ * or every relation, or when a schema changes (DROP EXTENSION drops them,
+ * CREATE EXTENSION makes new ones).  Their primary-key indexes come from
+ * the relcache, which keeps them current itself.
+ */
+static Oid	topic_config_relid = InvalidOid;
+static Oid	segment_map_relid = InvalidOid;
+static bool catalog_oids_valid = false;
+
+/* columns of eventlog.topic_config and eventlog.segment_map (pg_eventlog--0.1.sql) */
+#define Anum_topic_config_topic			1
+#define Anum_topic_config_partitions	2
+#define Anum_segment_map_topic			1
+#define Anum_segment_map_partition		2
+#define Anum_segment_map_seg_no			3
+#define Anum_segment_map_segrel			4
+#define Anum_segment_map_base_offset	5
+
 static void
 topic_inval_callback(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	TopicCacheEntry *entry;
 
+	if (!OidIsValid(relid) || relid == topic_config_relid ||
+		relid == segment_map_relid)
+		catalog_oids_valid = false;
 	if (topic_cache == NULL)
 		return;
 	if (OidIsValid(relid))
@@ -105,6 +143,39 @@ static void
 namespace_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	nsp_valid = false;
+	catalog_oids_valid = false;
+}
+
+/*
+ * Entries invalidated during a transaction may still be in use by its
+ * scans (see el_topic_get); they are freed when it ends.
+ */
+static void
+free_graveyard(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, graveyard)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(graveyard);
+	graveyard = NIL;
+}
+
+static void
+topic_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			free_graveyard();
+			break;
+		default:
+			break;
+	}
 }
 
 /* Called from _PG_init: callbacks registered once, inherited by backends. */
@@ -113,6 +184,7 @@ el_topic_register_callbacks(void)
 {
 	CacheRegisterRelcacheCallback(topic_inval_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_inval_callback, (Datum) 0);
+	RegisterXactCallback(topic_xact_callback, NULL);
 }
 
 void
@@ -125,17 +197,6 @@ el_topic_cache_init(void)
 	ctl.hcxt = CacheMemoryContext;
 	topic_cache = hash_create("eventlog topic cache", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
-void
-el_topic_cache_reset_xact(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, graveyard)
-		MemoryContextDelete((MemoryContext) lfirst(lc));
-	list_free(graveyard);
-	graveyard = NIL;
 }
 
 static Oid
@@ -162,18 +223,137 @@ el_rel_role(Relation rel)
 	return EL_ROLE_OTHER;
 }
 
+/*
+ * Does column attnum of a catalog table have the name and type load_topic
+ * reads it with?  The tables are the extension's, so a mismatch means an
+ * upgrade script and this library disagree: better an error than records
+ * read with a wrong segment list.
+ */
+static void
+check_catalog_column(Relation rel, AttrNumber attnum, const char *name, Oid type)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Form_pg_attribute att;
+
+	if (attnum > desc->natts ||
+		(att = TupleDescAttr(desc, attnum - 1))->attisdropped ||
+		att->atttypid != type || strcmp(NameStr(att->attname), name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("column %d of table %s.%s is not \"%s\" of type %s",
+						attnum, EL_SCHEMA, RelationGetRelationName(rel), name,
+						format_type_be(type)),
+				 errhint("Update the extension with ALTER EXTENSION pg_eventlog UPDATE, or reinstall the library that matches it.")));
+}
+
+/*
+ * Find the catalog tables (see topic_config_relid); false if the extension
+ * is not installed in this database.
+ */
+static bool
+catalog_lookup(void)
+{
+	Oid			nsp;
+	Oid			cfg_relid;
+	Oid			map_relid;
+	Relation	rel;
+
+	if (catalog_oids_valid)
+		return true;
+	nsp = schema_oid(EL_SCHEMA);
+	if (!OidIsValid(nsp))
+		return false;
+	cfg_relid = get_relname_relid("topic_config", nsp);
+	map_relid = get_relname_relid("segment_map", nsp);
+	if (!OidIsValid(cfg_relid) || !OidIsValid(map_relid))
+		return false;
+
+	rel = table_open(cfg_relid, AccessShareLock);
+	check_catalog_column(rel, Anum_topic_config_topic, "topic", TEXTOID);
+	check_catalog_column(rel, Anum_topic_config_partitions, "partitions", INT4OID);
+	table_close(rel, AccessShareLock);
+	rel = table_open(map_relid, AccessShareLock);
+	check_catalog_column(rel, Anum_segment_map_topic, "topic", TEXTOID);
+	check_catalog_column(rel, Anum_segment_map_partition, "partition", INT4OID);
+	check_catalog_column(rel, Anum_segment_map_seg_no, "seg_no", INT4OID);
+	check_catalog_column(rel, Anum_segment_map_segrel, "segrel", REGCLASSOID);
+	check_catalog_column(rel, Anum_segment_map_base_offset, "base_offset", INT8OID);
+	table_close(rel, AccessShareLock);
+
+	topic_config_relid = cfg_relid;
+	segment_map_relid = map_relid;
+	catalog_oids_valid = true;
+	return true;
+}
+
+/*
+ * Begin a scan of a catalog table for one topic name, through its primary
+ * key (whose first column is the topic).  The snapshot is the catalog
+ * snapshot (systable_beginscan registers it): for a table without a
+ * syscache it is taken afresh for every scan, so it sees every committed
+ * catalog change and this transaction's own up to its last command
+ * counter increment (callers that change the catalog and then read the
+ * topic increment it, as topicdump.c does), as a catalog lookup must: the
+ * cache is shared by every transaction of the backend, whatever its
+ * isolation level.  The key compares with the column's collation, the one
+ * its index is sorted by.
+ */
+static SysScanDesc
+catalog_scan_topic(Relation rel, Datum topic, ScanKey key)
+{
+	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+
+	StaticAssertStmt(Anum_topic_config_topic == 1 && Anum_segment_map_topic == 1,
+					 "the topic is the first column of both catalog tables");
+	ScanKeyEntryInitialize(key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   TupleDescAttr(RelationGetDescr(rel), 0)->attcollation,
+						   F_TEXTEQ, topic);
+	return systable_beginscan(rel, pkey, OidIsValid(pkey), NULL, 1, key);
+}
+
+typedef struct SegmentRow
+{
+	int			partition;
+	ElSegment	seg;
+} SegmentRow;
+
+static int
+segment_row_cmp(const void *a, const void *b)
+{
+	const SegmentRow *x = (const SegmentRow *) a;
+	const SegmentRow *y = (const SegmentRow *) b;
+
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	if (x->seg.seg_no != y->seg.seg_no)
+		return x->seg.seg_no < y->seg.seg_no ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Read a topic's catalog rows into a new ElTopic allocated in cxt.  No SPI
+ * (see the header comment): callable wherever a transaction can open
+ * relations.
+ */
 static ElTopic *
 load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 {
 	char	   *relname = get_rel_name(relid);
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Datum		name;
 	ElTopic    *topic;
 	MemoryContext old;
 	Relation	rel;
+	Relation	catrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
 	TupleDesc	desc;
-	uint64		i;
-	int			ret;
+	SegmentRow *rows;
+	int			nrows = 0;
+	int			maxrows = 16;
+	int			nparts = 0;
+	bool		found = false;
+	int			i;
 
 	if (relname == NULL)
 	{
@@ -181,17 +361,27 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 			return NULL;
 		elog(ERROR, "cache lookup failed for relation %u", relid);
 	}
-	args[0] = CStringGetTextDatum(relname);
+	name = CStringGetTextDatum(relname);
 
-	SPI_connect();
-	ret = SPI_execute_with_args("SELECT partitions FROM eventlog.topic_config"
-								" WHERE topic OPERATOR(pg_catalog.=) $1",
-								1, argtypes, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	if (catalog_lookup())
 	{
-		SPI_finish();
+		catrel = table_open(topic_config_relid, AccessShareLock);
+		scan = catalog_scan_topic(catrel, name, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, Anum_topic_config_partitions,
+										 RelationGetDescr(catrel), &isnull);
+
+			found = true;
+			nparts = isnull ? 0 : DatumGetInt32(d);
+		}
+		systable_endscan(scan);
+		table_close(catrel, AccessShareLock);
+	}
+	if (!found)
+	{
 		if (missing_ok)
 			return NULL;
 		ereport(ERROR,
@@ -200,59 +390,65 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 				 errhint("Create topics with eventlog.create_topic().")));
 	}
 
+	/* the segments, in any order (a heap scan is possible): sorted below */
+	rows = palloc(sizeof(SegmentRow) * maxrows);
+	catrel = table_open(segment_map_relid, AccessShareLock);
+	desc = RelationGetDescr(catrel);
+	scan = catalog_scan_topic(catrel, name, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;		/* every column read is NOT NULL */
+
+		if (nrows == maxrows)
+		{
+			maxrows *= 2;
+			rows = repalloc(rows, sizeof(SegmentRow) * maxrows);
+		}
+		rows[nrows].partition =
+			DatumGetInt32(heap_getattr(tup, Anum_segment_map_partition, desc, &isnull));
+		rows[nrows].seg.seg_no =
+			DatumGetInt32(heap_getattr(tup, Anum_segment_map_seg_no, desc, &isnull));
+		rows[nrows].seg.relid =
+			DatumGetObjectId(heap_getattr(tup, Anum_segment_map_segrel, desc, &isnull));
+		rows[nrows].seg.base_offset =
+			DatumGetInt64(heap_getattr(tup, Anum_segment_map_base_offset, desc, &isnull));
+		nrows++;
+	}
+	systable_endscan(scan);
+	table_close(catrel, AccessShareLock);
+	if (nrows > 1)
+		qsort(rows, nrows, sizeof(SegmentRow), segment_row_cmp);
+
 	old = MemoryContextSwitchTo(cxt);
 	topic = palloc0(sizeof(ElTopic));
 	topic->relid = relid;
 	namestrcpy(&topic->name, relname);
-	{
-		bool		isnull;
-
-		topic->nparts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	topic->parts = palloc0(sizeof(ElPartition) * topic->nparts);
+	topic->nparts = nparts;
+	topic->parts = palloc0(sizeof(ElPartitionStore) * Max(nparts, 1));
 	MemoryContextSwitchTo(old);
 
-	ret = SPI_execute_with_args("SELECT partition, seg_no, segrel::oid, base_offset"
-								" FROM eventlog.segment_map WHERE topic OPERATOR(pg_catalog.=) $1"
-								" ORDER BY partition, seg_no",
-								1, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-
-	/* first pass counts per partition, second fills */
-	for (i = 0; i < SPI_processed; i++)
+	/* rows are sorted by partition: each partition's run is contiguous */
+	for (i = 0; i < nrows;)
 	{
-		bool		isnull;
-		int			p = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 1, &isnull));
+		int			p = rows[i].partition;
+		int			n = 0;
+		ElSegment  *segs;
 
-		if (p >= 0 && p < topic->nparts)
-			topic->parts[p].nsegs++;
-	}
-	old = MemoryContextSwitchTo(cxt);
-	for (i = 0; i < (uint64) topic->nparts; i++)
-	{
-		topic->parts[i].segs = palloc0(sizeof(ElSegment) * Max(topic->parts[i].nsegs, 1));
-		topic->parts[i].nsegs = 0;
-	}
-	MemoryContextSwitchTo(old);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int			p = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-		ElSegment  *seg;
+		while (i + n < nrows && rows[i + n].partition == p)
+			n++;
+		if (p >= 0 && p < nparts)
+		{
+			int			j;
 
-		if (p < 0 || p >= topic->nparts)
-			continue;
-		seg = &topic->parts[p].segs[topic->parts[p].nsegs++];
-		seg->seg_no = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-		seg->relid = DatumGetObjectId(SPI_getbinval(tup, td, 3, &isnull));
-		seg->base_offset = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
+			segs = MemoryContextAlloc(cxt, sizeof(ElSegment) * n);
+			for (j = 0; j < n; j++)
+				segs[j] = rows[i + j].seg;
+			topic->parts[p].nsegs = n;
+			topic->parts[p].segs = segs;
+		}
+		i += n;
 	}
-	SPI_finish();
+	pfree(rows);
 
 	/*
 	 * Stored columns: the topic's columns minus the derived ones.  hooks.c
@@ -264,13 +460,21 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	desc = RelationGetDescr(rel);
 	old = MemoryContextSwitchTo(cxt);
 	topic->storedesc = CreateTemplateTupleDesc(desc->natts - EL_NDERIVED);
-	for (i = EL_NDERIVED; i < (uint64) desc->natts; i++)
+	for (i = EL_NDERIVED; i < desc->natts; i++)
 		TupleDescCopyEntry(topic->storedesc, i - EL_NDERIVED + 1, desc, i + 1);
 	MemoryContextSwitchTo(old);
 	relation_close(rel, NoLock);
 	if (topic->storedesc->natts > 0 &&
 		TupleDescAttr(topic->storedesc, 0)->atttypid == TIMESTAMPTZOID)
 		topic->ts_natts = topic->storedesc->natts;
+
+	/* what storage needs of each partition (elstore.h) */
+	for (i = 0; i < nparts; i++)
+	{
+		topic->parts[i].partition = i;
+		topic->parts[i].storedesc = topic->storedesc;
+		topic->parts[i].ts_natts = topic->ts_natts;
+	}
 
 	topic->valid = true;
 	return topic;
@@ -393,10 +597,10 @@ el_check_partition(ElTopic *topic, int partition)
 }
 
 /* The segment new records of a partition go to. */
-ElSegment *
+const ElSegment *
 el_active_segment(ElTopic *topic, int partition)
 {
-	ElPartition *part = &topic->parts[partition];
+	const ElPartitionStore *part = &topic->parts[partition];
 
 	if (part->nsegs == 0)
 		ereport(ERROR,

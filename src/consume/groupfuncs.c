@@ -175,7 +175,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 			int			p = parts[i];
 			int64		committed;
 			int64		log_start;
-			int64		log_end = el_partition_log_end(topic, p);
+			int64		log_end = el_partition_log_end(&topic->parts[p]);
 			int64		next;
 			Snapshot	snap;
 			int			n;
@@ -192,7 +192,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 				continue;		/* previous owner's transaction still open */
 			/* never wait beyond the end: that would skip what comes next */
 			committed = Min(committed, log_end);
-			log_start = el_partition_log_start(topic, p);
+			log_start = el_partition_log_start(&topic->parts[p]);
 			if (committed < log_start)
 			{
 				ereport(NOTICE,
@@ -241,7 +241,7 @@ check_offset_args(FunctionCallInfo fcinfo, char **group_id, int *partition, int6
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("next_offset must not be negative")));
-	log_end = el_partition_log_end(topic, *partition);
+	log_end = el_partition_log_end(&topic->parts[*partition]);
 	if (*next > log_end)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

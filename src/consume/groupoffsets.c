@@ -346,8 +346,8 @@ el_group_offset_lock(const char *group_id, ElTopic *topic, int partition,
 		return -1;
 	}
 
-	start = cfg->latest ? el_partition_log_end(topic, partition) :
-		el_partition_log_start(topic, partition);
+	start = cfg->latest ? el_partition_log_end(&topic->parts[partition]) :
+		el_partition_log_start(&topic->parts[partition]);
 	args[3] = Int64GetDatum(start);
 	run(STMT_OFFSET_CREATE, args, NULL, 0, SPI_OK_INSERT_RETURNING);
 	el_catalog_owner_end(&catowner);

@@ -10,6 +10,10 @@
  * skipped") with no commit-time lock at all, because offsets are physical
  * positions and a record with a smaller offset is always read first.
  *
+ * Records this backend has routed but not appended yet (pending.h) are not
+ * storage's business: callers flush them before they open a cursor or ask
+ * for a partition's figures, so that a backend reads its own writes.
+ *
  * The tail: when the last page read was not sealed, there was no later
  * page when it was read, and anything appended since belongs to a
  * transaction that was running when our snapshot was taken (it was still
@@ -24,21 +28,15 @@
 #include "eventlog/elstore.h"
 #include "eventlog/elvisibility.h"
 #include "eventlog/eventlog.h"
-#include "eventlog/pending.h"
 
 void
-el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
+el_cursor_init(ElCursor *cur, const ElPartitionStore *part,
 			   int64 from_offset, Snapshot snapshot, ElReadMode mode)
 {
-	ElPartition *part = &topic->parts[partition];
 	int			i;
 
-	/* this backend's own routed-but-unappended records come first */
-	if (!el_pending_empty())
-		el_pending_flush();
-
 	memset(cur, 0, sizeof(ElCursor));
-	cur->partition = partition;
+	cur->partition = part->partition;
 	cur->nsegs = part->nsegs;
 	cur->segs = palloc(sizeof(ElSegment) * Max(part->nsegs, 1));
 	memcpy(cur->segs, part->segs, sizeof(ElSegment) * part->nsegs);
@@ -47,7 +45,7 @@ el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
 	cur->want = Max(from_offset, 0);
 	cur->stop_before = -1;
 	cur->blk = InvalidBlockNumber;
-	cur->storedesc = topic->storedesc;
+	cur->storedesc = part->storedesc;
 	cur->scratch = palloc(BLCKSZ);
 	cur->pagecxt = AllocSetContextCreate(CurrentMemoryContext,
 										 "eventlog cursor page",
@@ -320,10 +318,9 @@ el_cursor_end(ElCursor *cur)
  * end offset (tail of its last segment).
  */
 static int64
-partition_bound(ElTopic *topic, int partition, bool end)
+partition_bound(const ElPartitionStore *part, bool end)
 {
-	ElPartition *part = &topic->parts[partition];
-	ElSegment  *s;
+	const ElSegment *s;
 	Relation	seg;
 	int64		result;
 
@@ -338,15 +335,15 @@ partition_bound(ElTopic *topic, int partition, bool end)
 }
 
 int64
-el_partition_log_start(ElTopic *topic, int partition)
+el_partition_log_start(const ElPartitionStore *part)
 {
-	return partition_bound(topic, partition, false);
+	return partition_bound(part, false);
 }
 
 int64
-el_partition_log_end(ElTopic *topic, int partition)
+el_partition_log_end(const ElPartitionStore *part)
 {
-	return partition_bound(topic, partition, true);
+	return partition_bound(part, true);
 }
 
 /*
@@ -356,14 +353,10 @@ el_partition_log_end(ElTopic *topic, int partition)
  * is the record time (ts_natts > 0).
  */
 int64
-el_time_start_offset(ElTopic *topic, int partition, int64 ts)
+el_time_start_offset(const ElPartitionStore *part, int64 ts)
 {
-	ElPartition *part = &topic->parts[partition];
 	int			i;
 
-	/* this backend's own buffered records count too (pending.h) */
-	if (!el_pending_empty())
-		el_pending_flush();
 	for (i = 0; i < part->nsegs; i++)
 	{
 		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
@@ -378,14 +371,11 @@ el_time_start_offset(ElTopic *topic, int partition, int64 ts)
 }
 
 void
-el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
+el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 				   ElPartitionStats *stats)
 {
-	ElPartition *part = &topic->parts[partition];
 	int			i;
 
-	if (!el_pending_empty())
-		el_pending_flush();
 	memset(stats, 0, sizeof(ElPartitionStats));
 	stats->segments = part->nsegs;
 	if (part->nsegs == 0)
@@ -433,9 +423,9 @@ el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
 					break;
 				blk--;
 			}
-			el_cursor_init(&cur, topic, partition, from, snapshot, EL_READ_STOP);
-			values = palloc(sizeof(Datum) * (topic->storedesc->natts + EL_NDERIVED));
-			isnull = palloc(sizeof(bool) * (topic->storedesc->natts + EL_NDERIVED));
+			el_cursor_init(&cur, part, from, snapshot, EL_READ_STOP);
+			values = palloc(sizeof(Datum) * (part->storedesc->natts + EL_NDERIVED));
+			isnull = palloc(sizeof(bool) * (part->storedesc->natts + EL_NDERIVED));
 			while (el_cursor_next(&cur, &off, values, isnull))
 				;
 			stats->stable_offset = cur.stopped ? cur.stop_offset : stats->log_end_offset;

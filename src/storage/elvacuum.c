@@ -17,16 +17,16 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
+#include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "postmaster/autovacuum.h"
 #include "storage/bufmgr.h"
 #include "storage/procarray.h"
 #include "utils/rel.h"
 
-#include "eventlog/elam.h"
 #include "eventlog/elpage.h"
+#include "eventlog/elstore.h"
 #include "eventlog/elvisibility.h"
-#include "eventlog/topic.h"
 
 /*
  * Freeze the runs of one page; returns the oldest xid left unfrozen (or
@@ -154,14 +154,15 @@ el_vacuum_segment(Relation seg, struct VacuumParams *params,
 }
 
 /*
- * VACUUM of a topic relation: vacuum each segment, then record the topic's
- * own statistics (it has no pages, so its frozen xid can simply advance).
+ * VACUUM of a topic relation: vacuum each segment of its partitions
+ * (nparts of them; none if the catalog does not know the topic), then
+ * record the topic's own statistics (it has no pages, so its frozen xid can
+ * simply advance).
  */
 void
-el_vacuum_topic(Relation rel, struct VacuumParams *params,
-				BufferAccessStrategy bstrategy)
+el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
+				struct VacuumParams *params, BufferAccessStrategy bstrategy)
 {
-	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), true);
 	TransactionId oldest_xmin;
 	MultiXactId oldest_mxact;
 	TransactionId freeze_limit;
@@ -173,12 +174,12 @@ el_vacuum_topic(Relation rel, struct VacuumParams *params,
 	int			p,
 				s;
 
-	if (topic != NULL)
+	if (parts != NULL)
 	{
-		for (p = 0; p < topic->nparts; p++)
-			for (s = 0; s < topic->parts[p].nsegs; s++)
+		for (p = 0; p < nparts; p++)
+			for (s = 0; s < parts[p].nsegs; s++)
 			{
-				Relation	seg = table_open(topic->parts[p].segs[s].relid,
+				Relation	seg = table_open(parts[p].segs[s].relid,
 											 ShareUpdateExclusiveLock);
 
 				/*

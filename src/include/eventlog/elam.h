@@ -21,12 +21,6 @@ typedef enum ElModification
 
 extern void el_refuse_modification(ElModification what, Relation rel);
 
-/* elvacuum.c */
-extern double el_vacuum_segment(Relation seg, struct VacuumParams *params,
-							  BufferAccessStrategy bstrategy);
-extern void el_vacuum_topic(Relation rel, struct VacuumParams *params,
-							BufferAccessStrategy bstrategy);
-
 /* hooks.c */
 extern void el_install_hooks(void);
 extern Oid	el_copy_to_relid;	/* topic being written by COPY TO, if any */

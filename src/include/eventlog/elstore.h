@@ -1,17 +1,49 @@
 /*
  * elstore.h
- *		Segment-level storage: appending records (offset assignment) and
- *		reading a partition in offset order (the read-committed cursor).
+ *		Segment-level storage: appending records (offset assignment),
+ *		reading a partition in offset order (the read-committed cursor) and
+ *		freezing.
+ *
+ * Storage knows a partition only as the list of its segment relations and
+ * the descriptor of the stored columns (ElPartitionStore), never as a topic
+ * loaded from the catalog: whoever holds such a list (the topic cache, a
+ * background worker, WAL redo) can use storage, in any state where buffers
+ * and relations can be opened, without SPI or catalog tables.  Nor does
+ * storage know about records an INSERT has routed but not appended yet
+ * (pending.h): readers flush those before they read.  The Makefile's
+ * check-layers target enforces this.
  */
 #ifndef EVENTLOG_ELSTORE_H
 #define EVENTLOG_ELSTORE_H
 
+#include "access/tupdesc.h"
 #include "storage/buf.h"
 #include "utils/rel.h"
 #include "utils/snapshot.h"
 
 #include "eventlog/elpage.h"
-#include "eventlog/topic.h"
+
+/* One segment relation of a partition and the first offset it may hold. */
+typedef struct ElSegment
+{
+	Oid			relid;
+	int32		seg_no;
+	int64		base_offset;
+} ElSegment;
+
+/*
+ * What storage needs to read one partition: its segments (ascending
+ * seg_no, i.e. ascending offsets) and how records are encoded.
+ */
+typedef struct ElPartitionStore
+{
+	int			partition;		/* the value of the derived partition column */
+	int			nsegs;
+	const ElSegment *segs;
+	TupleDesc	storedesc;		/* stored columns: all but the derived ones */
+	int			ts_natts;		/* storedesc->natts if its first column is a
+								 * timestamptz (stored compactly), else 0 */
+} ElPartitionStore;
 
 /* elappend.c */
 extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
@@ -70,7 +102,7 @@ typedef struct ElCursor
 	int64		page_base_ts;	/* the current page's base time */
 } ElCursor;
 
-extern void el_cursor_init(ElCursor *cur, ElTopic *topic, int partition,
+extern void el_cursor_init(ElCursor *cur, const ElPartitionStore *part,
 						   int64 from_offset, Snapshot snapshot, ElReadMode mode);
 extern bool el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull);
 extern bool el_cursor_next_raw(ElCursor *cur, int64 *offset, const char **entry,
@@ -87,10 +119,18 @@ typedef struct ElPartitionStats
 	int64		bytes;
 } ElPartitionStats;
 
-extern int64 el_partition_log_start(ElTopic *topic, int partition);
-extern int64 el_partition_log_end(ElTopic *topic, int partition);
-extern int64 el_time_start_offset(ElTopic *topic, int partition, int64 ts);
-extern void el_partition_stats(ElTopic *topic, int partition, Snapshot snapshot,
+extern int64 el_partition_log_start(const ElPartitionStore *part);
+extern int64 el_partition_log_end(const ElPartitionStore *part);
+extern int64 el_time_start_offset(const ElPartitionStore *part, int64 ts);
+extern void el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 							   ElPartitionStats *stats);
+
+/* elvacuum.c */
+struct VacuumParams;
+extern double el_vacuum_segment(Relation seg, struct VacuumParams *params,
+								BufferAccessStrategy bstrategy);
+extern void el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
+							struct VacuumParams *params,
+							BufferAccessStrategy bstrategy);
 
 #endif							/* EVENTLOG_ELSTORE_H */

@@ -10,25 +10,14 @@
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
-typedef struct ElSegment
-{
-	Oid			relid;
-	int32		seg_no;
-	int64		base_offset;
-} ElSegment;
-
-typedef struct ElPartition
-{
-	int			nsegs;
-	ElSegment  *segs;			/* ascending seg_no, i.e. ascending offsets */
-} ElPartition;
+#include "eventlog/elstore.h"
 
 typedef struct ElTopic
 {
 	Oid			relid;			/* the topic relation */
 	NameData	name;
 	int			nparts;
-	ElPartition *parts;
+	ElPartitionStore *parts;	/* what storage needs of each partition */
 	TupleDesc	storedesc;		/* stored columns: all but the derived ones */
 	int			ts_natts;		/* storedesc->natts if its first column is a
 								 * timestamptz (stored compactly), else 0 */
@@ -54,10 +43,9 @@ extern void el_topic_missing(const char *name) pg_attribute_noreturn();
 extern Oid	el_topic_relid(const char *name, bool missing_ok);
 extern Oid	el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok);
 extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
-extern ElSegment *el_active_segment(ElTopic *topic, int partition);
+extern const ElSegment *el_active_segment(ElTopic *topic, int partition);
 extern void el_topic_cache_init(void);
 extern void el_topic_register_callbacks(void);
-extern void el_topic_cache_reset_xact(void);
 extern void el_check_partition(ElTopic *topic, int partition);
 
 /* see el_catalog_owner_begin() */
