@@ -126,6 +126,7 @@ $node->safe_psql('postgres', 'CHECKPOINT');
 ($out, @r) = logged($node,
 	q{SELECT "offset" FROM eventlog.produce('wd', '{"after": "checkpoint"}', 'kf', partition => 1)});
 is($out, 8, 'produce() after the checkpoint gets offset 8');
+note "APPEND after a checkpoint: $_->{desc}" for @r;
 is(scalar(@r), 1, 'one pg_eventlog record for it');
 is($r[0]{type}, 'APPEND', '... an APPEND record');
 is($r[0]{fpw}, 't', '... with a full-page image') or diag $r[0]{bref};
