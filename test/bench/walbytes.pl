@@ -7,10 +7,10 @@
 #   perl walbytes.pl measure FILE     append "wal_level metric system bytes" lines
 #   perl walbytes.pl report FILE      print the table
 #
-# WAL bytes are pg_current_wal_lsn() differences around one statement (or,
+# WAL bytes are pg_current_wal_insert_lsn() differences around one statement (or,
 # for the single-record transactions, around the whole loop, commit records
-# included), divided by the records written.  A CHECKPOINT comes before each
-# step, so the first change of each existing page pays a full-page image
+# included), divided by the records written.  A VACUUM and a CHECKPOINT
+# come before each step, so the first change of each existing page pays a full-page image
 # (eventlog's new pages never do: NEW_PAGE is a page-init record).  The
 # figures are exact and repeatable, unlike the timings of bench.pl.
 use strict;
@@ -74,6 +74,10 @@ $dbh->do("SET client_min_messages = warning");
 sub one { my ($sql, @a) = @_; my @r = $dbh->selectrow_array($sql, undef, @a); return $r[0] }
 
 my $level = one("SHOW wal_level");
+# pg_walinspect, if installed: name the records that are neither the
+# system's own nor commits (pruning, standby snapshots...)
+my $walinspect = one("SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_walinspect'");
+$dbh->do("CREATE EXTENSION IF NOT EXISTS pg_walinspect") if $walinspect;
 my $KEY = q{'key-' || lpad((i % 100000)::text, 12, '0')};
 my $VAL = q{format('{"id": %s, "user": "user-%s", "amount": %s, "note": "%s"}', i, i % 1000, i % 10000, md5(i::text))};
 my ($N, $N2, $NX, $P) = @C{qw(WAL_N WAL_N2 WAL_XACTS PARTITIONS)};
@@ -85,15 +89,35 @@ sub put {
     printf "  wal_level %-7s %-5s %s: %10d WAL bytes / %7d records = %7.1f B/record\n",
       $level, $m, $s, $bytes, $n, $bytes / $n;
 }
-# WAL bytes written by $code, after a CHECKPOINT
+# WAL bytes written by $code, after a VACUUM (so that no opportunistic
+# pruning of catalog pages, with its full-page images, lands in the
+# measurement: it depends on the history of the database, not on the
+# records measured) and a CHECKPOINT.  Positions are insert positions:
+# pg_current_wal_lsn() is the write position, which lags behind with
+# synchronous_commit = off.
 sub wal_of {
     my ($code) = @_;
+    $dbh->do("VACUUM");
     $dbh->do("CHECKPOINT");
-    my $l0 = one("SELECT pg_current_wal_lsn()");
+    my $l0 = one("SELECT pg_current_wal_insert_lsn()");
     $code->();
-    my $l1 = one("SELECT pg_current_wal_lsn()");
+    my $l1 = one("SELECT pg_current_wal_insert_lsn()");
+    if ($walinspect) {
+        # what else than the system's records and commits went into it
+        # pg_walinspect reads flushed WAL only: a WAL switch flushes
+        $dbh->do("SELECT pg_switch_wal()");
+        my $other = $dbh->selectall_arrayref(q{
+            SELECT "resource_manager/record_type", count, combined_size
+              FROM pg_get_wal_stats(?::pg_lsn, ?::pg_lsn, true)
+             WHERE count > 0
+               AND ("resource_manager/record_type" !~ '^(pg_eventlog|Heap|Heap2|Btree|Sequence)/'
+                    AND "resource_manager/record_type" <> 'Transaction/COMMIT'
+                    OR "resource_manager/record_type" ~ '^Heap2?/(PRUNE|VACUUM|VISIBLE|FREEZE)')}, undef, $l0, $l1);
+        note_other(@$other) if @$other;
+    }
     return one("SELECT pg_wal_lsn_diff(?::pg_lsn, ?::pg_lsn)", $l1, $l0);
 }
+sub note_other { print "    (of which other records: ", join(', ', map { "$_->[0] x$_->[1] $_->[2] B" } @_), ")\n" }
 sub e_create {
     my ($t) = @_;
     $dbh->do("SELECT eventlog.drop_topic(?, true)", undef, $t);
