@@ -17,8 +17,10 @@ typedef struct PendingPartition
 {
 	Oid			segrelid;
 	int64		base_offset;
+	Oid			topic_relid;
 	NameData	topic;			/* for messages */
 	int			partition;
+	int			natts;			/* the topic's stored columns */
 	TransactionId xid;
 	CommandId	cid;
 	SubTransactionId subid;		/* (sub)transaction level that inserted them */
@@ -44,15 +46,20 @@ append_one(PendingPartition *pp)
 {
 	Relation	seg;
 	int64	   *offsets;
+	ElAppendTarget target;
 	int			i;
 
 	if (pp->n == 0)
 		return;
 	offsets = palloc(sizeof(int64) * pp->n);
+	target.topic_relid = pp->topic_relid;
+	target.topic_name = NameStr(pp->topic);
+	target.partition = pp->partition;
+	target.natts = pp->natts;
+	target.ts_natts = pp->ts_natts;
 	seg = table_open(pp->segrelid, RowExclusiveLock);
 	el_append_batch(seg, pp->base_offset, pp->entries, pp->lens, pp->n,
-					NULL, offsets, pp->xid, pp->cid, pp->ts_natts,
-					NameStr(pp->topic), pp->partition);
+					NULL, offsets, pp->xid, pp->cid, &target);
 	pgstat_count_heap_insert(seg, pp->n);
 	table_close(seg, NoLock);
 	pfree(offsets);
@@ -120,8 +127,10 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 		pp = palloc0(sizeof(PendingPartition));
 		pp->segrelid = segment->relid;
 		pp->base_offset = segment->base_offset;
+		pp->topic_relid = topic->relid;
 		pp->topic = topic->name;
 		pp->partition = partition;
+		pp->natts = topic->storedesc->natts;
 		pp->ts_natts = topic->ts_natts;
 		pp->cap = 64;
 		pp->entries = palloc(sizeof(char *) * pp->cap);

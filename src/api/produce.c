@@ -432,6 +432,7 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		int			p = recs[order[start]].partition;
 		int			end = start;
 		const ElSegment *segment = el_active_segment(topic, p);
+		ElAppendTarget target;
 		int			k;
 
 		while (end < nslots && recs[order[end]].partition == p)
@@ -441,11 +442,16 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 			wants[end] = recs[order[end]].want_offset;
 			end++;
 		}
+		target.topic_relid = topic->relid;
+		target.topic_name = NameStr(topic->name);
+		target.partition = p;
+		target.natts = topic->storedesc->natts;
+		target.ts_natts = topic->ts_natts;
 		seg = table_open(segment->relid, RowExclusiveLock);
 		el_append_batch(seg, segment->base_offset, entries + start, lens + start,
 						end - start, wants + start, offsets + start,
 						GetCurrentTransactionId(), GetCurrentCommandId(true),
-						topic->ts_natts, NameStr(topic->name), p);
+						&target);
 		pgstat_count_heap_insert(seg, end - start);
 		table_close(seg, NoLock);
 		for (k = start; k < end; k++)

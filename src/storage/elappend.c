@@ -19,6 +19,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
+#include "catalog/catalog.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -50,6 +51,7 @@ typedef struct AppendBatch
 	int			done;			/* records placed so far */
 	const char *topic;			/* for messages */
 	int			partition;
+	const ElAppendTarget *target;	/* also names the topic in WAL */
 } AppendBatch;
 
 static void
@@ -251,18 +253,69 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 }
 
 /*
+ * With wal_level = logical, the information that lets a decoder read an
+ * APPEND or NEW_PAGE record on its own (elwal.h): fill *xd for the bytes
+ * about to be applied to a page whose next offset is next, and return xd;
+ * otherwise return NULL and log nothing extra, so that replica-level WAL
+ * stays as small as before.  Called before the critical section.
+ */
+static xl_el_decode *
+decode_info(Relation seg, AppendBatch *b, const char *bytes, Size n,
+			int64 next, int64 base_ts, xl_el_decode *xd)
+{
+	Size		off = 0;
+	int64		first = -1;
+	int			nrecords = 0;
+
+	if (!RelationIsLogicallyLogged(seg))
+		return NULL;
+	while (off < n)
+	{
+		uint16		hdr;
+
+		memcpy(&hdr, bytes + off, 2);
+		if (hdr & EL_ENTRY_RUN)
+		{
+			ElRun		run;
+
+			el_read_run(bytes + off, &run);
+			next = run.base_offset;
+			off += EL_RUN_SIZE;
+			continue;
+		}
+		if (first < 0)
+			first = next;
+		next++;
+		nrecords++;
+		off += hdr & EL_ENTRY_LENMASK;
+	}
+	memset(xd, 0, sizeof(xl_el_decode));
+	xd->first_offset = first >= 0 ? first : next;
+	xd->base_ts = base_ts;
+	xd->topic_relid = b->target->topic_relid;
+	xd->partition = b->target->partition;
+	xd->xid = b->xid;
+	xd->nrecords = (uint16) nrecords;
+	xd->natts = (uint16) b->target->natts;
+	xd->flags = b->ts_natts > 0 ? XL_EL_DECODE_TSFIRST : 0;
+	return xd;
+}
+
+/*
  * WAL-log entries just placed on a page.  APPEND carries only the bytes:
  * redo appends them at pd_lower and derives the counters from them, as the
  * primary did (el_page_apply).  NEW_PAGE also carries the first offset and
- * seals the previous page.
+ * seals the previous page.  xd, if not NULL, is decode_info()'s: it ends
+ * the main data, and the bytes are kept even behind a full-page image.
  */
 static void
 log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
-		   Buffer prevbuf)
+		   Buffer prevbuf, const xl_el_decode *xd)
 {
 	Page		page = BufferGetPage(buf);
 	xl_el_new_page xlrec;
 	XLogRecPtr	recptr;
+	uint8		keep = xd ? REGBUF_KEEP_DATA : 0;
 
 	if (!RelationNeedsWAL(seg))
 		return;
@@ -277,10 +330,15 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 		xlrec.ts_natts = ElPageGetOpaque(page)->ts_natts;
 		xlrec.ts_high = ElPageGetOpaque(page)->ts_high;
 		XLogRegisterData((char *) &xlrec, sizeof(xl_el_new_page));
-		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT);
+		XLogRegisterBuffer(0, buf, REGBUF_WILL_INIT | keep);
 	}
 	else
-		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+		XLogRegisterBuffer(0, buf, REGBUF_STANDARD | keep);
+	if (xd)
+	{
+		XLogRegisterData((char *) xd, SizeOfElDecode);
+		info |= XLOG_EL_DECODE;
+	}
 	XLogRegisterBufData(0, (char *) bytes, n);
 	if (BufferIsValid(prevbuf))
 		XLogRegisterBuffer(1, prevbuf, REGBUF_STANDARD);
@@ -297,6 +355,8 @@ append_to_page(Relation seg, Buffer buf, AppendBatch *b, char *buf_bytes)
 	Page		page = BufferGetPage(buf);
 	int			nplaced;
 	Size		n = plan_bytes(b, page, buf_bytes, &nplaced);
+	xl_el_decode xdbuf;
+	xl_el_decode *xd;
 
 	if (nplaced == 0)
 		return 0;
@@ -306,10 +366,12 @@ append_to_page(Relation seg, Buffer buf, AppendBatch *b, char *buf_bytes)
 		b->done += nplaced;
 		return nplaced;
 	}
+	xd = decode_info(seg, b, buf_bytes, n, ElPageGetOpaque(page)->next_offset,
+					 ElPageGetOpaque(page)->base_ts, &xdbuf);
 	START_CRIT_SECTION();
 	el_page_apply(page, buf_bytes, n);
 	MarkBufferDirty(buf);
-	log_append(seg, buf, XLOG_EL_APPEND, buf_bytes, n, InvalidBuffer);
+	log_append(seg, buf, XLOG_EL_APPEND, buf_bytes, n, InvalidBuffer, xd);
 	END_CRIT_SECTION();
 	b->done += nplaced;
 	return nplaced;
@@ -374,6 +436,9 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
 	/* the time index carries on from the page before */
 	int64		ts_high = BufferIsValid(prevbuf) ?
 		ElPageGetOpaque(BufferGetPage(prevbuf))->ts_high : PG_INT64_MIN;
+	xl_el_decode xdbuf;
+	xl_el_decode *xd = decode_info(seg, b, buf_bytes, np->n, np->first_offset,
+								   np->base_ts, &xdbuf);
 
 	START_CRIT_SECTION();
 	el_page_init(page, np->first_offset, np->base_ts, np->init_xid,
@@ -385,7 +450,7 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
 		ElPageGetOpaque(BufferGetPage(prevbuf))->flags |= EL_PAGE_SEALED;
 		MarkBufferDirty(prevbuf);
 	}
-	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, buf_bytes, np->n, prevbuf);
+	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, buf_bytes, np->n, prevbuf, xd);
 	END_CRIT_SECTION();
 	b->done += np->nplaced;
 }
@@ -456,13 +521,14 @@ last_valid_block(Relation seg)
  * offsets.  Records go onto the tail page as long as they fit (one WAL
  * record per page touched), then onto new pages.  xid and cid name the
  * inserting transaction and command: records buffered by a statement are
- * appended later but keep the identity they were inserted with.
+ * appended later but keep the identity they were inserted with.  target
+ * names the topic and partition the segment belongs to (for messages, and
+ * in WAL for logical decoding) and the stored columns.
  */
 void
 el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 				int n, const int64 *wants, int64 *offsets,
-				TransactionId xid, CommandId cid, int ts_natts,
-				const char *topic, int partition)
+				TransactionId xid, CommandId cid, const ElAppendTarget *target)
 {
 	AppendBatch b;
 	char	   *bytes = palloc(BLCKSZ);
@@ -474,10 +540,11 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.offsets = offsets;
 	b.xid = xid;
 	b.cid = cid;
-	b.ts_natts = ts_natts;
+	b.ts_natts = target->ts_natts;
 	b.done = 0;
-	b.topic = topic;
-	b.partition = partition;
+	b.topic = target->topic_name;
+	b.partition = target->partition;
+	b.target = target;
 
 	while (b.done < b.n)
 	{

@@ -33,7 +33,7 @@ el_rmgr_register(void)
 void
 el_redo(XLogReaderState *record)
 {
-	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+	uint8		info = XLogRecGetInfo(record) & XLOG_EL_OPMASK;
 	XLogRecPtr	lsn = record->EndRecPtr;
 	Buffer		buf;
 	Page		page;
@@ -88,24 +88,118 @@ el_redo(XLogReaderState *record)
 	}
 }
 
+/*
+ * The decoding information of a record logged with wal_level = logical
+ * (the end of its main data), copied to *xd; false if it has none.
+ */
+bool
+el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd)
+{
+	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+	Size		len = XLogRecGetDataLen(record);
+
+	if (!(info & XLOG_EL_DECODE))
+		return false;
+	if (len < SizeOfElDecode)
+		elog(ERROR, "eventlog WAL record has %zu bytes of main data, fewer than its decoding information",
+			 len);
+	memset(xd, 0, sizeof(xl_el_decode));
+	memcpy(xd, XLogRecGetData(record) + len - SizeOfElDecode, SizeOfElDecode);
+	return true;
+}
+
+/*
+ * Walk a decodable record's block data the way a logical decoder does:
+ * entries are self-delimiting (elwal.h), the first record gets
+ * xd->first_offset and a run header restarts the count.  Returns the number
+ * of records and sets *last to the last one's offset, or returns -1 if an
+ * entry does not fit the data.
+ */
+static int
+walk_entries(const char *data, Size len, const xl_el_decode *xd, int64 *last)
+{
+	Size		off = 0;
+	int64		next = xd->first_offset;
+	int			n = 0;
+
+	while (off < len)
+	{
+		uint16		hdr;
+		Size		elen;
+
+		if (off + 2 > len)
+			return -1;
+		memcpy(&hdr, data + off, 2);
+		if (hdr & EL_ENTRY_RUN)
+		{
+			ElRun		run;
+
+			if (off + EL_RUN_SIZE > len)
+				return -1;
+			el_read_run(data + off, &run);
+			next = run.base_offset;
+			off += EL_RUN_SIZE;
+			continue;
+		}
+		elen = hdr & EL_ENTRY_LENMASK;
+		if (elen < EL_REC_FIXED || off + elen > len)
+			return -1;
+		*last = next++;
+		n++;
+		off += elen;
+	}
+	return n;
+}
+
+/*
+ * pg_waldump / pg_walinspect: "topic <relid> partition <p> xid <x>
+ * first_offset <o> nrecords <n> base_ts <t> natts <k>[ ts] bytes <b>
+ * offsets <o>-<last>" with wal_level = logical; only the first offset
+ * (NEW_PAGE) and the byte count without.  bytes is the block data (0 behind
+ * a full-page image without REGBUF_KEEP_DATA); the offset range is what a
+ * walk of that data alone yields (walk_entries), "data holds <k> records"
+ * if that walk disagrees with nrecords.
+ */
 void
 el_desc(StringInfo buf, XLogReaderState *record)
 {
-	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+	uint8		info = XLogRecGetInfo(record) & XLOG_EL_OPMASK;
 	Size		len = 0;
+	char	   *data = NULL;
+	xl_el_decode xd;
+	bool		decodable = el_wal_get_decode(record, &xd);
 
-	if (info == XLOG_EL_NEW_PAGE)
+	if (decodable)
+		appendStringInfo(buf, "topic %u partition %d xid %u first_offset " INT64_FORMAT
+						 " nrecords %u base_ts " INT64_FORMAT " natts %u%s ",
+						 xd.topic_relid, xd.partition, xd.xid, xd.first_offset,
+						 (unsigned) xd.nrecords, xd.base_ts, (unsigned) xd.natts,
+						 (xd.flags & XL_EL_DECODE_TSFIRST) ? " ts" : "");
+	else if (info == XLOG_EL_NEW_PAGE)
 		appendStringInfo(buf, "first_offset " INT64_FORMAT " ",
 						 ((xl_el_new_page *) XLogRecGetData(record))->first_offset);
 	if (XLogRecHasBlockRef(record, 0))
-		(void) XLogRecGetBlockData(record, 0, &len);
+		data = XLogRecGetBlockData(record, 0, &len);
 	appendStringInfo(buf, "bytes %zu", len);
+	if (decodable && data != NULL)
+	{
+		int64		last = -1;
+		int			n = walk_entries(data, len, &xd, &last);
+
+		if (n < 0)
+			appendStringInfoString(buf, " (malformed data)");
+		else if (n != xd.nrecords)
+			appendStringInfo(buf, " (data holds %d records)", n);
+		else if (n > 0)
+			appendStringInfo(buf, " offsets " INT64_FORMAT "-" INT64_FORMAT,
+							 xd.first_offset, last);
+	}
 }
 
 const char *
 el_identify(uint8 info)
 {
-	switch (info & ~XLR_INFO_MASK)
+	switch (info & XLOG_EL_OPMASK)
 	{
 		case XLOG_EL_APPEND:
 			return "APPEND";

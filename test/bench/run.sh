@@ -5,6 +5,8 @@
 #   bash test/bench/run.sh            # full run (~10-15 min on 2 cores)
 #   bash test/bench/run.sh --smoke    # tiny sizes, 1 repetition, < 1 min
 #   EVENTLOG_BENCH_SMOKE=1 bash test/bench/run.sh   # same as --smoke
+#   bash test/bench/run.sh --wal      # only section 10 (WAL bytes per record
+#                                     # with wal_level replica and logical), ~1 min
 #
 # Knobs (environment): BENCH_N (bulk records, default 1000000), BENCH_N2
 # (per-row produce() records, 100000), BENCH_REPEAT (repetitions of the cheap
@@ -14,7 +16,11 @@
 # (latency samples, 1000), BENCH_LAT_INTERVAL_MS (10), BENCH_PGQ_TICK_MS
 # (ticker period for the PgQ latency run, 1000), BENCH_N3 (records consumed
 # by consumer groups, rows 8, 400000), BENCH_LAT2_SECS / BENCH_LAT2_RATE
-# (produce-to-consume latency run, rows 9: 5 s at 1000 records/s).
+# (produce-to-consume latency run, rows 9: 5 s at 1000 records/s),
+# BENCH_WAL_N / BENCH_WAL_N2 / BENCH_WAL_XACTS (section 10: records of the
+# INSERT..SELECT, of the per-row produce() statement, and single-record
+# transactions: 100000 / 20000 / 2000).  Section 10 restarts the cluster with
+# wal_level = logical after measuring with replica.
 #
 # Needs: an installed pg_eventlog (make install), postgresql-15-pgq3,
 # libdbd-pg-perl (Perl DBI + DBD::Pg), pgbench.  Run as root (the cluster
@@ -30,10 +36,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "test/bench/run.sh: $*" >&2; exit 1; }
 
 smoke=${EVENTLOG_BENCH_SMOKE:-0}
+walonly=0
 for arg in "$@"; do
     case $arg in
         --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --wal) walonly=1 ;;
+        -h|--help) sed -n '2,31p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -42,7 +50,10 @@ if ((smoke)); then
     : "${BENCH_N:=20000}" "${BENCH_N2:=2000}" "${BENCH_REPEAT:=1}" "${BENCH_BULK_REPEAT:=1}"
     : "${BENCH_T:=2}" "${BENCH_LAT_N:=60}" "${BENCH_PGQ_TICK_MS:=200}"
     : "${BENCH_N3:=20000}" "${BENCH_LAT2_SECS:=1}"
+    : "${BENCH_WAL_N:=5000}" "${BENCH_WAL_N2:=1000}" "${BENCH_WAL_XACTS:=200}"
 fi
+export BENCH_WAL_N=${BENCH_WAL_N:-100000} BENCH_WAL_N2=${BENCH_WAL_N2:-20000}
+export BENCH_WAL_XACTS=${BENCH_WAL_XACTS:-2000}
 export BENCH_SMOKE=$smoke
 export BENCH_N=${BENCH_N:-1000000} BENCH_N2=${BENCH_N2:-100000}
 export BENCH_REPEAT=${BENCH_REPEAT:-3} BENCH_BULK_REPEAT=${BENCH_BULK_REPEAT:-3}
@@ -152,11 +163,29 @@ rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 [[ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- src 2>/dev/null)" ]] && rev="$rev (src/ has uncommitted changes)"
 echo "=== pg_eventlog library: $pkglibdir/pg_eventlog.so md5 $(md5sum <"$pkglibdir/pg_eventlog.so" | cut -c1-12)," \
      "installed $(date -u -r "$pkglibdir/pg_eventlog.so" '+%F %T UTC'); repo HEAD $rev"
-echo "=== running benchmark (smoke=$smoke)"
 # In the background, so that INT/TERM (e.g. from timeout) run the cleanup at once.
-perl "$here/bench.pl" &
-benchpid=$!
-wait "$benchpid"
-benchpid=
+run_perl() {
+    perl "$@" &
+    benchpid=$!
+    wait "$benchpid"
+    benchpid=
+}
+if ((!walonly)); then
+    echo "=== running benchmark (smoke=$smoke)"
+    run_perl "$here/bench.pl"
+fi
+
+# Section 10: WAL bytes per record with wal_level replica, then logical.
+echo
+echo "=== 10. WAL bytes per record: wal_level replica, then logical (restart)"
+walres="$work/walbytes.txt"
+: >"$walres"
+run_perl "$here/walbytes.pl" measure "$walres"
+"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$port" -U postgres -d bench \
+    -c "ALTER SYSTEM SET wal_level = logical" >/dev/null
+as_pg "$bindir/pg_ctl" -D "$datadir" -l "$work/server.log" -w -t 60 restart >/dev/null ||
+    { tail -n 30 "$work/server.log" >&2; die "server did not restart"; }
+run_perl "$here/walbytes.pl" measure "$walres"
+run_perl "$here/walbytes.pl" report "$walres"
 exit 0
 }

@@ -45,11 +45,27 @@ typedef struct ElPartitionStore
 								 * timestamptz (stored compactly), else 0 */
 } ElPartitionStore;
 
-/* elappend.c */
+/*
+ * elappend.c
+ *
+ * Whose records an append holds: the segment's topic and partition, named
+ * in messages and, with wal_level = logical, in WAL (a segment's
+ * relfilenode alone maps to the segment, not to the topic), and the topic's
+ * stored columns.
+ */
+typedef struct ElAppendTarget
+{
+	Oid			topic_relid;
+	const char *topic_name;
+	int32		partition;
+	int			natts;			/* stored columns (storedesc->natts) */
+	int			ts_natts;		/* ElTopic.ts_natts */
+} ElAppendTarget;
+
 extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
 							Size *lens, int n, const int64 *wants, int64 *offsets,
-							TransactionId xid, CommandId cid, int ts_natts,
-							const char *topic, int partition);
+							TransactionId xid, CommandId cid,
+							const ElAppendTarget *target);
 extern void el_offset_out_of_range(int64 offset, const char *what);
 extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
 extern int64 el_segment_first_offset(Relation seg, int64 base_offset);

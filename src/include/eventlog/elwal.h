@@ -14,8 +14,40 @@
  * Redo appends the bytes at pd_lower and derives the page counters from
  * them with the very function the primary used (el_page_apply), so the
  * page is reproduced byte for byte; an append costs no WAL beyond the
- * record header, the block reference and the entry bytes.  VACUUM's freezing uses log_newpage_buffer() instead: it is
- * rare and a full image is the simplest exact redo.
+ * record header, the block reference and the entry bytes.  VACUUM's
+ * freezing uses log_newpage_buffer() instead: it is rare and a full image
+ * is the simplest exact redo.
+ *
+ * With wal_level = logical (and a WAL-logged segment) both records also
+ * carry XLOG_EL_DECODE and end their main data with an xl_el_decode, and
+ * block 0 is registered with REGBUF_KEEP_DATA, as heap_insert() does for
+ * logically logged relations: the entry bytes stay in the record even when
+ * the block is a full-page image.  A decoder then rebuilds every record of
+ * the WAL record from it alone, with no catalog access:
+ *
+ *	- which topic and partition: xl_el_decode names the topic relation and
+ *	  the partition (the block's relfilenode maps to a segment, not a topic);
+ *	- record boundaries: the block data is a sequence of self-delimiting
+ *	  entries, exactly as on the page.  Each entry's uint16 header word
+ *	  holds either EL_ENTRY_RUN (a run header of EL_RUN_SIZE bytes) or the
+ *	  entry's total length (EL_ENTRY_LENMASK); no length array is logged,
+ *	  as it would repeat what the header words say (redo walks the bytes the
+ *	  same way).  nrecords counts the records, as a cross-check;
+ *	- offsets: the first record (not run header) gets first_offset, each
+ *	  further record the next one, and a run header restarts the count at
+ *	  its base offset.  A record that continues a run already on the page
+ *	  has no run header in the block data, hence first_offset;
+ *	- columns: the stored columns laid out by heap_fill_tuple() over natts
+ *	  attributes (the null bitmap is BITMAPLEN(natts) bytes), the derived
+ *	  partition and offset excluded; with XL_EL_DECODE_TSFIRST the first
+ *	  column is a timestamptz, and an entry flagged EL_REC_TSDELTA holds it
+ *	  as an int32 difference in microseconds from base_ts;
+ *	- the inserting (sub)transaction: xid.  It can differ from the WAL
+ *	  record's own xid when records buffered by a statement are appended
+ *	  later (pending.c); all records of one WAL record share it.
+ *
+ * With wal_level = replica none of this is logged: an APPEND has no main
+ * data, so a replica-only server pays nothing for it.
  */
 #ifndef EVENTLOG_ELWAL_H
 #define EVENTLOG_ELWAL_H
@@ -33,6 +65,8 @@
 
 #define XLOG_EL_APPEND		0x00
 #define XLOG_EL_NEW_PAGE	0x10
+#define XLOG_EL_OPMASK		0x70
+#define XLOG_EL_DECODE		0x80	/* main data ends with an xl_el_decode */
 
 /* NEW_PAGE main data; APPEND has none (its block data says it all). */
 typedef struct xl_el_new_page
@@ -46,10 +80,30 @@ typedef struct xl_el_new_page
 	uint16		ts_natts;
 } xl_el_new_page;
 
+/* What a logical decoder needs besides the block data; see above. */
+typedef struct xl_el_decode
+{
+	int64		first_offset;	/* offset of the first record in the data, or
+								 * the log end if it holds none */
+	int64		base_ts;		/* the page's base time (EL_REC_TSDELTA) */
+	Oid			topic_relid;	/* the topic relation */
+	int32		partition;
+	TransactionId xid;			/* inserting (sub)transaction */
+	uint16		nrecords;		/* records in the block data (runs and log-end
+								 * markers not counted) */
+	uint16		natts;			/* stored columns */
+	uint16		flags;			/* XL_EL_DECODE_* */
+} xl_el_decode;
+
+#define SizeOfElDecode		(offsetof(xl_el_decode, flags) + sizeof(uint16))
+
+#define XL_EL_DECODE_TSFIRST	0x0001	/* first stored column: timestamptz */
+
 extern void el_rmgr_register(void);
 extern void el_redo(XLogReaderState *record);
 extern void el_desc(StringInfo buf, XLogReaderState *record);
 extern const char *el_identify(uint8 info);
 extern void el_mask(char *pagedata, BlockNumber blkno);
+extern bool el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd);
 
 #endif							/* EVENTLOG_ELWAL_H */
