@@ -22,6 +22,7 @@ OBJS = \
 	src/api/fetch.o \
 	src/api/notify.o \
 	src/api/murmur2.o \
+	src/api/sqlargs.o \
 	src/consume/groupassign.o \
 	src/consume/groupslots.o \
 	src/consume/groupoffsets.o \

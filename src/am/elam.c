@@ -652,8 +652,8 @@ el_relation_size(Relation rel, ForkNumber forkNumber)
 {
 	ElTopic    *topic;
 	uint64		size = 0;
-	int			p,
-				s;
+	ElSegmentPos pos = EL_SEGMENT_POS_START;
+	const ElSegment *segment;
 
 	if (el_rel_role(rel) != EL_ROLE_TOPIC || forkNumber != MAIN_FORKNUM)
 		return table_block_relation_size(rel, forkNumber);
@@ -662,16 +662,15 @@ el_relation_size(Relation rel, ForkNumber forkNumber)
 	topic = el_topic_get(RelationGetRelid(rel), true);
 	if (topic == NULL)
 		return 0;
-	for (p = 0; p < topic->nparts; p++)
-		for (s = 0; s < topic->parts[p].nsegs; s++)
-		{
-			Relation	seg = try_table_open(topic->parts[p].segs[s].relid, AccessShareLock);
+	while ((segment = el_next_segment(topic->parts, topic->nparts, &pos)) != NULL)
+	{
+		Relation	seg = try_table_open(segment->relid, AccessShareLock);
 
-			if (seg == NULL)
-				continue;
-			size += (uint64) smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM) * BLCKSZ;
-			table_close(seg, NoLock);
-		}
+		if (seg == NULL)
+			continue;
+		size += (uint64) smgrnblocks(RelationGetSmgr(seg), MAIN_FORKNUM) * BLCKSZ;
+		table_close(seg, NoLock);
+	}
 	return size;
 }
 
@@ -737,9 +736,10 @@ build_block_map(ElScanDesc scan)
 {
 	ElTopic    *topic = scan->topic;
 	int			n = 0,
-				p,
-				s;
+				p;
 	BlockNumber start = 0;
+	ElSegmentPos pos = EL_SEGMENT_POS_START;
+	const ElSegment *segment;
 	MemoryContext old = MemoryContextSwitchTo(scan->cxt);
 
 	for (p = 0; p < topic->nparts; p++)
@@ -747,18 +747,17 @@ build_block_map(ElScanDesc scan)
 	scan->map_relid = palloc(sizeof(Oid) * Max(n, 1));
 	scan->map_partition = palloc(sizeof(int) * Max(n, 1));
 	scan->map_start = palloc(sizeof(BlockNumber) * (n + 1));
-	for (p = 0; p < topic->nparts; p++)
-		for (s = 0; s < topic->parts[p].nsegs; s++)
-		{
-			Relation	seg = table_open(topic->parts[p].segs[s].relid, AccessShareLock);
+	while ((segment = el_next_segment(topic->parts, topic->nparts, &pos)) != NULL)
+	{
+		Relation	seg = table_open(segment->relid, AccessShareLock);
 
-			scan->map_relid[scan->nmap] = RelationGetRelid(seg);
-			scan->map_partition[scan->nmap] = p;
-			scan->map_start[scan->nmap] = start;
-			start += RelationGetNumberOfBlocks(seg);
-			scan->nmap++;
-			table_close(seg, NoLock);
-		}
+		scan->map_relid[scan->nmap] = RelationGetRelid(seg);
+		scan->map_partition[scan->nmap] = pos.partition;
+		scan->map_start[scan->nmap] = start;
+		start += RelationGetNumberOfBlocks(seg);
+		scan->nmap++;
+		table_close(seg, NoLock);
+	}
 	scan->map_start[scan->nmap] = start;
 	MemoryContextSwitchTo(old);
 }

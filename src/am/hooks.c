@@ -305,17 +305,17 @@ eventlog_rel_is_empty(Oid relid)
 	if (el_rel_role(rel) == EL_ROLE_TOPIC)
 	{
 		ElTopic    *topic = el_topic_get(relid, true);
-		int			p,
-					s;
+		ElSegmentPos pos = EL_SEGMENT_POS_START;
+		const ElSegment *segment;
 
-		for (p = 0; topic && empty && p < topic->nparts; p++)
-			for (s = 0; empty && s < topic->parts[p].nsegs; s++)
-			{
-				Relation	seg = relation_open(topic->parts[p].segs[s].relid, AccessShareLock);
+		while (topic && empty &&
+			   (segment = el_next_segment(topic->parts, topic->nparts, &pos)) != NULL)
+		{
+			Relation	seg = relation_open(segment->relid, AccessShareLock);
 
-				empty = RelationGetNumberOfBlocks(seg) == 0;
-				relation_close(seg, NoLock);
-			}
+			empty = RelationGetNumberOfBlocks(seg) == 0;
+			relation_close(seg, NoLock);
+		}
 	}
 	else
 		empty = RelationGetNumberOfBlocks(rel) == 0;
@@ -712,15 +712,14 @@ give_segments_to_owner(RangeVar *topic_rv, RoleSpec *newowner)
 	Oid			relid = RangeVarGetRelid(topic_rv, NoLock, true);
 	Oid			owner = get_rolespec_oid(newowner, false);
 	ElTopic    *topic;
-	int			p,
-				s;
+	ElSegmentPos pos = EL_SEGMENT_POS_START;
+	const ElSegment *segment;
 
 	if (!OidIsValid(relid))
 		return;
 	topic = el_topic_get(relid, true);
-	for (p = 0; topic && p < topic->nparts; p++)
-		for (s = 0; s < topic->parts[p].nsegs; s++)
-			el_set_segment_owner(topic->parts[p].segs[s].relid, owner);
+	while (topic && (segment = el_next_segment(topic->parts, topic->nparts, &pos)) != NULL)
+		el_set_segment_owner(segment->relid, owner);
 }
 
 static void

@@ -24,54 +24,7 @@
 #include "eventlog/fetch.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
-
-/*
- * An interval as microseconds (months of 30 days, as interval comparison
- * counts them), saturating at the int64 limits instead of overflowing: a
- * wait of a million years must not wrap around and turn negative.
- */
-int64
-el_interval_usecs(const Interval *iv)
-{
-	int64		months;
-	int64		days;
-	int64		sum;
-
-	if (pg_mul_s64_overflow((int64) iv->month, DAYS_PER_MONTH * USECS_PER_DAY, &months))
-		months = iv->month > 0 ? PG_INT64_MAX : PG_INT64_MIN;
-	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &days))
-		days = iv->day > 0 ? PG_INT64_MAX : PG_INT64_MIN;
-	if (pg_add_s64_overflow(months, days, &sum))
-		sum = days > 0 ? PG_INT64_MAX : PG_INT64_MIN;
-	if (pg_add_s64_overflow(sum, iv->time, &sum))
-		sum = iv->time > 0 ? PG_INT64_MAX : PG_INT64_MIN;
-	return sum;
-}
-
-/*
- * A wait in milliseconds.  Waits beyond INT_MAX ms (about 24.8 days, the
- * longest a latch can sleep at once) are clamped to it; a caller that
- * wants to wait forever gets the longest wait there is instead of an error.
- */
-static long
-interval_ms(Interval *iv)
-{
-	int64		us = el_interval_usecs(iv);
-
-	if (us < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("wait must not be negative")));
-	return (long) Min(us / 1000, (int64) INT_MAX);
-}
-
-long
-el_wait_arg_ms(FunctionCallInfo fcinfo, int argno)
-{
-	if (PG_ARGISNULL(argno))
-		return 0;
-	return interval_ms(PG_GETARG_INTERVAL_P(argno));
-}
+#include "eventlog/sqlargs.h"
 
 void
 el_check_read_privilege(ElTopic *topic)
@@ -167,10 +120,7 @@ eventlog_fetch(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	bool		fresh = false;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic, partition and from_offset must not be null")));
+	el_require_args(fcinfo, 3, "topic, partition and from_offset");
 	partition = PG_GETARG_INT32(1);
 	from = PG_GETARG_INT64(2);
 	max_records = PG_ARGISNULL(3) ? 500 : PG_GETARG_INT32(3);
@@ -234,10 +184,7 @@ eventlog_offset_for_time(PG_FUNCTION_ARGS)
 	MemoryContext tmp,
 				old;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic, partition and ts must not be null")));
+	el_require_args(fcinfo, 3, "topic, partition and ts");
 	partition = PG_GETARG_INT32(1);
 	ts = PG_GETARG_TIMESTAMPTZ(2);
 	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);

@@ -28,6 +28,7 @@
 #include "eventlog/elam.h"
 #include "eventlog/elstore.h"
 #include "eventlog/eventlog.h"
+#include "eventlog/sqlargs.h"
 #include "eventlog/murmur2.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
@@ -620,10 +621,7 @@ produce_one(FunctionCallInfo fcinfo, Datum *out)
 	int			natts;
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
+	el_require_args(fcinfo, 1, "topic name");
 	relid = el_topic_lock(text_to_cstring(PG_GETARG_TEXT_PP(0)), RowExclusiveLock, false);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,

@@ -61,6 +61,7 @@
 #include "utils/timestamp.h"
 
 #include "eventlog/eventlog.h"
+#include "eventlog/sqlargs.h"
 #include "eventlog/topic.h"
 
 typedef struct TopicCacheEntry
@@ -623,7 +624,6 @@ el_active_segment(ElTopic *topic, int partition)
 static void
 check_topic_name(const char *name)
 {
-	const char *p;
 	size_t		len = strlen(name);
 
 	if (len == 0 || len >= NAMEDATALEN || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -632,15 +632,24 @@ check_topic_name(const char *name)
 				 errmsg("invalid topic name \"%s\"", name),
 				 errdetail("Topic names are 1 to %d bytes long and are not \".\" or \"..\".",
 						   NAMEDATALEN - 1)));
+	if (!el_name_chars_valid(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid topic name \"%s\"", name),
+				 errdetail("Topic names may contain only ASCII letters, digits, \".\", \"_\" and \"-\".")));
+}
+
+/* Kafka's characters for topic and group names: [a-zA-Z0-9._-] */
+bool
+el_name_chars_valid(const char *name)
+{
+	const char *p;
+
 	for (p = name; *p; p++)
-	{
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid topic name \"%s\"", name),
-					 errdetail("Topic names may contain only ASCII letters, digits, \".\", \"_\" and \"-\".")));
-	}
+			return false;
+	return true;
 }
 
 /* The columns of every topic relation (create_topic makes them). */
@@ -966,10 +975,7 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 	char		nulls[2 + NSETTINGS];
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
+	el_require_args(fcinfo, 1, "topic name");
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1038,10 +1044,7 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 	char		nulls[2 + NSETTINGS];
 	int			i;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
+	el_require_args(fcinfo, 1, "topic name");
 	check_settings(fcinfo);
 
 	/* serializes with other ALTERs; producers are not blocked */
@@ -1104,10 +1107,7 @@ eventlog_drop_topic(PG_FUNCTION_ARGS)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
+	el_require_args(fcinfo, 1, "topic name");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	/* lock first (owner only), so a concurrent drop is seen as "missing" */
 	relid = RangeVarGetRelidExtended(makeRangeVar(EL_TOPICS_SCHEMA, name, -1),

@@ -31,6 +31,7 @@
 #include "eventlog/elstore.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
+#include "eventlog/sqlargs.h"
 #include "eventlog/group.h"
 #include "eventlog/groupoffsets.h"
 #include "eventlog/groupslots.h"
@@ -45,7 +46,6 @@
 static void
 check_group_id(const char *group_id)
 {
-	const char *p;
 	size_t		len = strlen(group_id);
 
 	if (len == 0 || len >= NAMEDATALEN)
@@ -53,13 +53,11 @@ check_group_id(const char *group_id)
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid consumer group name \"%s\"", group_id),
 				 errdetail("Group names are 1 to %d bytes long.", NAMEDATALEN - 1)));
-	for (p = group_id; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_NAME),
-					 errmsg("invalid consumer group name \"%s\"", group_id),
-					 errdetail("Group names may contain only ASCII letters, digits, \".\", \"_\" and \"-\".")));
+	if (!el_name_chars_valid(group_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid consumer group name \"%s\"", group_id),
+				 errdetail("Group names may contain only ASCII letters, digits, \".\", \"_\" and \"-\".")));
 }
 
 /*
@@ -89,18 +87,6 @@ member_name(FunctionCallInfo fcinfo, int argno, bool *is_static)
 	}
 	*is_static = false;
 	return psprintf("session-%d", MyProcPid);
-}
-
-static void
-require_not_null(FunctionCallInfo fcinfo, int nargs, const char *what)
-{
-	int			i;
-
-	for (i = 0; i < nargs; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", what)));
 }
 
 static void
@@ -135,7 +121,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	int		   *parts;
 
-	require_not_null(fcinfo, 2, "group_id and topic");
+	el_require_args(fcinfo, 2, "group_id and topic");
 	group_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_group_id(group_id);
 	max_records = PG_ARGISNULL(2) ? 500 : PG_GETARG_INT32(2);
@@ -229,7 +215,7 @@ check_offset_args(FunctionCallInfo fcinfo, char **group_id, int *partition, int6
 	ElTopic    *topic;
 	int64		log_end;
 
-	require_not_null(fcinfo, 4, "group_id, topic, partition and next_offset");
+	el_require_args(fcinfo, 4, "group_id, topic, partition and next_offset");
 	*group_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_group_id(*group_id);
 	topic = el_topic_open(PG_GETARG_TEXT_PP(1), AccessShareLock, NULL);
@@ -315,7 +301,7 @@ eventlog_leave(PG_FUNCTION_ARGS)
 	bool		is_static;
 	ElGroupConfig cfg;
 
-	require_not_null(fcinfo, 2, "group_id and topic");
+	el_require_args(fcinfo, 2, "group_id and topic");
 	group_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_group_id(group_id);
 	member = member_name(fcinfo, 2, &is_static);
@@ -431,7 +417,7 @@ eventlog_configure_group(PG_FUNCTION_ARGS)
 	bool		isnull[4];
 	int			i;
 
-	require_not_null(fcinfo, 2, "group_id and topic");
+	el_require_args(fcinfo, 2, "group_id and topic");
 	group_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	check_group_id(group_id);
 	topic = el_topic_open(PG_GETARG_TEXT_PP(1), AccessShareLock, NULL);

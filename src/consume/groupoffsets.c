@@ -35,6 +35,7 @@
 #include "eventlog/elstore.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
+#include "eventlog/sqlargs.h"
 #include "eventlog/group.h"
 #include "eventlog/groupoffsets.h"
 

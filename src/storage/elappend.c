@@ -263,34 +263,28 @@ static xl_el_decode *
 decode_info(Relation seg, AppendBatch *b, const char *bytes, Size n,
 			int64 next, int64 base_ts, xl_el_decode *xd)
 {
-	Size		off = 0;
+	ElEntryWalk walk;
+	ElEntryKind kind;
+	Size		pos;
+	uint16		len;
 	int64		first = -1;
 	int			nrecords = 0;
 
 	if (!RelationIsLogicallyLogged(seg))
 		return NULL;
-	while (off < n)
+	el_entry_walk_init(&walk, bytes, n, next);
+	while ((kind = el_entry_walk_next(&walk, &pos, &len)) != EL_ENTRY_END)
 	{
-		uint16		hdr;
-
-		memcpy(&hdr, bytes + off, 2);
-		if (hdr & EL_ENTRY_RUN)
-		{
-			ElRun		run;
-
-			el_read_run(bytes + off, &run);
-			next = run.base_offset;
-			off += EL_RUN_SIZE;
+		if (kind == EL_ENTRY_BAD)
+			elog(ERROR, "eventlog: corrupt entry in an append of %zu bytes", n);
+		if (kind != EL_ENTRY_IS_RECORD)
 			continue;
-		}
 		if (first < 0)
-			first = next;
-		next++;
+			first = walk.offset;
 		nrecords++;
-		off += hdr & EL_ENTRY_LENMASK;
 	}
 	memset(xd, 0, sizeof(xl_el_decode));
-	xd->first_offset = first >= 0 ? first : next;
+	xd->first_offset = first >= 0 ? first : walk.next_offset;
 	xd->base_ts = base_ts;
 	xd->topic_relid = b->target->topic_relid;
 	xd->partition = b->target->partition;

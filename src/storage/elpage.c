@@ -76,41 +76,33 @@ el_page_apply(Page page, const char *bytes, Size len)
 	PageHeader	phdr = (PageHeader) page;
 	ElPageOpaque opaque = ElPageGetOpaque(page);
 	uint16		pos = phdr->pd_lower;
-	Size		off = 0;
+	ElEntryWalk walk;
+	ElEntryKind kind;
+	Size		epos;
+	uint16		elen;
 
 	if (pos + len > phdr->pd_upper)
 		elog(PANIC, "eventlog: %zu bytes do not fit at position %u", len, pos);
 	memcpy((char *) page + pos, bytes, len);
-	while (off < len)
+	el_entry_walk_init(&walk, bytes, len, opaque->next_offset);
+	while ((kind = el_entry_walk_next(&walk, &epos, &elen)) != EL_ENTRY_END)
 	{
-		uint16		hdr;
+		int64		ts;
 
-		memcpy(&hdr, bytes + off, 2);
-		if (hdr & EL_ENTRY_RUN)
+		if (kind == EL_ENTRY_BAD)
+			elog(PANIC, "eventlog: corrupt entry in append of %zu bytes", len);
+		if (kind == EL_ENTRY_IS_RUN)
 		{
-			ElRun		run;
-
-			el_read_run(bytes + off, &run);
-			opaque->last_run = pos + off;
-			opaque->next_offset = run.base_offset;
-			off += EL_RUN_SIZE;
+			opaque->last_run = pos + epos;
+			continue;
 		}
-		else
-		{
-			int64		ts;
-
-			if ((hdr & EL_ENTRY_LENMASK) < EL_REC_FIXED)
-				elog(PANIC, "eventlog: corrupt entry in append of %zu bytes", len);
-			if (opaque->ts_natts > 0 &&
-				entry_time(bytes + off, hdr & EL_ENTRY_LENMASK, opaque->ts_natts,
-						   opaque->base_ts, &ts) &&
-				ts > opaque->ts_high)
-				opaque->ts_high = ts;
-			opaque->nrecords++;
-			opaque->next_offset++;
-			off += hdr & EL_ENTRY_LENMASK;
-		}
+		if (opaque->ts_natts > 0 &&
+			entry_time(bytes + epos, elen, opaque->ts_natts, opaque->base_ts, &ts) &&
+			ts > opaque->ts_high)
+			opaque->ts_high = ts;
+		opaque->nrecords++;
 	}
+	opaque->next_offset = walk.next_offset;
 	phdr->pd_lower = pos + len;
 }
 
@@ -161,55 +153,90 @@ el_write_run(char *p, const ElRun *run)
 }
 
 void
+el_entry_walk_init(ElEntryWalk *walk, const char *bytes, Size len, int64 next_offset)
+{
+	walk->bytes = bytes;
+	walk->len = len;
+	walk->off = 0;
+	walk->next_offset = next_offset;
+	walk->offset = -1;
+	memset(&walk->run, 0, sizeof(ElRun));
+	walk->run_seq = 0;
+}
+
+/*
+ * The next entry: its position in the bytes and its length, and what it
+ * is.  A length that runs past the bytes is reported, never followed, so
+ * damage cannot send a reader past the end of a page or a WAL record.
+ */
+ElEntryKind
+el_entry_walk_next(ElEntryWalk *walk, Size *pos, uint16 *len)
+{
+	uint16		hdr;
+
+	if (walk->off >= walk->len)
+		return EL_ENTRY_END;
+	*pos = walk->off;
+	if (walk->off + 2 > walk->len)
+		return EL_ENTRY_BAD;
+	memcpy(&hdr, walk->bytes + walk->off, 2);
+	if (hdr & EL_ENTRY_RUN)
+	{
+		if (walk->off + EL_RUN_SIZE > walk->len)
+			return EL_ENTRY_BAD;
+		el_read_run(walk->bytes + walk->off, &walk->run);
+		walk->next_offset = walk->run.base_offset;
+		walk->run_seq++;
+		walk->off += EL_RUN_SIZE;
+		*len = EL_RUN_SIZE;
+		return EL_ENTRY_IS_RUN;
+	}
+	*len = hdr & EL_ENTRY_LENMASK;
+	if (*len < EL_REC_FIXED || walk->off + *len > walk->len)
+		return EL_ENTRY_BAD;
+	walk->offset = walk->next_offset++;
+	walk->off += *len;
+	return EL_ENTRY_IS_RECORD;
+}
+
+void
 el_page_iter_init(ElPageIter *it, Page page)
 {
+	uint16		start = SizeOfPageHeaderData;
+	uint16		end = el_page_is_valid(page) ? ((PageHeader) page)->pd_lower : start;
+
 	it->page = page;
-	it->pos = SizeOfPageHeaderData;
-	it->end = el_page_is_valid(page) ? ((PageHeader) page)->pd_lower : it->pos;
-	memset(&it->run, 0, sizeof(ElRun));
-	it->next_offset = -1;
+	el_entry_walk_init(&it->walk, (const char *) page + start, end - start, -1);
 	it->run_seq = 0;
 }
 
 /*
  * Step to the next record, consuming run headers on the way.  Returns false
- * at the end of the page.  A corrupt entry length is reported rather than
+ * at the end of the page.  A corrupt entry is reported rather than
  * followed, so a damaged page cannot send a reader past the page end.
  */
 bool
 el_page_iter_next(ElPageIter *it, ElRecordRef *rec)
 {
-	while (it->pos < it->end)
-	{
-		const char *p = (const char *) it->page + it->pos;
-		uint16		hdr;
+	ElEntryKind kind;
+	Size		pos;
+	uint16		len;
 
-		memcpy(&hdr, p, 2);
-		if (hdr & EL_ENTRY_RUN)
-		{
-			if (it->pos + EL_RUN_SIZE > it->end)
-				break;
-			el_read_run(p, &it->run);
-			it->next_offset = it->run.base_offset;
-			it->run_seq++;
-			it->pos += EL_RUN_SIZE;
-			continue;
-		}
-		hdr &= EL_ENTRY_LENMASK;
-		if (hdr < EL_REC_FIXED || it->pos + hdr > it->end ||
-			it->next_offset < 0 || it->next_offset >= EL_MAX_OFFSET)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("corrupt eventlog page entry at position %u", it->pos)));
-		rec->offset = it->next_offset++;
-		rec->entry = p;
-		rec->len = hdr;
-		rec->pos = it->pos;
-		rec->run = &it->run;
-		it->pos += hdr;
-		return true;
-	}
-	return false;
+	while ((kind = el_entry_walk_next(&it->walk, &pos, &len)) == EL_ENTRY_IS_RUN)
+		it->run_seq = it->walk.run_seq;
+	if (kind == EL_ENTRY_END)
+		return false;
+	pos += SizeOfPageHeaderData;
+	if (kind == EL_ENTRY_BAD || it->walk.offset < 0 || it->walk.offset >= EL_MAX_OFFSET)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt eventlog page entry at position %u", (unsigned) pos)));
+	rec->offset = it->walk.offset;
+	rec->entry = (const char *) it->page + pos;
+	rec->len = len;
+	rec->pos = pos;
+	rec->run = &it->walk.run;
+	return true;
 }
 
 Size

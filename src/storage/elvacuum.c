@@ -171,31 +171,27 @@ el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
 	double		tuples = 0;
 	bool		frozen_updated,
 				minmulti_updated;
-	int			p,
-				s;
+	ElSegmentPos pos = EL_SEGMENT_POS_START;
+	const ElSegment *segment;
 
-	if (parts != NULL)
+	while (parts != NULL &&
+		   (segment = el_next_segment(parts, nparts, &pos)) != NULL)
 	{
-		for (p = 0; p < nparts; p++)
-			for (s = 0; s < parts[p].nsegs; s++)
-			{
-				Relation	seg = table_open(parts[p].segs[s].relid,
-											 ShareUpdateExclusiveLock);
+		Relation	seg = table_open(segment->relid, ShareUpdateExclusiveLock);
 
-				/*
-				 * Autovacuum sees the segments as tables of their own and
-				 * vacuums them when they need it; a manual VACUUM of the
-				 * topic covers them all.
-				 */
-				if (!IsAutoVacuumWorkerProcess())
-					tuples += el_vacuum_segment(seg, params, bstrategy);
-				else if (seg->rd_rel->reltuples >= 0 && tuples >= 0)
-					tuples += seg->rd_rel->reltuples;
-				else
-					tuples = -1;	/* not known yet: leave it to ANALYZE */
-				pages += RelationGetNumberOfBlocks(seg);
-				table_close(seg, NoLock);
-			}
+		/*
+		 * Autovacuum sees the segments as tables of their own and vacuums
+		 * them when they need it; a manual VACUUM of the topic covers them
+		 * all.
+		 */
+		if (!IsAutoVacuumWorkerProcess())
+			tuples += el_vacuum_segment(seg, params, bstrategy);
+		else if (seg->rd_rel->reltuples >= 0 && tuples >= 0)
+			tuples += seg->rd_rel->reltuples;
+		else
+			tuples = -1;		/* not known yet: leave it to ANALYZE */
+		pages += RelationGetNumberOfBlocks(seg);
+		table_close(seg, NoLock);
 	}
 	vacuum_set_xid_limits(rel, params->freeze_min_age, params->freeze_table_age,
 						  params->multixact_freeze_min_age,

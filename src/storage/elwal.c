@@ -118,35 +118,22 @@ el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd)
 static int
 walk_entries(const char *data, Size len, const xl_el_decode *xd, int64 *last)
 {
-	Size		off = 0;
-	int64		next = xd->first_offset;
+	ElEntryWalk walk;
+	ElEntryKind kind;
+	Size		pos;
+	uint16		elen;
 	int			n = 0;
 
-	while (off < len)
+	el_entry_walk_init(&walk, data, len, xd->first_offset);
+	while ((kind = el_entry_walk_next(&walk, &pos, &elen)) != EL_ENTRY_END)
 	{
-		uint16		hdr;
-		Size		elen;
-
-		if (off + 2 > len)
+		if (kind == EL_ENTRY_BAD)
 			return -1;
-		memcpy(&hdr, data + off, 2);
-		if (hdr & EL_ENTRY_RUN)
+		if (kind == EL_ENTRY_IS_RECORD)
 		{
-			ElRun		run;
-
-			if (off + EL_RUN_SIZE > len)
-				return -1;
-			el_read_run(data + off, &run);
-			next = run.base_offset;
-			off += EL_RUN_SIZE;
-			continue;
+			*last = walk.offset;
+			n++;
 		}
-		elen = hdr & EL_ENTRY_LENMASK;
-		if (elen < EL_REC_FIXED || off + elen > len)
-			return -1;
-		*last = next++;
-		n++;
-		off += elen;
 	}
 	return n;
 }

@@ -106,14 +106,36 @@ typedef struct ElRun
 	int64		base_offset;
 } ElRun;
 
+/*
+ * Walking entries in offset order: a page's, or the bytes of one append
+ * (WAL).  Run headers set the offset of the record after them, every record
+ * takes the next offset.  The entry format is decoded here and nowhere
+ * else (el_entry_walk_next).
+ */
+typedef enum ElEntryKind
+{
+	EL_ENTRY_END,				/* no entry left */
+	EL_ENTRY_IS_RUN,			/* a run header: walk->run is it */
+	EL_ENTRY_IS_RECORD,			/* a record: walk->offset is its offset */
+	EL_ENTRY_BAD				/* a length that does not fit: damage */
+} ElEntryKind;
+
+typedef struct ElEntryWalk
+{
+	const char *bytes;
+	Size		len;
+	Size		off;			/* next entry */
+	int64		next_offset;	/* offset of the next record */
+	int64		offset;			/* the record just returned */
+	ElRun		run;			/* the last run header */
+	int			run_seq;		/* run headers seen so far */
+} ElEntryWalk;
+
 /* Position while walking a page's entries in offset order. */
 typedef struct ElPageIter
 {
 	Page		page;
-	uint16		pos;			/* next entry */
-	uint16		end;			/* pd_lower */
-	ElRun		run;			/* current run */
-	int64		next_offset;	/* offset of the next record in the run */
+	ElEntryWalk walk;			/* over the page's entries */
 	int			run_seq;		/* runs seen so far on this page */
 } ElPageIter;
 
@@ -131,6 +153,9 @@ extern void el_page_init(Page page, int64 first_offset, int64 base_ts,
 						 TransactionId init_xid, int ts_natts, int64 ts_high);
 extern void el_page_apply(Page page, const char *bytes, Size len);
 extern bool el_page_is_valid(Page page);
+extern void el_entry_walk_init(ElEntryWalk *walk, const char *bytes, Size len,
+							   int64 next_offset);
+extern ElEntryKind el_entry_walk_next(ElEntryWalk *walk, Size *pos, uint16 *len);
 extern void el_page_iter_init(ElPageIter *it, Page page);
 extern bool el_page_iter_next(ElPageIter *it, ElRecordRef *rec);
 extern void el_read_run(const char *p, ElRun *run);

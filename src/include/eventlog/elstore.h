@@ -46,6 +46,34 @@ typedef struct ElPartitionStore
 } ElPartitionStore;
 
 /*
+ * Every segment of a set of partitions, partition by partition in offset
+ * order:
+ *		ElSegmentPos pos = EL_SEGMENT_POS_START;
+ *		while ((seg = el_next_segment(parts, nparts, &pos)) != NULL) ...
+ * pos.partition is the partition of the segment returned.
+ */
+typedef struct ElSegmentPos
+{
+	int			partition;
+	int			index;
+} ElSegmentPos;
+
+#define EL_SEGMENT_POS_START {0, -1}
+
+static inline const ElSegment *
+el_next_segment(const ElPartitionStore *parts, int nparts, ElSegmentPos *pos)
+{
+	while (pos->partition < nparts)
+	{
+		if (++pos->index < parts[pos->partition].nsegs)
+			return &parts[pos->partition].segs[pos->index];
+		pos->partition++;
+		pos->index = -1;
+	}
+	return NULL;
+}
+
+/*
  * elappend.c
  *
  * Whose records an append holds: the segment's topic and partition, named

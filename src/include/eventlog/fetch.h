@@ -17,8 +17,6 @@ extern int	el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 							  Tuplestorestate *tupstore, TupleDesc tupdesc,
 							  int64 *next);
 extern Snapshot el_read_snapshot(bool fresh);
-extern int64 el_interval_usecs(const Interval *iv);
-extern long el_wait_arg_ms(FunctionCallInfo fcinfo, int argno);
 extern void el_check_read_privilege(ElTopic *topic);
 extern bool el_may_see_topic_stats(Oid relid);
 

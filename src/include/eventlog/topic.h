@@ -47,6 +47,7 @@ extern const ElSegment *el_active_segment(ElTopic *topic, int partition);
 extern void el_topic_cache_init(void);
 extern void el_topic_register_callbacks(void);
 extern void el_check_partition(ElTopic *topic, int partition);
+extern bool el_name_chars_valid(const char *name);
 
 /* see el_catalog_owner_begin() */
 typedef struct ElCatalogOwner
