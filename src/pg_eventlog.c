@@ -9,10 +9,11 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
-#include "eventlog/elam.h"
+#include "eventlog/hooks.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/elwal.h"
 #include "eventlog/group.h"

@@ -41,6 +41,7 @@
 #include "utils/rel.h"
 
 #include "eventlog/elam.h"
+#include "eventlog/hooks.h"
 #include "eventlog/elstore.h"
 #include "eventlog/elvisibility.h"
 #include "eventlog/eventlog.h"

@@ -39,6 +39,7 @@
 #include "utils/syscache.h"
 
 #include "eventlog/elam.h"
+#include "eventlog/hooks.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
 #include "eventlog/topic.h"

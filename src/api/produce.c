@@ -25,7 +25,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "eventlog/elam.h"
+#include "eventlog/hooks.h"
 #include "eventlog/elstore.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/sqlargs.h"

@@ -3,7 +3,7 @@
  *		Redo, description and masking for the pg_eventlog resource manager.
  *
  * Redo is the same byte copy the primary did under the tail page's lock,
- * so replicas hold identical pages (checked by test/t/002_replica.pl and
+ * so replicas hold identical pages (checked by test/t/002_streaming_replica.pl and
  * usable with wal_consistency_checking = 'pg_eventlog').
  */
 #include "postgres.h"

@@ -13,7 +13,7 @@
 
 /*
  * TIDs of topic rows encode (partition, offset): offsets never change or
- * get reused, so the TID is a stable identity for indexes (eltid).
+ * get reused, so the TID is a stable identity for indexes.
  */
 #define EL_TID_OFFSET_BITS		8
 #define EL_TID_BLOCK_OFFSET_BITS 22
