@@ -1,7 +1,7 @@
 # pg_eventlog: PGXS build.  See README.md for the two top-level commands.
 
 MODULE_big = pg_eventlog
-# One folder per layer (README "Source layout"): storage knows pages, WAL
+# One folder per layer (README "How it works" and "Layers"): storage knows pages, WAL
 # and visibility only; am, catalog, api and consume build on it.
 STORAGE_OBJS = \
 	src/storage/elpage.o \
