@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # pg_eventlog demo on a fresh Debian 12 machine:
 #
-#   sudo bash scripts/demo.sh              # port 54329
-#   sudo PGPORT=5499 bash scripts/demo.sh  # another port
+#   bash scripts/demo.sh              # as root; port 54329
+#   PGPORT=5499 bash scripts/demo.sh  # another port
+#   sudo bash scripts/demo.sh         # as another user with sudo
 #
 # Installs PostgreSQL 15 and the build dependencies (apt, skipped when all are
 # present), builds pg_eventlog with -Werror and installs it, replaces any
@@ -17,7 +18,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 if ((EUID != 0)); then
-    command -v sudo >/dev/null 2>&1 || die "must run as root: sudo bash scripts/demo.sh"
+    command -v sudo >/dev/null 2>&1 || die "must run as root (or with sudo installed): bash scripts/demo.sh"
     exec sudo PGPORT="${PGPORT:-54329}" bash "$repo/scripts/demo.sh" "$@"
 fi
 
@@ -111,7 +112,7 @@ instructions() {
     echo "Demo cluster is running (data: $demo/data, log: $demo/server.log)."
     echo "Connect:  $psql_cmd"
     echo "Stop:     $stop_cmd"
-    echo "Rerun:    sudo bash scripts/demo.sh   (wipes and recreates the demo cluster)"
+    echo "Rerun:    bash scripts/demo.sh as root   (wipes and recreates the demo cluster)"
 }
 
 echo "=== running scripts/demo.sql"
