@@ -26,7 +26,9 @@ OBJS = \
 	src/consume/groupassign.o \
 	src/consume/groupslots.o \
 	src/consume/groupoffsets.o \
-	src/consume/groupfuncs.o
+	src/consume/groupfuncs.o \
+	src/maint/retention.o \
+	src/maint/worker.o
 
 EXTENSION = pg_eventlog
 DATA = pg_eventlog--0.1.sql
