@@ -1150,6 +1150,19 @@ el_check_settings(const Datum *values, const bool *isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must be positive", setting_names[i])));
+		/* a segment holds at least two pages: a roll never makes empty ones */
+		if (strcmp(setting_names[i], "segment_bytes") == 0 &&
+			DatumGetInt64(values[i]) < 2 * BLCKSZ)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment_bytes must be at least %d", 2 * BLCKSZ),
+					 errdetail("The value given was " INT64_FORMAT ".", DatumGetInt64(values[i]))));
+		if (strcmp(setting_names[i], "segment_interval") == 0 &&
+			DatumGetIntervalP(values[i])->time < USECS_PER_SEC &&
+			DatumGetIntervalP(values[i])->day == 0 && DatumGetIntervalP(values[i])->month == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment_interval must be at least 1 second")));
 		if (setting_types[i] == INTERVALOID)
 		{
 			Interval   *iv = DatumGetIntervalP(values[i]);
