@@ -24,6 +24,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -36,6 +37,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/backend_status.h"
 #include "utils/timestamp.h"
 
 #include "eventlog/maint.h"
@@ -206,4 +208,36 @@ el_db_worker_main(Datum arg)
 						 el_maintenance_interval, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/*
+ * DROP DATABASE, ALTER DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE
+ * refuse to run while other sessions are connected to the database: the
+ * hook that sees one (hooks.c) stops our worker there first.  The launcher
+ * starts it again no sooner than EL_RECHECK_MS later, by when the statement
+ * is long done.
+ */
+void
+el_stop_db_worker(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+	int			n;
+	int			i;
+
+	if (!OidIsValid(dboid))
+		return;
+	n = pgstat_fetch_stat_numbackends();
+	for (i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(i);
+		const char *type;
+
+		if (l == NULL || l->backendStatus.st_databaseid != dboid ||
+			l->backendStatus.st_backendType != B_BG_WORKER)
+			continue;
+		type = GetBackgroundWorkerTypeByPid(l->backendStatus.st_procpid);
+		if (type && strcmp(type, "pg_eventlog maintenance") == 0)
+			(void) kill(l->backendStatus.st_procpid, SIGTERM);
+	}
+	pgstat_clear_backend_activity_snapshot();
 }

@@ -12,5 +12,6 @@ extern int	el_maintenance_lock_timeout;
 
 extern int	el_maintenance_pass(void);
 extern void el_register_launcher(void);
+extern void el_stop_db_worker(const char *dbname);
 
 #endif							/* EVENTLOG_MAINT_H */
