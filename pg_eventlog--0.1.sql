@@ -36,19 +36,39 @@ CREATE TABLE eventlog.topic_config (
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 
+-- base_offset NULL: a spare segment, made ahead of time so that producers
+-- never run DDL; a roll starts it where the previous one ends (its first
+-- page says where; maintenance then fills base_offset in).  min_offset:
+-- records below it are deleted (delete_records); the log start offset is
+-- the larger of it and the first segment's start.
 CREATE TABLE eventlog.segment_map (
     topic       text NOT NULL,
     partition   int NOT NULL,
     seg_no      int NOT NULL,
     segrel      regclass NOT NULL,
-    base_offset bigint NOT NULL,
+    base_offset bigint,
     created_at  timestamptz NOT NULL DEFAULT now(),
+    min_offset  bigint,
     PRIMARY KEY (topic, partition, seg_no),
     UNIQUE (segrel)
 );
 
-REVOKE ALL ON eventlog.topic_config, eventlog.segment_map FROM PUBLIC;
-GRANT SELECT ON eventlog.topic_config, eventlog.segment_map TO PUBLIC;
+-- Segments removed from segment_map (retention, delete_records) but not
+-- yet dropped: a snapshot older than the removal may still read them.
+-- Maintenance drops one once removed_xid is older than every running
+-- transaction's xmin (and its successor is gone too: a record appended
+-- across a roll may keep TOASTed data in the previous segment).
+CREATE TABLE eventlog.segment_trash (
+    segrel      oid PRIMARY KEY,
+    topic       text NOT NULL,
+    partition   int NOT NULL,
+    seg_no      int NOT NULL,
+    removed_xid xid8 NOT NULL,
+    removed_at  timestamptz NOT NULL DEFAULT now()
+);
+
+REVOKE ALL ON eventlog.topic_config, eventlog.segment_map, eventlog.segment_trash FROM PUBLIC;
+GRANT SELECT ON eventlog.topic_config, eventlog.segment_map, eventlog.segment_trash TO PUBLIC;
 
 -- Topics
 CREATE FUNCTION eventlog.create_topic(
@@ -107,6 +127,7 @@ BEGIN
     DELETE FROM eventlog.group_offset WHERE topic = ANY (dropped);
     DELETE FROM eventlog.consumer_group WHERE topic = ANY (dropped);
     DELETE FROM eventlog.segment_map WHERE topic = ANY (dropped);
+    DELETE FROM eventlog.segment_trash WHERE topic = ANY (dropped);
     DELETE FROM eventlog.topic_config WHERE topic = ANY (dropped);
 END
 $$;
@@ -173,6 +194,31 @@ SELECT c.topic, s."partition", s.log_start_offset, s.log_end_offset,
        LATERAL eventlog.partition_stats(c.topic) s;
 
 GRANT SELECT ON eventlog.topics, eventlog.partitions TO PUBLIC;
+
+-- Segments: retention, delete_records, maintenance (src/maint/retention.c)
+CREATE FUNCTION eventlog.delete_records(topic text, "partition" int, before_offset bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'eventlog_delete_records' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.run_maintenance(topic text DEFAULT NULL)
+RETURNS TABLE (action text, topic text, "partition" int, segment text, detail text)
+AS 'MODULE_PATHNAME', 'eventlog_run_maintenance' LANGUAGE C VOLATILE;
+
+-- Figures of a topic's segments from their page headers; nothing for a
+-- topic the role may not read (as partition_stats).
+CREATE FUNCTION eventlog.segment_info(topic text)
+RETURNS TABLE ("partition" int, seg_no int, segment regclass, base_offset bigint,
+               end_offset bigint, records bigint, bytes bigint,
+               first_ts timestamptz, last_ts timestamptz, state text)
+AS 'MODULE_PATHNAME', 'eventlog_segment_info' LANGUAGE C STABLE STRICT;
+
+CREATE VIEW eventlog.segments AS
+SELECT c.topic, s."partition", s.segment, s.base_offset, s.end_offset, s.records,
+       s.bytes, s.first_ts, s.last_ts, s.state, s.seg_no
+  FROM eventlog.topic_config c,
+       LATERAL eventlog.segment_info(c.topic) s;
+
+GRANT SELECT ON eventlog.segments TO PUBLIC;
 
 -- Consumer groups.  Committed offsets are rows of a plain table, so poll()
 -- and commit() are part of the caller's transaction.

@@ -17,6 +17,7 @@
 #include "eventlog/eventlog.h"
 #include "eventlog/elwal.h"
 #include "eventlog/group.h"
+#include "eventlog/maint.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
 #include "eventlog/topic.h"
@@ -102,6 +103,27 @@ _PG_init(void)
 							30 * 60, 1, 365 * 24 * 60 * 60,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("eventlog.maintenance",
+							 "Runs segment maintenance (rolls, retention, drops) in background workers.",
+							 "A launcher starts one worker per database that has the extension.",
+							 &el_maintenance_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.maintenance_interval",
+							"Time between two maintenance passes of a database.",
+							NULL,
+							&el_maintenance_interval,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.maintenance_lock_timeout",
+							"Longest wait of a maintenance pass for a lock; the pass retries later.",
+							NULL,
+							&el_maintenance_lock_timeout,
+							100, 1, 60 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("eventlog");
 
 	el_rmgr_register();
@@ -116,4 +138,5 @@ _PG_init(void)
 	el_group_register_callbacks();
 	el_pending_register_callbacks();
 	el_install_hooks();
+	el_register_launcher();
 }

@@ -40,6 +40,7 @@
 
 #include "eventlog/elam.h"
 #include "eventlog/hooks.h"
+#include "eventlog/maint.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
 #include "eventlog/topic.h"
@@ -745,6 +746,8 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			break;
 		case T_RenameStmt:
 			check_rename((RenameStmt *) parsetree);
+			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+				el_stop_db_worker(((RenameStmt *) parsetree)->subname);
 			break;
 		case T_AlterObjectSchemaStmt:
 			check_set_schema((AlterObjectSchemaStmt *) parsetree);
@@ -757,6 +760,22 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			break;
 		case T_DropStmt:
 			check_drop((DropStmt *) parsetree);
+			break;
+		case T_DropdbStmt:
+			el_stop_db_worker(((DropdbStmt *) parsetree)->dbname);
+			break;
+		case T_CreatedbStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((CreatedbStmt *) parsetree)->options)
+				{
+					DefElem    *opt = (DefElem *) lfirst(lc);
+
+					if (strcmp(opt->defname, "template") == 0 && opt->arg)
+						el_stop_db_worker(defGetString(opt));
+				}
+			}
 			break;
 		case T_CreatePublicationStmt:
 			check_publication_objects(((CreatePublicationStmt *) parsetree)->pubobjects);

@@ -105,6 +105,26 @@ el_read_snapshot(bool fresh)
 }
 
 /*
+ * Kafka's OFFSET_OUT_OF_RANGE: a fetch from below the log start offset
+ * (records deleted by retention or delete_records) is an error that names
+ * the log start, never a silent jump forward.  SQLSTATE 22003
+ * (numeric_value_out_of_range).
+ */
+void
+el_check_log_start(ElTopic *topic, int partition, int64 from)
+{
+	int64		log_start = el_partition_log_start(&topic->parts[partition]);
+
+	if (from < log_start)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("offset " INT64_FORMAT " is below the log start offset " INT64_FORMAT " of partition %d of topic \"%s\"",
+						from, log_start, partition, NameStr(topic->name)),
+				 errdetail("Records below the log start offset were deleted by retention or delete_records (Kafka's OFFSET_OUT_OF_RANGE)."),
+				 errhint("Fetch from offset " INT64_FORMAT ", or from a later one.", log_start)));
+}
+
+/*
  * eventlog.fetch(topic, partition, from_offset, max_records, wait)
  */
 PG_FUNCTION_INFO_V1(eventlog_fetch);
@@ -138,6 +158,7 @@ eventlog_fetch(PG_FUNCTION_ARGS)
 	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
 	el_check_partition(topic, partition);
 	el_check_read_privilege(topic);
+	el_check_log_start(topic, partition, from);
 
 	InitMaterializedSRF(fcinfo, 0);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);

@@ -12,6 +12,7 @@
 
 #include "eventlog/elstore.h"
 #include "eventlog/pending.h"
+#include "eventlog/topic.h"
 
 typedef struct PendingPartition
 {
@@ -44,24 +45,15 @@ static List *pending = NIL;		/* of PendingPartition, in pending_cxt */
 static void
 append_one(PendingPartition *pp)
 {
-	Relation	seg;
 	int64	   *offsets;
-	ElAppendTarget target;
 	int			i;
 
 	if (pp->n == 0)
 		return;
 	offsets = palloc(sizeof(int64) * pp->n);
-	target.topic_relid = pp->topic_relid;
-	target.topic_name = NameStr(pp->topic);
-	target.partition = pp->partition;
-	target.natts = pp->natts;
-	target.ts_natts = pp->ts_natts;
-	seg = table_open(pp->segrelid, RowExclusiveLock);
-	el_append_batch(seg, pp->base_offset, pp->entries, pp->lens, pp->n,
-					NULL, offsets, pp->xid, pp->cid, &target);
-	pgstat_count_heap_insert(seg, pp->n);
-	table_close(seg, NoLock);
+	(void) el_append_partition(el_topic_get(pp->topic_relid, false), pp->partition,
+							   pp->entries, pp->lens, pp->n, NULL, offsets,
+							   pp->xid, pp->cid);
 	pfree(offsets);
 	for (i = 0; i < pp->n; i++)
 		pfree(pp->entries[i]);

@@ -432,8 +432,6 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 	{
 		int			p = recs[order[start]].partition;
 		int			end = start;
-		const ElSegment *segment = el_active_segment(topic, p);
-		ElAppendTarget target;
 		int			k;
 
 		while (end < nslots && recs[order[end]].partition == p)
@@ -443,18 +441,9 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 			wants[end] = recs[order[end]].want_offset;
 			end++;
 		}
-		target.topic_relid = topic->relid;
-		target.topic_name = NameStr(topic->name);
-		target.partition = p;
-		target.natts = topic->storedesc->natts;
-		target.ts_natts = topic->ts_natts;
-		seg = table_open(segment->relid, RowExclusiveLock);
-		el_append_batch(seg, segment->base_offset, entries + start, lens + start,
-						end - start, wants + start, offsets + start,
-						GetCurrentTransactionId(), GetCurrentCommandId(true),
-						&target);
-		pgstat_count_heap_insert(seg, end - start);
-		table_close(seg, NoLock);
+		(void) el_append_partition(topic, p, entries + start, lens + start,
+								   end - start, wants + start, offsets + start,
+								   GetCurrentTransactionId(), GetCurrentCommandId(true));
 		for (k = start; k < end; k++)
 			recs[order[k]].offset = offsets[k];
 		start = end;

@@ -47,6 +47,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -57,6 +59,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -100,11 +103,17 @@ static bool catalog_oids_valid = false;
 /* columns of eventlog.topic_config and eventlog.segment_map (pg_eventlog--0.1.sql) */
 #define Anum_topic_config_topic			1
 #define Anum_topic_config_partitions	2
+#define Anum_topic_config_retention		3
+#define Anum_topic_config_retention_bytes	4
+#define Anum_topic_config_cleanup_policy	5
+#define Anum_topic_config_segment_bytes	6
+#define Anum_topic_config_segment_interval	7
 #define Anum_segment_map_topic			1
 #define Anum_segment_map_partition		2
 #define Anum_segment_map_seg_no			3
 #define Anum_segment_map_segrel			4
 #define Anum_segment_map_base_offset	5
+#define Anum_segment_map_min_offset		7
 
 static void
 topic_inval_callback(Datum arg, Oid relid)
@@ -272,6 +281,11 @@ catalog_lookup(void)
 	rel = table_open(cfg_relid, AccessShareLock);
 	check_catalog_column(rel, Anum_topic_config_topic, "topic", TEXTOID);
 	check_catalog_column(rel, Anum_topic_config_partitions, "partitions", INT4OID);
+	check_catalog_column(rel, Anum_topic_config_retention, "retention", INTERVALOID);
+	check_catalog_column(rel, Anum_topic_config_retention_bytes, "retention_bytes", INT8OID);
+	check_catalog_column(rel, Anum_topic_config_cleanup_policy, "cleanup_policy", TEXTOID);
+	check_catalog_column(rel, Anum_topic_config_segment_bytes, "segment_bytes", INT8OID);
+	check_catalog_column(rel, Anum_topic_config_segment_interval, "segment_interval", INTERVALOID);
 	table_close(rel, AccessShareLock);
 	rel = table_open(map_relid, AccessShareLock);
 	check_catalog_column(rel, Anum_segment_map_topic, "topic", TEXTOID);
@@ -279,6 +293,7 @@ catalog_lookup(void)
 	check_catalog_column(rel, Anum_segment_map_seg_no, "seg_no", INT4OID);
 	check_catalog_column(rel, Anum_segment_map_segrel, "segrel", REGCLASSOID);
 	check_catalog_column(rel, Anum_segment_map_base_offset, "base_offset", INT8OID);
+	check_catalog_column(rel, Anum_segment_map_min_offset, "min_offset", INT8OID);
 	table_close(rel, AccessShareLock);
 
 	topic_config_relid = cfg_relid;
@@ -316,7 +331,73 @@ typedef struct SegmentRow
 {
 	int			partition;
 	ElSegment	seg;
+	int64		min_offset;		/* -1: none */
 } SegmentRow;
+
+/* An interval setting in microseconds (a month counts 30 days), -1 if NULL. */
+static int64
+interval_usecs(HeapTuple tup, int attnum, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, attnum, desc, &isnull);
+	Interval   *iv;
+
+	if (isnull)
+		return -1;
+	iv = DatumGetIntervalP(d);
+	return iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
+static int64
+int8_setting(HeapTuple tup, int attnum, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, attnum, desc, &isnull);
+
+	return isnull ? -1 : DatumGetInt64(d);
+}
+
+/*
+ * The segment size and age at which a partition rolls (README "Segments
+ * and retention"): the topic's segment_bytes / segment_interval, or by
+ * default a quarter of its retention (so that whole-segment retention
+ * keeps at most about 1.25 times what it must), at most 64 MB / 1 day and
+ * at least 1 MB / 1 minute when derived.
+ */
+#define EL_DEFAULT_SEGMENT_BYTES	(INT64CONST(64) * 1024 * 1024)
+#define EL_MIN_DERIVED_SEGMENT_BYTES	(INT64CONST(1024) * 1024)
+#define EL_DEFAULT_SEGMENT_INTERVAL	USECS_PER_DAY
+#define EL_MIN_DERIVED_SEGMENT_INTERVAL	(60 * USECS_PER_SEC)
+
+static void
+topic_settings(ElTopic *topic, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	topic->retention_us = interval_usecs(tup, Anum_topic_config_retention, desc);
+	topic->retention_bytes = int8_setting(tup, Anum_topic_config_retention_bytes, desc);
+	d = heap_getattr(tup, Anum_topic_config_cleanup_policy, desc, &isnull);
+	topic->policy_delete = isnull || strstr(TextDatumGetCString(d), "delete") != NULL;
+	topic->segment_bytes = int8_setting(tup, Anum_topic_config_segment_bytes, desc);
+	if (topic->segment_bytes < 0)
+	{
+		topic->segment_bytes = EL_DEFAULT_SEGMENT_BYTES;
+		if (topic->retention_bytes > 0)
+			topic->segment_bytes = Max(Min(topic->segment_bytes, topic->retention_bytes / 4),
+									   EL_MIN_DERIVED_SEGMENT_BYTES);
+	}
+	topic->segment_interval_us = interval_usecs(tup, Anum_topic_config_segment_interval, desc);
+	if (topic->segment_interval_us < 0)
+	{
+		topic->segment_interval_us = EL_DEFAULT_SEGMENT_INTERVAL;
+		if (topic->retention_us > 0)
+			topic->segment_interval_us = Max(Min(topic->segment_interval_us,
+												 topic->retention_us / 4),
+											 EL_MIN_DERIVED_SEGMENT_INTERVAL);
+	}
+}
 
 static int
 segment_row_cmp(const void *a, const void *b)
@@ -354,6 +435,8 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	int			maxrows = 16;
 	int			nparts = 0;
 	bool		found = false;
+	HeapTuple	settings_tup = NULL;
+	TupleDesc	settings_desc = NULL;
 	int			i;
 
 	if (relname == NULL)
@@ -377,6 +460,8 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 
 			found = true;
 			nparts = isnull ? 0 : DatumGetInt32(d);
+			settings_tup = heap_copytuple(tup);
+			settings_desc = CreateTupleDescCopy(RelationGetDescr(catrel));
 		}
 		systable_endscan(scan);
 		table_close(catrel, AccessShareLock);
@@ -413,6 +498,21 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 			DatumGetObjectId(heap_getattr(tup, Anum_segment_map_segrel, desc, &isnull));
 		rows[nrows].seg.base_offset =
 			DatumGetInt64(heap_getattr(tup, Anum_segment_map_base_offset, desc, &isnull));
+		if (isnull)
+		{
+			/*
+			 * A spare segment, not started yet.  One this transaction made
+			 * is left out: a roll into it would outlive a rollback that
+			 * drops it (maintenance and producing in one transaction).
+			 */
+			if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+				continue;
+			rows[nrows].seg.base_offset = EL_SEGMENT_NOT_STARTED;
+		}
+		rows[nrows].min_offset =
+			DatumGetInt64(heap_getattr(tup, Anum_segment_map_min_offset, desc, &isnull));
+		if (isnull)
+			rows[nrows].min_offset = -1;
 		nrows++;
 	}
 	systable_endscan(scan);
@@ -427,6 +527,9 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	topic->nparts = nparts;
 	topic->parts = palloc0(sizeof(ElPartitionStore) * Max(nparts, 1));
 	MemoryContextSwitchTo(old);
+	topic_settings(topic, settings_tup, settings_desc);
+	for (i = 0; i < nparts; i++)
+		topic->parts[i].active = -1;
 
 	/* rows are sorted by partition: each partition's run is contiguous */
 	for (i = 0; i < nrows;)
@@ -443,7 +546,11 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 
 			segs = MemoryContextAlloc(cxt, sizeof(ElSegment) * n);
 			for (j = 0; j < n; j++)
+			{
 				segs[j] = rows[i + j].seg;
+				topic->parts[p].start_offset = Max(topic->parts[p].start_offset,
+												   rows[i + j].min_offset);
+			}
 			topic->parts[p].nsegs = n;
 			topic->parts[p].segs = segs;
 		}
@@ -597,11 +704,40 @@ el_check_partition(ElTopic *topic, int partition)
 						   NameStr(topic->name), topic->nparts - 1)));
 }
 
-/* The segment new records of a partition go to. */
-const ElSegment *
-el_active_segment(ElTopic *topic, int partition)
+/*
+ * Load a topic afresh, bypassing the cache entry: for a producer that
+ * found its partition's last known segment closed.  The roller saw the next
+ * segment committed, but the invalidation that announces it may not have
+ * arrived here yet (a transaction's commit becomes visible a moment before
+ * its invalidations are sent); a new catalog snapshot sees it.
+ */
+ElTopic *
+el_topic_reload(Oid relid)
 {
-	const ElPartitionStore *part = &topic->parts[partition];
+	TopicCacheEntry *entry;
+
+	InvalidateCatalogSnapshot();
+	AcceptInvalidationMessages();
+	if (topic_cache != NULL &&
+		(entry = hash_search(topic_cache, &relid, HASH_FIND, NULL)) != NULL)
+	{
+		bury_entry(entry);
+		hash_search(topic_cache, &relid, HASH_REMOVE, NULL);
+	}
+	return el_topic_get(relid, false);
+}
+
+/*
+ * Index of the segment new records of a partition go to: the producers'
+ * hint, or else the last segment that has pages (spares made ahead of a
+ * roll have none), or the first one.  Appends find out themselves when it
+ * has been closed meanwhile (el_append_partition).
+ */
+static int
+active_index(ElTopic *topic, int partition)
+{
+	ElPartitionStore *part = &topic->parts[partition];
+	int			i;
 
 	if (part->nsegs == 0)
 		ereport(ERROR,
@@ -609,7 +745,105 @@ el_active_segment(ElTopic *topic, int partition)
 				 errmsg("partition %d of topic \"%s\" has no segment",
 						partition, NameStr(topic->name)),
 				 errhint("Load the topic's export (what COPY TO of the topic writes) to register its segments, or recreate the topic.")));
-	return &part->segs[part->nsegs - 1];
+	if (part->active >= 0 && part->active < part->nsegs)
+		return part->active;
+	part->active = 0;
+	for (i = part->nsegs - 1; i > 0; i--)
+	{
+		Relation	seg = try_relation_open(part->segs[i].relid, AccessShareLock);
+		bool		started = seg != NULL && RelationGetNumberOfBlocks(seg) > 0;
+
+		if (seg)
+			relation_close(seg, AccessShareLock);
+		if (started)
+		{
+			part->active = i;
+			break;
+		}
+	}
+	return part->active;
+}
+
+/* The segment new records of a partition go to. */
+const ElSegment *
+el_active_segment(ElTopic *topic, int partition)
+{
+	return &topic->parts[partition].segs[active_index(topic, partition)];
+}
+
+/*
+ * Append encoded records to a partition (el_append_batch), following it
+ * into its next segment whenever the one appended to is closed by a roll
+ * (ours or another producer's or the worker's).  A producer never runs
+ * DDL: the next segment was made ahead of time (maintenance keeps a spare
+ * per partition).  Returns the records appended (all of them).
+ */
+int
+el_append_partition(ElTopic *topic, int partition, char **entries, Size *lens,
+					int n, const int64 *wants, int64 *offsets,
+					TransactionId xid, CommandId cid)
+{
+	Oid			topic_relid = topic->relid;
+	int			done = 0;
+	int			reloads = 0;
+
+	while (done < n)
+	{
+		ElPartitionStore *part = &topic->parts[partition];
+		int			idx = active_index(topic, partition);
+		const ElSegment *segment = &part->segs[idx];
+		ElAppendTarget target;
+		Relation	seg;
+		int			k;
+
+		target.topic_relid = topic->relid;
+		target.topic_name = NameStr(topic->name);
+		target.partition = partition;
+		target.natts = topic->storedesc->natts;
+		target.ts_natts = topic->ts_natts;
+		target.next_relid = idx + 1 < part->nsegs ? part->segs[idx + 1].relid : InvalidOid;
+		target.next_base = idx + 1 < part->nsegs ? part->segs[idx + 1].base_offset :
+			EL_SEGMENT_NOT_STARTED;
+		target.max_blocks = (BlockNumber) Min(Max(topic->segment_bytes / BLCKSZ, 1),
+											  (int64) MaxBlockNumber);
+		seg = try_relation_open(segment->relid, RowExclusiveLock);
+		if (seg == NULL)
+		{
+			/* dropped by retention: our segment list is out of date */
+			if (++reloads > 3)
+				elog(ERROR, "segment %u of topic \"%s\" is gone", segment->relid,
+					 NameStr(topic->name));
+			topic = el_topic_reload(topic_relid);
+			continue;
+		}
+		k = el_append_batch(seg, segment->base_offset, entries + done, lens + done,
+							n - done, wants ? wants + done : NULL, offsets + done,
+							xid, cid, &target);
+		pgstat_count_heap_insert(seg, k);
+		relation_close(seg, NoLock);
+		done += k;
+		if (done >= n)
+			break;
+
+		/* the segment is closed: on to the next one */
+		if (idx + 1 < part->nsegs)
+			part->active = idx + 1;
+		else
+		{
+			Oid			closed = segment->relid;
+			int			i;
+
+			if (++reloads > 3)
+				elog(ERROR, "segment %u of topic \"%s\" is closed and has no next segment",
+					 closed, NameStr(topic->name));
+			topic = el_topic_reload(topic_relid);
+			part = &topic->parts[partition];
+			for (i = 0; i < part->nsegs; i++)
+				if (part->segs[i].relid == closed)
+					part->active = i + 1;
+		}
+	}
+	return done;
 }
 
 /* ----------------------------------------------------------------
@@ -795,9 +1029,10 @@ el_register_segment(Oid segrelid, Oid topic_relid, const char *topic,
 	values[2] = Int32GetDatum(seg_no);
 	values[3] = ObjectIdGetDatum(segrelid);
 	values[4] = Int64GetDatum(base_offset);
+	/* base_offset < 0: a spare segment (NULL), started by a roll */
 	el_spi_exec("INSERT INTO eventlog.segment_map (topic, partition, seg_no, segrel, base_offset)"
 				" VALUES ($1, $2, $3, $4::regclass, $5)",
-				5, types, values, NULL, SPI_OK_INSERT);
+				5, types, values, base_offset < 0 ? "    n" : NULL, SPI_OK_INSERT);
 }
 
 /*
@@ -915,6 +1150,19 @@ el_check_settings(const Datum *values, const bool *isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must be positive", setting_names[i])));
+		/* a segment holds at least two pages: a roll never makes empty ones */
+		if (strcmp(setting_names[i], "segment_bytes") == 0 &&
+			DatumGetInt64(values[i]) < 2 * BLCKSZ)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment_bytes must be at least %d", 2 * BLCKSZ),
+					 errdetail("The value given was " INT64_FORMAT ".", DatumGetInt64(values[i]))));
+		if (strcmp(setting_names[i], "segment_interval") == 0 &&
+			DatumGetIntervalP(values[i])->time < USECS_PER_SEC &&
+			DatumGetIntervalP(values[i])->day == 0 && DatumGetIntervalP(values[i])->month == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment_interval must be at least 1 second")));
 		if (setting_types[i] == INTERVALOID)
 		{
 			Interval   *iv = DatumGetIntervalP(values[i]);

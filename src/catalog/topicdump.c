@@ -94,10 +94,12 @@ el_topic_export_header(ElTopic *topic)
 							  " 'segments', (SELECT coalesce(pg_catalog.jsonb_agg("
 							  "     pg_catalog.jsonb_build_object('partition', m.partition,"
 							  "       'seg_no', m.seg_no, 'relation', r.relname,"
-							  "       'base_offset', m.base_offset)"
+							  "       'base_offset', coalesce(m.base_offset, s.base_offset),"
+							  "       'min_offset', m.min_offset)"
 							  "     ORDER BY m.partition, m.seg_no), '[]')"
 							  "   FROM eventlog.segment_map m"
 							  "   JOIN pg_catalog.pg_class r ON r.oid = m.segrel"
+							  "   LEFT JOIN eventlog.segment_info(c.topic) s ON s.segment = m.segrel"
 							  "  WHERE m.topic = c.topic))"
 							  " FROM eventlog.topic_config c WHERE c.topic = $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
@@ -140,7 +142,8 @@ typedef struct ExportHeader
 	int		   *seg_partition;
 	int		   *seg_no;
 	char	  **seg_relation;
-	int64	   *seg_base;
+	int64	   *seg_base;		/* -2: a spare segment */
+	int64	   *seg_min;		/* min_offset, -1 if none */
 } ExportHeader;
 
 /* what the header's shape checks (parse_header's first query) find wrong */
@@ -216,7 +219,10 @@ parse_header(Datum hdr, ExportHeader *h)
 							  "   THEN (e->>'seg_no')::numeric END,"
 							  " e->>'relation',"
 							  " CASE WHEN jsonb_typeof(e->'base_offset') = 'number'"
-							  "   THEN (e->>'base_offset')::numeric END"
+							  "   THEN (e->>'base_offset')::numeric END,"
+							  " coalesce(jsonb_typeof(e->'base_offset'), 'null') = 'null',"
+							  " CASE WHEN jsonb_typeof(e->'min_offset') = 'number'"
+							  "   THEN (e->>'min_offset')::numeric END"
 							  " FROM jsonb_array_elements(coalesce($1->'segments', '[]')) e",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not parse a topic export header");
@@ -226,12 +232,23 @@ parse_header(Datum hdr, ExportHeader *h)
 	h->seg_no = palloc(sizeof(int) * Max(h->nsegs, 1));
 	h->seg_relation = palloc(sizeof(char *) * Max(h->nsegs, 1));
 	h->seg_base = palloc(sizeof(int64) * Max(h->nsegs, 1));
+	h->seg_min = palloc(sizeof(int64) * Max(h->nsegs, 1));
 	for (i = 0; i < h->nsegs; i++)
 	{
 		char	   *p = SPI_getvalue(SPI_tuptable->vals[i], td, 1);
 		char	   *n = SPI_getvalue(SPI_tuptable->vals[i], td, 2);
 		char	   *b = SPI_getvalue(SPI_tuptable->vals[i], td, 4);
+		char	   *spare = SPI_getvalue(SPI_tuptable->vals[i], td, 5);
+		char	   *mo = SPI_getvalue(SPI_tuptable->vals[i], td, 6);
 		char	   *end;
+
+		/* a spare segment (not started) has no base offset: -1 */
+		if (b == NULL && spare != NULL && strcmp(spare, "t") == 0)
+			b = "-1";
+		h->seg_min[i] = mo ? strtoll(mo, &end, 10) : -1;
+		if (mo && (*end != '\0' || strlen(mo) > 19 || h->seg_min[i] < 0 ||
+				   h->seg_min[i] > EL_MAX_OFFSET))
+			bad_header(gettext_noop("A segment entry has an invalid min_offset."));
 
 		h->seg_relation[i] = SPI_getvalue(SPI_tuptable->vals[i], td, 3);
 		if (p == NULL || n == NULL || b == NULL)
@@ -247,10 +264,12 @@ parse_header(Datum hdr, ExportHeader *h)
 			h->seg_base[i] = strtoll(b, &end, 10);
 			if (*end != '\0' || strlen(b) > 19)
 				h->seg_partition[i] = -1;
+			if (h->seg_base[i] == -1 && strcmp(b, "-1") == 0)
+				h->seg_base[i] = -2;	/* spare, checked below */
 		}
 		/* a segment's base offset is a log end: at most EL_MAX_OFFSET */
 		if (h->seg_partition[i] < 0 || h->seg_partition[i] >= h->partitions ||
-			h->seg_no[i] < 0 || h->seg_base[i] < 0 ||
+			h->seg_no[i] < 0 || (h->seg_base[i] < 0 && h->seg_base[i] != -2) ||
 			h->seg_base[i] > EL_MAX_OFFSET)
 			bad_header(gettext_noop("A segment entry lacks a valid partition, seg_no or base_offset."));
 	}
@@ -304,10 +323,11 @@ adoptable_segment(Relation topic_rel, const char *name)
 }
 
 /*
- * Give partition p its segment: the header's first segment of p, adopted
- * if pg_restore created it, else a new one.  (Today a partition has one
- * segment; a partition with several would restore into one segment that
- * starts at the first one's base offset.)
+ * Give partition p its segments: every segment of p the header lists, with
+ * its base offset (NULL for a spare) and min_offset, each adopted if
+ * pg_restore created it, else a new one.  Records then land in the segment
+ * their offset belongs to: an append whose explicit offset reaches the
+ * next segment's base offset rolls into it (elappend.c).
  */
 static void
 add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
@@ -315,20 +335,40 @@ add_partition(Relation rel, const char *topic, ExportHeader *h, int p)
 	Oid			relid = RelationGetRelid(rel);
 	int			i;
 
+	bool		any = false;
+
 	for (i = 0; i < h->nsegs; i++)
 	{
 		Oid			segrelid;
+		int64		base = h->seg_base[i] == -2 ? -1 : h->seg_base[i];
 
 		if (h->seg_partition[i] != p)
 			continue;
 		segrelid = adoptable_segment(rel, h->seg_relation[i]);
-		if (OidIsValid(segrelid))
-			el_register_segment(segrelid, relid, topic, p, h->seg_no[i], h->seg_base[i]);
-		else
-			el_create_segment(relid, topic, p, h->seg_no[i], h->seg_base[i],
+		if (!OidIsValid(segrelid))
+		{
+			el_create_segment(relid, topic, p, h->seg_no[i], base,
 							  rel->rd_rel->relowner);
-		return;
+			segrelid = get_relname_relid(psprintf("t%u_p%d_s%d", relid, p, h->seg_no[i]),
+										 get_namespace_oid(EL_SEGMENTS_SCHEMA, false));
+		}
+		else
+			el_register_segment(segrelid, relid, topic, p, h->seg_no[i], base);
+		if (h->seg_min[i] >= 0)
+		{
+			Oid			types[2] = {OIDOID, INT8OID};
+			Datum		values[2];
+
+			values[0] = ObjectIdGetDatum(segrelid);
+			values[1] = Int64GetDatum(h->seg_min[i]);
+			el_spi_exec("UPDATE eventlog.segment_map SET min_offset = $2"
+						" WHERE segrel = $1::regclass",
+						2, types, values, NULL, SPI_OK_UPDATE);
+		}
+		any = true;
 	}
+	if (any)
+		return;
 	el_create_segment(relid, topic, p, 0, 0, rel->rd_rel->relowner);
 }
 

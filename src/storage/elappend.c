@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
@@ -187,6 +188,11 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 		bool		compact;
 		int64		ts;
 
+		/* offsets from a known next segment's base on belong to it */
+		if (b->target->next_base != EL_SEGMENT_NOT_STARTED &&
+			OidIsValid(b->target->next_relid) &&
+			Max(want, next) >= b->target->next_base)
+			break;
 		if (want >= 0 && b->lens[i] > 0)
 		{
 			if (want < next)
@@ -316,7 +322,7 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 	memset(&xlrec, 0, sizeof(xlrec));	/* no uninitialized padding in WAL */
 
 	XLogBeginInsert();
-	if (info == XLOG_EL_NEW_PAGE)
+	if (info == XLOG_EL_NEW_PAGE || info == XLOG_EL_ROLL)
 	{
 		xlrec.first_offset = ElPageGetOpaque(page)->first_offset;
 		xlrec.base_ts = ElPageGetOpaque(page)->base_ts;
@@ -333,7 +339,8 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 		XLogRegisterData((char *) xd, SizeOfElDecode);
 		info |= XLOG_EL_DECODE;
 	}
-	XLogRegisterBufData(0, (char *) bytes, n);
+	if (n > 0)
+		XLogRegisterBufData(0, (char *) bytes, n);
 	if (BufferIsValid(prevbuf))
 		XLogRegisterBuffer(1, prevbuf, REGBUF_STANDARD);
 	recptr = XLogInsert(EL_RMGR_ID, info);
@@ -423,12 +430,15 @@ plan_new_page(AppendBatch *b, int64 first_offset, char *buf_bytes, NewPagePlan *
  */
 static void
 start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
-		   const NewPagePlan *np, char *buf_bytes)
+		   const NewPagePlan *np, char *buf_bytes, bool roll)
 {
 	Page		page = BufferGetPage(newbuf);
 
-	/* the time index carries on from the page before */
-	int64		ts_high = BufferIsValid(prevbuf) ?
+	/*
+	 * The time index carries on from the page before, within a segment; a
+	 * roll starts the next segment's.
+	 */
+	int64		ts_high = BufferIsValid(prevbuf) && !roll ?
 		ElPageGetOpaque(BufferGetPage(prevbuf))->ts_high : PG_INT64_MIN;
 	xl_el_decode xdbuf;
 	xl_el_decode *xd = decode_info(seg, b, buf_bytes, np->n, np->first_offset,
@@ -442,9 +452,12 @@ start_page(Relation seg, Buffer newbuf, Buffer prevbuf, AppendBatch *b,
 	if (BufferIsValid(prevbuf))
 	{
 		ElPageGetOpaque(BufferGetPage(prevbuf))->flags |= EL_PAGE_SEALED;
+		if (roll)
+			ElPageGetOpaque(BufferGetPage(prevbuf))->flags |= EL_PAGE_CLOSED;
 		MarkBufferDirty(prevbuf);
 	}
-	log_append(seg, newbuf, XLOG_EL_NEW_PAGE, buf_bytes, np->n, prevbuf, xd);
+	log_append(seg, newbuf, roll ? XLOG_EL_ROLL : XLOG_EL_NEW_PAGE,
+			   buf_bytes, np->n, prevbuf, xd);
 	END_CRIT_SECTION();
 	b->done += np->nplaced;
 }
@@ -511,21 +524,186 @@ last_valid_block(Relation seg)
 }
 
 /*
+ * Close seg, whose tail page tailbuf the caller holds exclusively locked
+ * (not sealed), and start next, the partition's next segment: its page 0
+ * begins at the tail's next offset (or at next's known base offset, when a
+ * restore made it, if that is larger), with no records.  One WAL record
+ * (ROLL) initializes the new page and marks the old tail SEALED | CLOSED,
+ * so after a crash either both happened or neither.  Producers that wait
+ * for the old tail's lock find it closed and move on to next: the tail's
+ * lock serializes every appender of the partition across the switch, so
+ * offsets go on without a gap or a reuse.
+ */
+static void
+roll_locked(Relation seg, Buffer tailbuf, Relation next, AppendBatch *b)
+{
+	Page		tail = BufferGetPage(tailbuf);
+	NewPagePlan np;
+	Buffer		newbuf;
+	int64		first = ElPageGetOpaque(tail)->next_offset;
+	char		none[1] = {0};
+
+	if (b->target->next_base != EL_SEGMENT_NOT_STARTED)
+		first = Max(first, b->target->next_base);
+	np.first_offset = first;
+	np.base_ts = GetCurrentTimestamp();
+	np.init_xid = ReadNextTransactionId();
+	np.n = 0;
+	np.nplaced = 0;
+	newbuf = chain_next_block(next, InvalidBlockNumber);
+	if (el_page_is_valid(BufferGetPage(newbuf)))
+		elog(ERROR, "eventlog segment \"%s\" was started while \"%s\" was still open",
+			 RelationGetRelationName(next), RelationGetRelationName(seg));
+	start_page(next, newbuf, tailbuf, b, &np, none, true);
+	UnlockReleaseBuffer(newbuf);
+}
+
+/*
+ * Must the batch move to the next segment before its next record?  Yes
+ * when the next segment's base offset is known (a restore recreated it)
+ * and the record's explicit offset (or log-end marker) lies at or beyond
+ * it, or when the tail is full (full) and the segment has reached its size.
+ */
+static bool
+roll_due(const AppendBatch *b, BlockNumber tail, bool full)
+{
+	const ElAppendTarget *t = b->target;
+
+	if (!OidIsValid(t->next_relid))
+		return false;
+	if (t->next_base != EL_SEGMENT_NOT_STARTED && b->wants &&
+		b->wants[b->done] >= t->next_base)
+		return true;
+	return full && t->max_blocks > 0 && tail + 1 >= t->max_blocks;
+}
+
+/*
+ * The worker's roll (by time, or by size when no producer could): close
+ * seg and start next unless seg is closed already or holds no offsets.
+ * Only the old tail's buffer lock is taken, never a relation lock that a
+ * producer could queue behind.  Returns whether it rolled.
+ */
+bool
+el_segment_roll(Relation seg, Relation next, const ElAppendTarget *target)
+{
+	AppendBatch b;
+
+	memset(&b, 0, sizeof(b));
+	b.xid = InvalidTransactionId;
+	b.ts_natts = target->ts_natts;
+	b.topic = target->topic_name;
+	b.partition = target->partition;
+	b.target = target;
+	for (;;)
+	{
+		BlockNumber tail = last_valid_block(seg);
+		Buffer		buf;
+		ElPageOpaque opaque;
+
+		if (tail == InvalidBlockNumber)
+			return false;
+		buf = ReadBuffer(seg, tail);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		opaque = ElPageGetOpaque(BufferGetPage(buf));
+		if (opaque->flags & EL_PAGE_CLOSED)
+		{
+			UnlockReleaseBuffer(buf);
+			return false;
+		}
+		if (opaque->flags & EL_PAGE_SEALED)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		if (tail == 0 && opaque->next_offset == opaque->first_offset)
+		{
+			/* nothing in it: rolling would only make empty segments */
+			UnlockReleaseBuffer(buf);
+			return false;
+		}
+		roll_locked(seg, buf, next, &b);
+		UnlockReleaseBuffer(buf);
+		return true;
+	}
+}
+
+/* Records on a segment's pages (aborted ones included): the page headers' sum. */
+int64
+el_segment_records(Relation seg)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
+	BlockNumber blk;
+	int64		n = 0;
+
+	for (blk = 0; blk < nblocks; blk++)
+	{
+		Buffer		buf = ReadBuffer(seg, blk);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (el_page_is_valid(page))
+			n += ElPageGetOpaque(page)->nrecords;
+		UnlockReleaseBuffer(buf);
+	}
+	return n;
+}
+
+/*
+ * A segment's extent, read without locks held across pages: first and next
+ * offset (-1 if it has no page yet), the time of its first page and the
+ * latest record time (PG_INT64_MIN if none), whether it is closed.
+ */
+void
+el_segment_bounds(Relation seg, int64 *first, int64 *next, int64 *first_ts,
+				  int64 *last_ts, bool *closed)
+{
+	BlockNumber tail = last_valid_block(seg);
+	Buffer		buf;
+	ElPageOpaque opaque;
+
+	*first = *next = -1;
+	*first_ts = *last_ts = PG_INT64_MIN;
+	*closed = false;
+	if (tail == InvalidBlockNumber)
+		return;
+	buf = ReadBuffer(seg, 0);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	opaque = ElPageGetOpaque(BufferGetPage(buf));
+	*first = opaque->first_offset;
+	*first_ts = opaque->base_ts;
+	UnlockReleaseBuffer(buf);
+	buf = ReadBuffer(seg, tail);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	opaque = ElPageGetOpaque(BufferGetPage(buf));
+	*next = opaque->next_offset;
+	*last_ts = opaque->ts_high;
+	*closed = (opaque->flags & EL_PAGE_CLOSED) != 0;
+	UnlockReleaseBuffer(buf);
+}
+
+/*
  * Append a batch of encoded records to a segment, in order, assigning their
  * offsets.  Records go onto the tail page as long as they fit (one WAL
  * record per page touched), then onto new pages.  xid and cid name the
  * inserting transaction and command: records buffered by a statement are
  * appended later but keep the identity they were inserted with.  target
  * names the topic and partition the segment belongs to (for messages, and
- * in WAL for logical decoding) and the stored columns.
+ * in WAL for logical decoding) and the stored columns, and how the
+ * partition rolls into its next segment (roll_due).
+ *
+ * Returns how many records were placed: fewer than n when the segment is
+ * closed (by this call's roll or by someone else's); the caller goes on
+ * with the rest in the partition's next segment.
  */
-void
+int
 el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 				int n, const int64 *wants, int64 *offsets,
 				TransactionId xid, CommandId cid, const ElAppendTarget *target)
 {
 	AppendBatch b;
 	char	   *bytes = palloc(BLCKSZ);
+	Relation	next = NULL;
 
 	b.n = n;
 	b.entries = entries;
@@ -564,7 +742,8 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			page = BufferGetPage(buf);
 			if (el_page_is_valid(page) &&
-				!(ElPageGetOpaque(page)->flags & EL_PAGE_SEALED))
+				!(ElPageGetOpaque(page)->flags & EL_PAGE_SEALED) &&
+				!roll_due(&b, nblocks, false))
 			{
 				if (append_to_page(seg, buf, &b, bytes) > 0 && b.done == b.n)
 				{
@@ -580,11 +759,14 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 		if (tail == InvalidBlockNumber)
 		{
 			/* the first page; a racing twin may get there first */
+			if (base_offset == EL_SEGMENT_NOT_STARTED)
+				elog(ERROR, "eventlog segment \"%s\" has not been started",
+					 RelationGetRelationName(seg));
 			plan_new_page(&b, base_offset, bytes, &np);
 			buf = chain_next_block(seg, InvalidBlockNumber);
 			if (!el_page_is_valid(BufferGetPage(buf)))
 			{
-				start_page(seg, buf, InvalidBuffer, &b, &np, bytes);
+				start_page(seg, buf, InvalidBuffer, &b, &np, bytes, false);
 				RelationSetTargetBlock(seg, BufferGetBlockNumber(buf));
 			}
 			UnlockReleaseBuffer(buf);
@@ -594,6 +776,12 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 		buf = ReadBuffer(seg, tail);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
+		if (ElPageGetOpaque(page)->flags & EL_PAGE_CLOSED)
+		{
+			/* rolled: the rest goes to the next segment */
+			UnlockReleaseBuffer(buf);
+			break;
+		}
 		if (ElPageGetOpaque(page)->flags & EL_PAGE_SEALED)
 		{
 			/* someone chained a page after we looked */
@@ -602,20 +790,41 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 		}
 
 		RelationSetTargetBlock(seg, tail);
-		if (append_to_page(seg, buf, &b, bytes) == 0 || b.done < b.n)
+		if (roll_due(&b, tail, false) ||
+			append_to_page(seg, buf, &b, bytes) == 0 || b.done < b.n)
 		{
-			/* the tail is full: chain the next page while holding it */
 			Buffer		newbuf;
 
+			if (roll_due(&b, tail, true))
+			{
+				/*
+				 * Roll.  The next segment is opened (locked) with no buffer
+				 * lock held: let go of the tail, open it, and look again.
+				 */
+				if (next == NULL)
+				{
+					UnlockReleaseBuffer(buf);
+					next = table_open(target->next_relid, RowExclusiveLock);
+					continue;
+				}
+				roll_locked(seg, buf, next, &b);
+				UnlockReleaseBuffer(buf);
+				RelationSetTargetBlock(seg, InvalidBlockNumber);
+				break;
+			}
+			/* the tail is full: chain the next page while holding it */
 			plan_new_page(&b, ElPageGetOpaque(page)->next_offset, bytes, &np);
 			newbuf = chain_next_block(seg, tail);
-			start_page(seg, newbuf, buf, &b, &np, bytes);
+			start_page(seg, newbuf, buf, &b, &np, bytes, false);
 			RelationSetTargetBlock(seg, BufferGetBlockNumber(newbuf));
 			UnlockReleaseBuffer(newbuf);
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	if (next)
+		table_close(next, NoLock);
 	pfree(bytes);
+	return b.done;
 }
 
 /*

@@ -83,7 +83,8 @@ el_page_apply(Page page, const char *bytes, Size len)
 
 	if (pos + len > phdr->pd_upper)
 		elog(PANIC, "eventlog: %zu bytes do not fit at position %u", len, pos);
-	memcpy((char *) page + pos, bytes, len);
+	if (len > 0)
+		memcpy((char *) page + pos, bytes, len);
 	el_entry_walk_init(&walk, bytes, len, opaque->next_offset);
 	while ((kind = el_entry_walk_next(&walk, &epos, &elen)) != EL_ENTRY_END)
 	{

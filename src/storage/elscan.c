@@ -42,7 +42,8 @@ el_cursor_init(ElCursor *cur, const ElPartitionStore *part,
 	memcpy(cur->segs, part->segs, sizeof(ElSegment) * part->nsegs);
 	cur->snapshot = snapshot;
 	cur->mode = mode;
-	cur->want = Max(from_offset, 0);
+	/* records below the log start are deleted (delete_records) */
+	cur->want = Max(Max(from_offset, 0), part->start_offset);
 	cur->stop_before = -1;
 	cur->blk = InvalidBlockNumber;
 	cur->storedesc = part->storedesc;
@@ -77,11 +78,13 @@ cursor_visibility(ElCursor *cur, const ElRun *run)
 static void
 check_settled_before(ElCursor *cur)
 {
+	Relation	rel = cur->rel;
 	BlockNumber blk = cur->blk;
+	int			segidx = cur->segidx;
 
 	for (;;)
 	{
-		Buffer		buf = ReadBuffer(cur->rel, blk);
+		Buffer		buf = ReadBuffer(rel, blk);
 		Page		page;
 		bool		maybe;
 		bool		earlier_settled;
@@ -116,10 +119,32 @@ check_settled_before(ElCursor *cur)
 		earlier_settled = !el_page_is_valid(page) ||
 			el_earlier_pages_settled(page, cur->snapshot);
 		UnlockReleaseBuffer(buf);
-		if (cur->done || earlier_settled || blk == 0)
+		if (cur->done || earlier_settled)
 			break;
+		if (blk > 0)
+		{
+			blk--;
+			continue;
+		}
+
+		/*
+		 * The segment's first page: a transaction still open may have
+		 * written to the segment before (a roll does not wait for open
+		 * transactions), so go on with that one's tail.
+		 */
+		do
+		{
+			if (rel != cur->rel)
+				table_close(rel, NoLock);
+			if (--segidx < 0)
+				return;
+			rel = table_open(cur->segs[segidx].relid, AccessShareLock);
+			blk = RelationGetNumberOfBlocks(rel);
+		} while (blk == 0);
 		blk--;
 	}
+	if (rel != cur->rel)
+		table_close(rel, NoLock);
 }
 
 /*
@@ -314,36 +339,47 @@ el_cursor_end(ElCursor *cur)
 }
 
 /*
- * A partition's log start offset (first page of its first segment) or log
- * end offset (tail of its last segment).
+ * A partition's log start offset: where its first segment starts, or the
+ * offset delete_records() set, whichever is larger.
  */
-static int64
-partition_bound(const ElPartitionStore *part, bool end)
+int64
+el_partition_log_start(const ElPartitionStore *part)
 {
-	const ElSegment *s;
 	Relation	seg;
 	int64		result;
 
 	if (part->nsegs == 0)
-		return 0;
-	s = &part->segs[end ? part->nsegs - 1 : 0];
-	seg = table_open(s->relid, AccessShareLock);
-	result = end ? el_segment_next_offset(seg, s->base_offset) :
-		el_segment_first_offset(seg, s->base_offset);
+		return part->start_offset;
+	seg = table_open(part->segs[0].relid, AccessShareLock);
+	result = el_segment_first_offset(seg, part->segs[0].base_offset);
 	table_close(seg, NoLock);
-	return result;
+	if (result == EL_SEGMENT_NOT_STARTED)
+		result = 0;
+	return Max(result, part->start_offset);
 }
 
-int64
-el_partition_log_start(const ElPartitionStore *part)
-{
-	return partition_bound(part, false);
-}
-
+/*
+ * A partition's log end offset: the tail of its last started segment
+ * (spare segments made ahead of a roll hold no page yet).
+ */
 int64
 el_partition_log_end(const ElPartitionStore *part)
 {
-	return partition_bound(part, true);
+	int			i;
+
+	for (i = part->nsegs - 1; i >= 0; i--)
+	{
+		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
+		int64		result = -1;
+
+		if (RelationGetNumberOfBlocks(seg) > 0 ||
+			part->segs[i].base_offset != EL_SEGMENT_NOT_STARTED)
+			result = el_segment_next_offset(seg, part->segs[i].base_offset);
+		table_close(seg, NoLock);
+		if (result >= 0 && result != EL_SEGMENT_NOT_STARTED)
+			return Max(result, part->start_offset);
+	}
+	return part->start_offset;
 }
 
 /*
@@ -375,6 +411,7 @@ el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 				   ElPartitionStats *stats)
 {
 	int			i;
+	int			last = -1;
 
 	memset(stats, 0, sizeof(ElPartitionStats));
 	stats->segments = part->nsegs;
@@ -384,55 +421,61 @@ el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 	for (i = 0; i < part->nsegs; i++)
 	{
 		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
+		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
 
-		stats->bytes += (int64) RelationGetNumberOfBlocks(seg) * BLCKSZ;
-		if (i == 0)
-			stats->log_start_offset = el_segment_first_offset(seg, part->segs[i].base_offset);
-		if (i == part->nsegs - 1)
+		stats->bytes += (int64) nblocks * BLCKSZ;
+		if (nblocks > 0 || part->segs[i].base_offset != EL_SEGMENT_NOT_STARTED)
+			last = i;
+		table_close(seg, NoLock);
+	}
+	stats->log_start_offset = el_partition_log_start(part);
+	stats->log_end_offset = el_partition_log_end(part);
+	stats->stable_offset = stats->log_end_offset;
+	if (last >= 0)
+	{
+		Relation	seg = table_open(part->segs[last].relid, AccessShareLock);
+		BlockNumber blk = RelationGetNumberOfBlocks(seg);
+		int64		from = Max(part->segs[last].base_offset == EL_SEGMENT_NOT_STARTED ?
+							   0 : part->segs[last].base_offset, part->start_offset);
+		ElCursor	cur;
+		int64		off;
+		Datum	   *values;
+		bool	   *isnull;
+
+		/*
+		 * Stable offset: walk back from the tail to the first page before
+		 * which everything is settled (see check_settled_before), then read
+		 * forward in stop mode (whose start check looks back across
+		 * segments as far as needed).
+		 */
+		while (blk > 0)
 		{
-			BlockNumber blk = RelationGetNumberOfBlocks(seg);
-			int64		from = part->segs[i].base_offset;
-			ElCursor	cur;
-			int64		off;
-			Datum	   *values;
-			bool	   *isnull;
+			Buffer		buf = ReadBuffer(seg, blk - 1);
+			Page		page;
+			bool		earlier_settled = false;
 
-			stats->log_end_offset = el_segment_next_offset(seg, part->segs[i].base_offset);
-
-			/*
-			 * Stable offset: walk back from the tail to the first page
-			 * before which everything is settled (see check_settled_before),
-			 * then read forward in stop mode.
-			 */
-			while (blk > 0)
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			/* (blocks a crash left zeroed at the end are stepped over) */
+			if (el_page_is_valid(page))
 			{
-				Buffer		buf = ReadBuffer(seg, blk - 1);
-				Page		page;
-				bool		earlier_settled = false;
-
-				LockBuffer(buf, BUFFER_LOCK_SHARE);
-				page = BufferGetPage(buf);
-				/* (blocks a crash left zeroed at the end are stepped over) */
-				if (el_page_is_valid(page))
-				{
-					from = ElPageGetOpaque(page)->first_offset;
-					earlier_settled = el_earlier_pages_settled(page, snapshot);
-				}
-				UnlockReleaseBuffer(buf);
-				if (earlier_settled)
-					break;
-				blk--;
+				from = Max(ElPageGetOpaque(page)->first_offset, part->start_offset);
+				earlier_settled = el_earlier_pages_settled(page, snapshot);
 			}
-			el_cursor_init(&cur, part, from, snapshot, EL_READ_STOP);
-			values = palloc(sizeof(Datum) * (part->storedesc->natts + EL_NDERIVED));
-			isnull = palloc(sizeof(bool) * (part->storedesc->natts + EL_NDERIVED));
-			while (el_cursor_next(&cur, &off, values, isnull))
-				;
-			stats->stable_offset = cur.stopped ? cur.stop_offset : stats->log_end_offset;
-			el_cursor_end(&cur);
-			pfree(values);
-			pfree(isnull);
+			UnlockReleaseBuffer(buf);
+			if (earlier_settled)
+				break;
+			blk--;
 		}
 		table_close(seg, NoLock);
+		el_cursor_init(&cur, part, from, snapshot, EL_READ_STOP);
+		values = palloc(sizeof(Datum) * (part->storedesc->natts + EL_NDERIVED));
+		isnull = palloc(sizeof(bool) * (part->storedesc->natts + EL_NDERIVED));
+		while (el_cursor_next(&cur, &off, values, isnull))
+			;
+		stats->stable_offset = cur.stopped ? cur.stop_offset : stats->log_end_offset;
+		el_cursor_end(&cur);
+		pfree(values);
+		pfree(isnull);
 	}
 }

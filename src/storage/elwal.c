@@ -56,6 +56,7 @@ el_redo(XLogReaderState *record)
 			break;
 
 		case XLOG_EL_NEW_PAGE:
+		case XLOG_EL_ROLL:
 			{
 				xl_el_new_page *xlrec = (xl_el_new_page *) XLogRecGetData(record);
 
@@ -75,6 +76,8 @@ el_redo(XLogReaderState *record)
 				{
 					page = BufferGetPage(buf);
 					ElPageGetOpaque(page)->flags |= EL_PAGE_SEALED;
+					if (info == XLOG_EL_ROLL)
+						ElPageGetOpaque(page)->flags |= EL_PAGE_CLOSED;
 					PageSetLSN(page, lsn);
 					MarkBufferDirty(buf);
 				}
@@ -162,7 +165,7 @@ el_desc(StringInfo buf, XLogReaderState *record)
 						 xd.topic_relid, xd.partition, xd.xid, xd.first_offset,
 						 (unsigned) xd.nrecords, xd.base_ts, (unsigned) xd.natts,
 						 (xd.flags & XL_EL_DECODE_TSFIRST) ? " ts" : "");
-	else if (info == XLOG_EL_NEW_PAGE)
+	else if (info == XLOG_EL_NEW_PAGE || info == XLOG_EL_ROLL)
 		appendStringInfo(buf, "first_offset " INT64_FORMAT " ",
 						 ((xl_el_new_page *) XLogRecGetData(record))->first_offset);
 	if (XLogRecHasBlockRef(record, 0))
@@ -192,6 +195,8 @@ el_identify(uint8 info)
 			return "APPEND";
 		case XLOG_EL_NEW_PAGE:
 			return "NEW_PAGE";
+		case XLOG_EL_ROLL:
+			return "ROLL";
 	}
 	return NULL;
 }

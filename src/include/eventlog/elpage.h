@@ -69,6 +69,9 @@ typedef struct ElPageOpaqueData
 typedef ElPageOpaqueData *ElPageOpaque;
 
 #define EL_PAGE_SEALED		0x0001	/* a later page exists; never append */
+#define EL_PAGE_CLOSED		0x0002	/* last page of a closed segment: the
+										 * partition's log goes on in its next
+										 * segment (always with SEALED) */
 
 #define ElPageGetOpaque(page) ((ElPageOpaque) PageGetSpecialPointer(page))
 

@@ -23,13 +23,21 @@
 
 #include "eventlog/elpage.h"
 
-/* One segment relation of a partition and the first offset it may hold. */
+/*
+ * One segment relation of a partition and the first offset it may hold.
+ * A spare segment (made ahead of time so that producers never run DDL)
+ * has no base offset until a roll starts it: EL_SEGMENT_NOT_STARTED, larger
+ * than any offset, so that no reader starts in it (they reach it from the
+ * segment before).  Its page 0 then says where it starts.
+ */
 typedef struct ElSegment
 {
 	Oid			relid;
 	int32		seg_no;
 	int64		base_offset;
 } ElSegment;
+
+#define EL_SEGMENT_NOT_STARTED	PG_INT64_MAX
 
 /*
  * What storage needs to read one partition: its segments (ascending
@@ -43,6 +51,10 @@ typedef struct ElPartitionStore
 	TupleDesc	storedesc;		/* stored columns: all but the derived ones */
 	int			ts_natts;		/* storedesc->natts if its first column is a
 								 * timestamptz (stored compactly), else 0 */
+	int64		start_offset;	/* records below are deleted (delete_records),
+								 * whatever the first segment still holds */
+	int			active;			/* producers' hint: index of the segment
+								 * appended to last, -1 if unknown */
 } ElPartitionStore;
 
 /*
@@ -88,12 +100,27 @@ typedef struct ElAppendTarget
 	int32		partition;
 	int			natts;			/* stored columns (storedesc->natts) */
 	int			ts_natts;		/* ElTopic.ts_natts */
+
+	/*
+	 * Rolling (elappend.c): the partition's next segment (InvalidOid: none
+	 * yet, keep appending here), its base offset if known (a restore made
+	 * it) or EL_SEGMENT_NOT_STARTED, and the segment size in pages at which
+	 * an append rolls into it (0: no limit).
+	 */
+	Oid			next_relid;
+	int64		next_base;
+	BlockNumber max_blocks;
 } ElAppendTarget;
 
-extern void el_append_batch(Relation seg, int64 base_offset, char **entries,
+extern int	el_append_batch(Relation seg, int64 base_offset, char **entries,
 							Size *lens, int n, const int64 *wants, int64 *offsets,
 							TransactionId xid, CommandId cid,
 							const ElAppendTarget *target);
+extern bool el_segment_roll(Relation seg, Relation next,
+							const ElAppendTarget *target);
+extern int64 el_segment_records(Relation seg);
+extern void el_segment_bounds(Relation seg, int64 *first, int64 *next,
+							  int64 *first_ts, int64 *last_ts, bool *closed);
 extern void el_offset_out_of_range(int64 offset, const char *what);
 extern int64 el_segment_next_offset(Relation seg, int64 base_offset);
 extern int64 el_segment_first_offset(Relation seg, int64 base_offset);

@@ -65,6 +65,10 @@
 
 #define XLOG_EL_APPEND		0x00
 #define XLOG_EL_NEW_PAGE	0x10
+#define XLOG_EL_ROLL		0x20	/* NEW_PAGE that starts the next segment:
+									 * block 0 is page 0 of the new segment,
+									 * block 1 the old segment's tail, which
+									 * becomes SEALED | CLOSED */
 #define XLOG_EL_OPMASK		0x70
 #define XLOG_EL_DECODE		0x80	/* main data ends with an xl_el_decode */
 

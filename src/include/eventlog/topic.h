@@ -21,6 +21,12 @@ typedef struct ElTopic
 	TupleDesc	storedesc;		/* stored columns: all but the derived ones */
 	int			ts_natts;		/* storedesc->natts if its first column is a
 								 * timestamptz (stored compactly), else 0 */
+	/* settings (topic_config), with the defaults applied; -1 = none */
+	int64		retention_us;
+	int64		retention_bytes;
+	bool		policy_delete;	/* cleanup_policy includes "delete" */
+	int64		segment_bytes;
+	int64		segment_interval_us;
 	bool		valid;
 } ElTopic;
 
@@ -44,6 +50,10 @@ extern Oid	el_topic_relid(const char *name, bool missing_ok);
 extern Oid	el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok);
 extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
 extern const ElSegment *el_active_segment(ElTopic *topic, int partition);
+extern int	el_append_partition(ElTopic *topic, int partition, char **entries,
+								Size *lens, int n, const int64 *wants, int64 *offsets,
+								TransactionId xid, CommandId cid);
+extern ElTopic *el_topic_reload(Oid relid);
 extern void el_topic_cache_init(void);
 extern void el_topic_register_callbacks(void);
 extern void el_check_partition(ElTopic *topic, int partition);
