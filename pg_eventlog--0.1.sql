@@ -185,6 +185,13 @@ CREATE TABLE eventlog.consumer_group (
                       CHECK (auto_offset_reset IN ('earliest', 'latest')),
     auto_commit       boolean NOT NULL DEFAULT true,
     created_at        timestamptz NOT NULL DEFAULT now(),
+    -- the role that created the group (current_user of its first poll,
+    -- seek or configure_group); it and its members may use the group,
+    -- grant it (grant_group) and give it away (alter_group_owner)
+    owner             regrole NOT NULL,
+    -- roles the owner allowed to use the group: USAGE items, as in
+    -- pg_namespace.nspacl (NULL: the owner only)
+    acl               aclitem[],
     PRIMARY KEY (group_id, topic)
 );
 
@@ -265,6 +272,22 @@ CREATE FUNCTION eventlog.configure_group(
 RETURNS void
 AS 'MODULE_PATHNAME', 'eventlog_configure_group' LANGUAGE C VOLATILE;
 
+-- Rights on a group: USAGE lets a role poll, commit, seek, seek_to_time,
+-- leave and configure_group it.  Only the owner (or a member of the owning
+-- role, or a superuser) grants, revokes and gives the group away.
+-- role_name 'public' grants to every role.
+CREATE FUNCTION eventlog.grant_group(group_id text, topic text, role_name name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_grant_group' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.revoke_group(group_id text, topic text, role_name name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_revoke_group' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.alter_group_owner(group_id text, topic text, new_owner name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_alter_group_owner' LANGUAGE C VOLATILE;
+
 CREATE FUNCTION eventlog.group_members()
 RETURNS TABLE (group_id text, topic text, member text, pid int, is_static boolean,
                partitions int[], joined_at timestamptz, last_poll timestamptz)
@@ -277,7 +300,7 @@ SELECT g.group_id, g.topic,
        coalesce(jsonb_object_agg(m.member, to_jsonb(m.partitions))
                 FILTER (WHERE m.member IS NOT NULL), '{}') AS assignment,
        g.session_timeout, g.max_poll_interval, g.auto_offset_reset, g.auto_commit,
-       g.created_at
+       g.created_at, g.owner::text AS owner, g.acl
   FROM eventlog.consumer_group g
   LEFT JOIN eventlog.group_members() m ON m.group_id = g.group_id AND m.topic = g.topic
  GROUP BY g.group_id, g.topic;
@@ -287,7 +310,8 @@ SELECT g.group_id, g.topic,
 CREATE VIEW eventlog.consumer_lag AS
 SELECT g.group_id, g.topic, s."partition", o.committed_offset, s.log_end_offset,
        greatest(s.log_end_offset - coalesce(o.committed_offset, s.log_start_offset), 0) AS lag,
-       m.member, s.stable_offset, s.log_start_offset, o.committed_at
+       m.member, s.stable_offset, s.log_start_offset, o.committed_at,
+       g.owner::text AS owner
   FROM eventlog.consumer_group g
  CROSS JOIN LATERAL eventlog.partition_stats(g.topic) s
   LEFT JOIN eventlog.group_offset o
