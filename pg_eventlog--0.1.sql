@@ -340,3 +340,74 @@ CREATE FUNCTION eventlog.release_group_slots(
 RETURNS int
 AS 'MODULE_PATHNAME', 'eventlog_release_group_slots' LANGUAGE C VOLATILE;
 REVOKE EXECUTE ON FUNCTION eventlog.release_group_slots(name, name, text, text) FROM PUBLIC;
+
+-- Statistics per topic, from shared-memory counters (stats.c): records
+-- and bytes (stored record bytes) produced by produce(), INSERT and COPY,
+-- and fetched by fetch() and poll(), since the last reset.  Counts reach
+-- shared memory when the counting transaction ends.  Rows for topics the
+-- role may read (all with pg_read_all_stats); topics beyond
+-- eventlog.max_stats_topics are summed in a row with topic NULL.
+CREATE FUNCTION eventlog.topic_stats()
+RETURNS TABLE (topic text, records_produced bigint, bytes_produced bigint,
+               records_fetched bigint, bytes_fetched bigint, stats_reset timestamptz)
+AS 'MODULE_PATHNAME', 'eventlog_topic_stats' LANGUAGE C VOLATILE;
+
+CREATE VIEW eventlog.stats AS SELECT * FROM eventlog.topic_stats();
+GRANT SELECT ON eventlog.stats TO PUBLIC;
+
+-- Zero one topic's counters, or every topic's of this database.
+-- Superusers only unless granted, like pg_stat_statements_reset().
+CREATE FUNCTION eventlog.reset_stats(topic regclass DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'eventlog_reset_stats' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION eventlog.reset_stats(regclass) FROM PUBLIC;
+
+-- Quotas (quota.c): bytes per second a role may produce and fetch, charged
+-- to the session user.  role_name 0 ('-') is the default quota of roles
+-- without a row of their own; a NULL rate is no limit.
+CREATE TABLE eventlog.quota (
+    role_name             regrole PRIMARY KEY,
+    produce_bytes_per_sec bigint CHECK (produce_bytes_per_sec > 0),
+    fetch_bytes_per_sec   bigint CHECK (fetch_bytes_per_sec > 0)
+);
+SELECT pg_catalog.pg_extension_config_dump('eventlog.quota', '');
+REVOKE ALL ON eventlog.quota FROM PUBLIC;
+GRANT SELECT ON eventlog.quota TO PUBLIC;
+
+-- Superusers only.  Both rates NULL removes the role's own quota.
+CREATE FUNCTION eventlog.set_quota(role_name name, produce_bytes_per_sec bigint,
+                                   fetch_bytes_per_sec bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_set_quota' LANGUAGE C VOLATILE;
+CREATE FUNCTION eventlog.set_default_quota(produce_bytes_per_sec bigint,
+                                           fetch_bytes_per_sec bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_set_default_quota' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION eventlog.set_quota(name, bigint, bigint),
+    eventlog.set_default_quota(bigint, bigint) FROM PUBLIC;
+
+-- The token buckets of the server (every role that used a quota since the
+-- server started): rates in force, observed rates over the last 5 complete
+-- seconds, totals, and time spent waiting.
+CREATE FUNCTION eventlog.quota_usage()
+RETURNS TABLE (role_oid oid, produce_bytes_per_sec bigint, fetch_bytes_per_sec bigint,
+               produce_bytes_per_sec_observed bigint, fetch_bytes_per_sec_observed bigint,
+               bytes_produced bigint, bytes_fetched bigint, throttled_ms float8)
+AS 'MODULE_PATHNAME', 'eventlog_quota_usage' LANGUAGE C VOLATILE;
+
+-- One row per configured quota (role_name NULL: the default) and per role
+-- throttled under the default quota.
+CREATE VIEW eventlog.quotas AS
+SELECT CASE WHEN coalesce(q.role_name, u.role_oid) = 0 THEN NULL
+            ELSE coalesce(q.role_name, u.role_oid::regrole)::text END AS role_name,
+       CASE WHEN coalesce(q.role_name, u.role_oid) = 0 THEN 'default'
+            WHEN q.role_name IS NOT NULL THEN 'own' ELSE 'default' END AS quota,
+       coalesce(q.produce_bytes_per_sec, d.produce_bytes_per_sec) AS produce_bytes_per_sec,
+       coalesce(q.fetch_bytes_per_sec, d.fetch_bytes_per_sec) AS fetch_bytes_per_sec,
+       u.produce_bytes_per_sec_observed, u.fetch_bytes_per_sec_observed,
+       coalesce(u.throttled_ms, 0) AS throttled_ms,
+       u.bytes_produced, u.bytes_fetched
+  FROM eventlog.quota q
+  FULL JOIN eventlog.quota_usage() u ON u.role_oid = q.role_name::oid
+  LEFT JOIN eventlog.quota d ON d.role_name = 0 AND q.role_name IS NULL;
+GRANT SELECT ON eventlog.quotas TO PUBLIC;

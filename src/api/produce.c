@@ -32,6 +32,8 @@
 #include "eventlog/murmur2.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
+#include "eventlog/quota.h"
+#include "eventlog/stats.h"
 #include "eventlog/produce.h"
 #include "eventlog/topicdump.h"
 
@@ -460,6 +462,18 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		start = end;
 	}
 	el_notify_produced(RelationGetRelid(rel));
+	{
+		int64		nrec = 0;
+		int64		bytes = 0;
+
+		for (i = 0; i < nslots; i++)
+			if (recs[i].len > 0)	/* not a log-end marker */
+			{
+				nrec++;
+				bytes += recs[i].len;
+			}
+		el_stats_produced(RelationGetRelid(rel), nrec, bytes);
+	}
 	/* the topic's own count drives autoanalyze of the topic relation */
 	pgstat_count_heap_insert(rel, nslots);
 
@@ -497,6 +511,7 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 		{
 			el_pending_add(topic, rec.partition, rec.entry, rec.len);
 			el_notify_produced(RelationGetRelid(rel));
+			el_stats_produced(RelationGetRelid(rel), 1, rec.len);
 			pgstat_count_heap_insert(rel, 1);
 			finish_slot(rel, topic, slot, &rec, -1);
 			pfree(rec.entry);
@@ -562,6 +577,9 @@ insert_records(Relation rel, TupleTableSlot **slots, int nslots, bool may_defer)
 {
 	MemoryContext old;
 
+	/* a role over its produce quota waits here, holding no lock yet */
+	if (insert_depth == 0)
+		(void) el_quota_throttle(EL_QUOTA_PRODUCE);
 	if (insert_cxt == NULL)
 		insert_cxt = AllocSetContextCreate(TopMemoryContext, "eventlog insert",
 										   ALLOCSET_DEFAULT_SIZES);

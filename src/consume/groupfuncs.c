@@ -38,6 +38,7 @@
 #include "eventlog/groupoffsets.h"
 #include "eventlog/groupslots.h"
 #include "eventlog/notify.h"
+#include "eventlog/quota.h"
 #include "eventlog/topic.h"
 
 /* ----------------------------------------------------------------
@@ -137,6 +138,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 	topic = el_topic_open(PG_GETARG_TEXT_PP(1), AccessShareLock, NULL);
 	el_check_read_privilege(topic);
 	parts = palloc(sizeof(int) * topic->nparts);
+	el_read_budget = el_quota_throttle(EL_QUOTA_FETCH);
 
 	InitMaterializedSRF(fcinfo, 0);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
