@@ -166,6 +166,8 @@ typedef struct PreparedRecord
 	int64		want_offset;	/* -1: assign the next one */
 	char	   *entry;
 	Size		len;
+	Size		charge;			/* bytes for statistics and quotas: len, or
+								 * the size before TOAST of a large record */
 	Datum		ts;
 	bool		ts_null;
 	int64		offset;			/* assigned */
@@ -261,6 +263,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		rec->want_offset = last + 1;
 		rec->entry = palloc(1);
 		rec->len = 0;
+		rec->charge = 0;
 		rec->ts = (Datum) 0;
 		rec->ts_null = true;
 		return;
@@ -302,6 +305,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	segment = el_active_segment(topic, rec->partition);
 
 	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
+	rec->charge = size;
 	if (size > EL_TOAST_THRESHOLD)
 	{
 		HeapTuple	tup;
@@ -467,10 +471,10 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		int64		bytes = 0;
 
 		for (i = 0; i < nslots; i++)
-			if (recs[i].len > 0)	/* not a log-end marker */
+			if (recs[i].charge > 0) /* not a log-end marker */
 			{
 				nrec++;
-				bytes += recs[i].len;
+				bytes += recs[i].charge;
 			}
 		el_stats_produced(RelationGetRelid(rel), nrec, bytes);
 	}
@@ -511,7 +515,7 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 		{
 			el_pending_add(topic, rec.partition, rec.entry, rec.len);
 			el_notify_produced(RelationGetRelid(rel));
-			el_stats_produced(RelationGetRelid(rel), 1, rec.len);
+			el_stats_produced(RelationGetRelid(rel), 1, rec.charge);
 			pgstat_count_heap_insert(rel, 1);
 			finish_slot(rel, topic, slot, &rec, -1);
 			pfree(rec.entry);
