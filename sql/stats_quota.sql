@@ -45,6 +45,9 @@ SELECT role_name::text, produce_bytes_per_sec, fetch_bytes_per_sec
   FROM eventlog.quota ORDER BY 1;
 SELECT role_name, quota, produce_bytes_per_sec, fetch_bytes_per_sec
   FROM eventlog.quotas WHERE role_name IS NULL OR role_name LIKE 'regress_sq%' ORDER BY 1;
+-- the default quota does not apply to superusers (pg_restore, maintenance)
+SELECT count(*) FROM eventlog.produce('sq', '{"su": 1}');
+SELECT count(*) FROM eventlog.quotas WHERE role_name = current_user;
 -- a role using its quota shows up with its throttle time (the session user
 -- is charged: SET SESSION AUTHORIZATION, not SET ROLE)
 SET SESSION AUTHORIZATION regress_sq_user;

@@ -8,7 +8,8 @@
  * by SET SESSION AUTHORIZATION).  Neither SET ROLE nor a SECURITY DEFINER
  * function moves the charge, so a quota cannot be escaped through a
  * wrapper; a role's own row in eventlog.quota applies, else the default
- * row (role 0), else none: memberships play no part.
+ * row (role 0, not for superusers, so that pg_restore and other
+ * administration are not throttled), else none: memberships play no part.
  *
  * Each limited role has a token bucket in a fixed-size shared hash
  * (eventlog.max_quota_roles), shared by all its backends: it refills at
@@ -196,7 +197,8 @@ read_rates(Oid role, int64 *rates, bool *own)
 	table_endscan(scan);
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
-	if (!*own && found_default)
+	/* pg_restore and other administration: no default quota for superusers */
+	if (!*own && found_default && !superuser_arg(role))
 	{
 		rates[0] = dflt[0];
 		rates[1] = dflt[1];
