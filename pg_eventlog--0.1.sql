@@ -231,6 +231,13 @@ CREATE TABLE eventlog.consumer_group (
                       CHECK (auto_offset_reset IN ('earliest', 'latest')),
     auto_commit       boolean NOT NULL DEFAULT true,
     created_at        timestamptz NOT NULL DEFAULT now(),
+    -- the role that created the group (current_user of its first poll,
+    -- seek or configure_group); it and its members may use the group,
+    -- grant it (grant_group) and give it away (alter_group_owner)
+    owner             regrole NOT NULL,
+    -- roles the owner allowed to use the group: USAGE items, as in
+    -- pg_namespace.nspacl (NULL: the owner only)
+    acl               aclitem[],
     PRIMARY KEY (group_id, topic)
 );
 
@@ -311,6 +318,22 @@ CREATE FUNCTION eventlog.configure_group(
 RETURNS void
 AS 'MODULE_PATHNAME', 'eventlog_configure_group' LANGUAGE C VOLATILE;
 
+-- Rights on a group: USAGE lets a role poll, commit, seek, seek_to_time,
+-- leave and configure_group it.  Only the owner (or a member of the owning
+-- role, or a superuser) grants, revokes and gives the group away.
+-- role_name 'public' grants to every role.
+CREATE FUNCTION eventlog.grant_group(group_id text, topic text, role_name name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_grant_group' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.revoke_group(group_id text, topic text, role_name name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_revoke_group' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.alter_group_owner(group_id text, topic text, new_owner name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_alter_group_owner' LANGUAGE C VOLATILE;
+
 CREATE FUNCTION eventlog.group_members()
 RETURNS TABLE (group_id text, topic text, member text, pid int, is_static boolean,
                partitions int[], joined_at timestamptz, last_poll timestamptz)
@@ -323,7 +346,7 @@ SELECT g.group_id, g.topic,
        coalesce(jsonb_object_agg(m.member, to_jsonb(m.partitions))
                 FILTER (WHERE m.member IS NOT NULL), '{}') AS assignment,
        g.session_timeout, g.max_poll_interval, g.auto_offset_reset, g.auto_commit,
-       g.created_at
+       g.created_at, g.owner::text AS owner, g.acl
   FROM eventlog.consumer_group g
   LEFT JOIN eventlog.group_members() m ON m.group_id = g.group_id AND m.topic = g.topic
  GROUP BY g.group_id, g.topic;
@@ -333,7 +356,8 @@ SELECT g.group_id, g.topic,
 CREATE VIEW eventlog.consumer_lag AS
 SELECT g.group_id, g.topic, s."partition", o.committed_offset, s.log_end_offset,
        greatest(s.log_end_offset - coalesce(o.committed_offset, s.log_start_offset), 0) AS lag,
-       m.member, s.stable_offset, s.log_start_offset, o.committed_at
+       m.member, s.stable_offset, s.log_start_offset, o.committed_at,
+       g.owner::text AS owner
   FROM eventlog.consumer_group g
  CROSS JOIN LATERAL eventlog.partition_stats(g.topic) s
   LEFT JOIN eventlog.group_offset o
@@ -362,3 +386,74 @@ CREATE FUNCTION eventlog.release_group_slots(
 RETURNS int
 AS 'MODULE_PATHNAME', 'eventlog_release_group_slots' LANGUAGE C VOLATILE;
 REVOKE EXECUTE ON FUNCTION eventlog.release_group_slots(name, name, text, text) FROM PUBLIC;
+
+-- Statistics per topic, from shared-memory counters (stats.c): records
+-- and bytes (stored record bytes) produced by produce(), INSERT and COPY,
+-- and fetched by fetch() and poll(), since the last reset.  Counts reach
+-- shared memory when the counting transaction ends.  Rows for topics the
+-- role may read (all with pg_read_all_stats); topics beyond
+-- eventlog.max_stats_topics are summed in a row with topic NULL.
+CREATE FUNCTION eventlog.topic_stats()
+RETURNS TABLE (topic text, records_produced bigint, bytes_produced bigint,
+               records_fetched bigint, bytes_fetched bigint, stats_reset timestamptz)
+AS 'MODULE_PATHNAME', 'eventlog_topic_stats' LANGUAGE C VOLATILE;
+
+CREATE VIEW eventlog.stats AS SELECT * FROM eventlog.topic_stats();
+GRANT SELECT ON eventlog.stats TO PUBLIC;
+
+-- Zero one topic's counters, or every topic's of this database.
+-- Superusers only unless granted, like pg_stat_statements_reset().
+CREATE FUNCTION eventlog.reset_stats(topic regclass DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'eventlog_reset_stats' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION eventlog.reset_stats(regclass) FROM PUBLIC;
+
+-- Quotas (quota.c): bytes per second a role may produce and fetch, charged
+-- to the session user.  role_name 0 ('-') is the default quota of roles
+-- without a row of their own; a NULL rate is no limit.
+CREATE TABLE eventlog.quota (
+    role_name             regrole PRIMARY KEY,
+    produce_bytes_per_sec bigint CHECK (produce_bytes_per_sec > 0),
+    fetch_bytes_per_sec   bigint CHECK (fetch_bytes_per_sec > 0)
+);
+SELECT pg_catalog.pg_extension_config_dump('eventlog.quota', '');
+REVOKE ALL ON eventlog.quota FROM PUBLIC;
+GRANT SELECT ON eventlog.quota TO PUBLIC;
+
+-- Superusers only.  Both rates NULL removes the role's own quota.
+CREATE FUNCTION eventlog.set_quota(role_name name, produce_bytes_per_sec bigint,
+                                   fetch_bytes_per_sec bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_set_quota' LANGUAGE C VOLATILE;
+CREATE FUNCTION eventlog.set_default_quota(produce_bytes_per_sec bigint,
+                                           fetch_bytes_per_sec bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_set_default_quota' LANGUAGE C VOLATILE;
+REVOKE EXECUTE ON FUNCTION eventlog.set_quota(name, bigint, bigint),
+    eventlog.set_default_quota(bigint, bigint) FROM PUBLIC;
+
+-- The token buckets of the server (every role that used a quota since the
+-- server started): rates in force, observed rates over the last 5 complete
+-- seconds, totals, and time spent waiting.
+CREATE FUNCTION eventlog.quota_usage()
+RETURNS TABLE (role_oid oid, produce_bytes_per_sec bigint, fetch_bytes_per_sec bigint,
+               produce_bytes_per_sec_observed bigint, fetch_bytes_per_sec_observed bigint,
+               bytes_produced bigint, bytes_fetched bigint, throttled_ms float8)
+AS 'MODULE_PATHNAME', 'eventlog_quota_usage' LANGUAGE C VOLATILE;
+
+-- One row per configured quota (role_name NULL: the default) and per role
+-- throttled under the default quota.
+CREATE VIEW eventlog.quotas AS
+SELECT CASE WHEN coalesce(q.role_name, u.role_oid) = 0 THEN NULL
+            ELSE coalesce(q.role_name, u.role_oid::regrole)::text END AS role_name,
+       CASE WHEN coalesce(q.role_name, u.role_oid) = 0 THEN 'default'
+            WHEN q.role_name IS NOT NULL THEN 'own' ELSE 'default' END AS quota,
+       coalesce(q.produce_bytes_per_sec, d.produce_bytes_per_sec) AS produce_bytes_per_sec,
+       coalesce(q.fetch_bytes_per_sec, d.fetch_bytes_per_sec) AS fetch_bytes_per_sec,
+       u.produce_bytes_per_sec_observed, u.fetch_bytes_per_sec_observed,
+       coalesce(u.throttled_ms, 0) AS throttled_ms,
+       u.bytes_produced, u.bytes_fetched
+  FROM eventlog.quota q
+  FULL JOIN eventlog.quota_usage() u ON u.role_oid = q.role_name::oid
+  LEFT JOIN eventlog.quota d ON d.role_name = 0 AND q.role_name IS NULL;
+GRANT SELECT ON eventlog.quotas TO PUBLIC;

@@ -20,6 +20,8 @@
 #include "eventlog/maint.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
+#include "eventlog/quota.h"
+#include "eventlog/stats.h"
 #include "eventlog/topic.h"
 
 PG_MODULE_MAGIC;
@@ -38,6 +40,8 @@ el_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(el_notify_shmem_size());
 	el_group_shmem_request();
+	el_stats_shmem_request();
+	el_quota_shmem_request();
 }
 
 static void
@@ -48,6 +52,8 @@ el_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	el_notify_shmem_init();
 	el_group_shmem_init();
+	el_stats_shmem_init();
+	el_quota_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -124,6 +130,27 @@ _PG_init(void)
 							100, 1, 60 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.max_stats_topics",
+							"Topics (per database) whose statistics shared memory keeps.",
+							"Counts of topics beyond it go to an overflow row of eventlog.stats.",
+							&el_max_stats_topics,
+							1000, 16, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.max_quota_roles",
+							"Roles with a quota that shared memory keeps token buckets for.",
+							"A role beyond it is not throttled (with a WARNING).",
+							&el_max_quota_roles,
+							256, 16, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.quota_max_delay",
+							"Longest wait of one call of a role over its quota.",
+							"A longer debt is forgiven, so that one burst is not punished for minutes.",
+							&el_quota_max_delay_ms,
+							5000, 1, 300000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("eventlog");
 
 	el_rmgr_register();
@@ -137,6 +164,8 @@ _PG_init(void)
 	el_notify_register_xact_callbacks();
 	el_group_register_callbacks();
 	el_pending_register_callbacks();
+	el_stats_register_callbacks();
+	el_quota_register_callbacks();
 	el_install_hooks();
 	el_register_launcher();
 }

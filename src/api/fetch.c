@@ -24,7 +24,16 @@
 #include "eventlog/fetch.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
+#include "eventlog/quota.h"
+#include "eventlog/stats.h"
 #include "eventlog/sqlargs.h"
+
+/*
+ * Bytes the current fetch() or poll() may still read (-1: no limit): set
+ * from the role's fetch quota at the start of the call (quota.c), so that
+ * a throttled read returns a shorter batch.
+ */
+int64		el_read_budget = -1;
 
 void
 el_check_read_privilege(ElTopic *topic)
@@ -55,6 +64,7 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 	int64		off;
 	int64		base_ts;
 	int			n = 0;
+	int64		bytes = 0;
 
 	*next = from_offset;
 	/* this backend's own routed-but-unappended records come first */
@@ -67,6 +77,8 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 
 		if (n >= max_records)
 			break;
+		if (el_read_budget >= 0 && bytes >= el_read_budget && n > 0)
+			break;				/* the role's fetch quota: a shorter batch */
 		if (!el_cursor_next_raw(&cur, &off, &entry, &len, &base_ts))
 		{
 			/*
@@ -84,8 +96,15 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 		tuplestore_puttupleslot(tupstore, slot);
 		*next = off + 1;
 		n++;
+		bytes += len;
 	}
 	el_cursor_end(&cur);
+	if (n > 0)
+	{
+		if (el_read_budget >= 0)
+			el_read_budget = Max(el_read_budget - bytes, 0);
+		el_stats_fetched(topic->relid, n, bytes);
+	}
 	ExecDropSingleTupleTableSlot(slot);
 	pfree(buf);
 	return n;
@@ -159,6 +178,7 @@ eventlog_fetch(PG_FUNCTION_ARGS)
 	el_check_partition(topic, partition);
 	el_check_read_privilege(topic);
 	el_check_log_start(topic, partition, from);
+	el_read_budget = el_quota_throttle(EL_QUOTA_FETCH);
 
 	InitMaterializedSRF(fcinfo, 0);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);

@@ -32,6 +32,8 @@
 #include "eventlog/murmur2.h"
 #include "eventlog/notify.h"
 #include "eventlog/pending.h"
+#include "eventlog/quota.h"
+#include "eventlog/stats.h"
 #include "eventlog/produce.h"
 #include "eventlog/topicdump.h"
 
@@ -164,6 +166,8 @@ typedef struct PreparedRecord
 	int64		want_offset;	/* -1: assign the next one */
 	char	   *entry;
 	Size		len;
+	Size		charge;			/* bytes for statistics and quotas: len, or
+								 * the size before TOAST of a large record */
 	Datum		ts;
 	bool		ts_null;
 	int64		offset;			/* assigned */
@@ -259,6 +263,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		rec->want_offset = last + 1;
 		rec->entry = palloc(1);
 		rec->len = 0;
+		rec->charge = 0;
 		rec->ts = (Datum) 0;
 		rec->ts_null = true;
 		return;
@@ -300,6 +305,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	segment = el_active_segment(topic, rec->partition);
 
 	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
+	rec->charge = size;
 	if (size > EL_TOAST_THRESHOLD)
 	{
 		HeapTuple	tup;
@@ -449,6 +455,18 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		start = end;
 	}
 	el_notify_produced(RelationGetRelid(rel));
+	{
+		int64		nrec = 0;
+		int64		bytes = 0;
+
+		for (i = 0; i < nslots; i++)
+			if (recs[i].charge > 0) /* not a log-end marker */
+			{
+				nrec++;
+				bytes += recs[i].charge;
+			}
+		el_stats_produced(RelationGetRelid(rel), nrec, bytes);
+	}
 	/* the topic's own count drives autoanalyze of the topic relation */
 	pgstat_count_heap_insert(rel, nslots);
 
@@ -486,6 +504,7 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 		{
 			el_pending_add(topic, rec.partition, rec.entry, rec.len);
 			el_notify_produced(RelationGetRelid(rel));
+			el_stats_produced(RelationGetRelid(rel), 1, rec.charge);
 			pgstat_count_heap_insert(rel, 1);
 			finish_slot(rel, topic, slot, &rec, -1);
 			pfree(rec.entry);
@@ -551,6 +570,9 @@ insert_records(Relation rel, TupleTableSlot **slots, int nslots, bool may_defer)
 {
 	MemoryContext old;
 
+	/* a role over its produce quota waits here, holding no lock yet */
+	if (insert_depth == 0)
+		(void) el_quota_throttle(EL_QUOTA_PRODUCE);
 	if (insert_cxt == NULL)
 		insert_cxt = AllocSetContextCreate(TopMemoryContext, "eventlog insert",
 										   ALLOCSET_DEFAULT_SIZES);

@@ -23,6 +23,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -36,6 +38,7 @@
 #include "eventlog/groupoffsets.h"
 #include "eventlog/groupslots.h"
 #include "eventlog/notify.h"
+#include "eventlog/quota.h"
 #include "eventlog/topic.h"
 
 /* ----------------------------------------------------------------
@@ -135,6 +138,7 @@ eventlog_poll(PG_FUNCTION_ARGS)
 	topic = el_topic_open(PG_GETARG_TEXT_PP(1), AccessShareLock, NULL);
 	el_check_read_privilege(topic);
 	parts = palloc(sizeof(int) * topic->nparts);
+	el_read_budget = el_quota_throttle(EL_QUOTA_FETCH);
 
 	InitMaterializedSRF(fcinfo, 0);
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
@@ -445,4 +449,61 @@ eventlog_configure_group(PG_FUNCTION_ARGS)
 					   settings, isnull);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * eventlog.grant_group(group_id, topic, role_name),
+ * eventlog.revoke_group(group_id, topic, role_name) and
+ * eventlog.alter_group_owner(group_id, topic, new_owner)
+ */
+static Oid
+role_arg(FunctionCallInfo fcinfo, int argno, bool allow_public)
+{
+	const char *name = NameStr(*PG_GETARG_NAME(argno));
+
+	if (allow_public && strcmp(name, "public") == 0)
+		return ACL_ID_PUBLIC;
+	return get_role_oid(name, false);
+}
+
+static Datum
+change_group_rights(FunctionCallInfo fcinfo, bool grant, bool owner)
+{
+	char	   *group_id;
+	ElTopic    *topic;
+	Oid			role;
+
+	el_require_args(fcinfo, 3, owner ? "group_id, topic and new_owner" :
+					"group_id, topic and role_name");
+	group_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	check_group_id(group_id);
+	topic = el_topic_open(PG_GETARG_TEXT_PP(1), AccessShareLock, NULL);
+	role = role_arg(fcinfo, 2, !owner);
+
+	SPI_connect();
+	el_group_set_rights(group_id, NameStr(topic->name), owner ? InvalidOid : role,
+						grant, owner ? role : InvalidOid);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(eventlog_grant_group);
+Datum
+eventlog_grant_group(PG_FUNCTION_ARGS)
+{
+	return change_group_rights(fcinfo, true, false);
+}
+
+PG_FUNCTION_INFO_V1(eventlog_revoke_group);
+Datum
+eventlog_revoke_group(PG_FUNCTION_ARGS)
+{
+	return change_group_rights(fcinfo, false, false);
+}
+
+PG_FUNCTION_INFO_V1(eventlog_alter_group_owner);
+Datum
+eventlog_alter_group_owner(PG_FUNCTION_ARGS)
+{
+	return change_group_rights(fcinfo, false, true);
 }

@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "eventlog/elstore.h"
@@ -47,6 +48,8 @@ typedef enum ElGroupStmt
 	STMT_GROUP_READ,			/* as the caller */
 	STMT_GROUP_CREATE,			/* as the catalog owner, from here on */
 	STMT_GROUP_CONFIGURE,
+	STMT_GROUP_LOCK,
+	STMT_GROUP_SET_RIGHTS,
 	STMT_OFFSET_CAUGHT_UP,		/* as the caller */
 	STMT_OFFSET_LOCK,
 	STMT_OFFSET_EXISTS,
@@ -59,7 +62,7 @@ typedef struct ElStmtDef
 {
 	const char *sql;
 	int			nargs;
-	Oid			types[6];
+	Oid			types[8];
 } ElStmtDef;
 
 #define OFFSET_ROW \
@@ -70,28 +73,40 @@ typedef struct ElStmtDef
 static const ElStmtDef stmt_defs[NUM_GROUP_STMTS] = {
 	[STMT_GROUP_READ] = {
 		"SELECT session_timeout, max_poll_interval, auto_offset_reset,"
-		" auto_commit, xmin FROM eventlog.consumer_group"
+		" auto_commit, xmin, owner, acl FROM eventlog.consumer_group"
 		" WHERE group_id OPERATOR(pg_catalog.=) $1"
 		" AND topic OPERATOR(pg_catalog.=) $2",
 		2, {TEXTOID, TEXTOID}
 	},
 	[STMT_GROUP_CREATE] = {
-		"INSERT INTO eventlog.consumer_group (group_id, topic)"
-		" VALUES ($1, $2) ON CONFLICT DO NOTHING",
-		2, {TEXTOID, TEXTOID}
+		"INSERT INTO eventlog.consumer_group (group_id, topic, owner)"
+		" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+		3, {TEXTOID, TEXTOID, REGROLEOID}
 	},
 	[STMT_GROUP_CONFIGURE] = {
 		"INSERT INTO eventlog.consumer_group AS g"
 		" (group_id, topic, session_timeout, max_poll_interval,"
-		"  auto_offset_reset, auto_commit)"
+		"  auto_offset_reset, auto_commit, owner)"
 		" VALUES ($1, $2, coalesce($3, '45 s'), coalesce($4, '5 min'),"
-		"  coalesce($5, 'earliest'), coalesce($6, true))"
+		"  coalesce($5, 'earliest'), coalesce($6, true), $7)"
 		" ON CONFLICT ON CONSTRAINT consumer_group_pkey DO UPDATE"
 		" SET session_timeout = coalesce($3, g.session_timeout),"
 		" max_poll_interval = coalesce($4, g.max_poll_interval),"
 		" auto_offset_reset = coalesce($5, g.auto_offset_reset),"
 		" auto_commit = coalesce($6, g.auto_commit)",
-		6, {TEXTOID, TEXTOID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID}
+		7, {TEXTOID, TEXTOID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, REGROLEOID}
+	},
+	[STMT_GROUP_LOCK] = {
+		"SELECT owner, acl FROM eventlog.consumer_group"
+		" WHERE group_id OPERATOR(pg_catalog.=) $1"
+		" AND topic OPERATOR(pg_catalog.=) $2 FOR UPDATE",
+		2, {TEXTOID, TEXTOID}
+	},
+	[STMT_GROUP_SET_RIGHTS] = {
+		"UPDATE eventlog.consumer_group SET owner = $3, acl = $4"
+		" WHERE group_id OPERATOR(pg_catalog.=) $1"
+		" AND topic OPERATOR(pg_catalog.=) $2",
+		4, {TEXTOID, TEXTOID, REGROLEOID, ACLITEMARRAYOID}
 	},
 	[STMT_OFFSET_CAUGHT_UP] = {
 		"SELECT committed_offset" OFFSET_ROW,
@@ -212,13 +227,15 @@ bool
 el_group_load(const char *group_id, const char *topic, Oid topic_relid,
 			  bool create, bool nowait, ElGroupConfig *cfg)
 {
-	Datum		args[2];
+	Datum		args[3];
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	td;
+	Datum		acl;
 
 	args[0] = CStringGetTextDatum(group_id);
 	args[1] = CStringGetTextDatum(topic);
+	args[2] = ObjectIdGetDatum(GetUserId());	/* the creator owns it */
 	run(STMT_GROUP_READ, args, NULL, 1, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
@@ -234,6 +251,7 @@ el_group_load(const char *group_id, const char *topic, Oid topic_relid,
 			cfg->latest = false;
 			cfg->auto_commit = true;
 			cfg->mine = false;
+			cfg->owner = InvalidOid;
 			return false;
 		}
 		el_catalog_owner_begin(&catowner);
@@ -248,7 +266,118 @@ el_group_load(const char *group_id, const char *topic, Oid topic_relid,
 	cfg->latest = strcmp(TextDatumGetCString(SPI_getbinval(tup, td, 3, &isnull)), "latest") == 0;
 	cfg->auto_commit = DatumGetBool(SPI_getbinval(tup, td, 4, &isnull));
 	cfg->mine = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(tup, td, 5, &isnull)));
+	cfg->owner = DatumGetObjectId(SPI_getbinval(tup, td, 6, &isnull));
+	acl = SPI_getbinval(tup, td, 7, &isnull);
+	el_group_check_access(group_id, topic, cfg->owner,
+						  isnull ? NULL : DatumGetAclP(acl), false);
 	return true;
+}
+
+/* A role's name for messages, or its OID if it was dropped */
+static char *
+role_name_or_oid(Oid roleid)
+{
+	char	   *name = GetUserNameFromId(roleid, true);
+
+	return name ? name : psprintf("%u", roleid);
+}
+
+/*
+ * May the current role use the group (USAGE), or with manage, grant it and
+ * give it away?  The owner and the members of the owning role (superusers
+ * too) may do everything; roles granted USAGE (directly, through a role
+ * whose privileges they have, or to PUBLIC) may use it.  The current role
+ * is the one checked, as everywhere: SET ROLE counts, and inside a
+ * SECURITY DEFINER function the definer's rights apply, as for tables.
+ */
+void
+el_group_check_access(const char *group_id, const char *topic, Oid owner,
+					  Acl *acl, bool manage)
+{
+	Oid			me = GetUserId();
+
+	if (has_privs_of_role(me, owner))
+		return;
+	if (manage)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of consumer group \"%s\" of topic \"%s\"",
+						group_id, topic),
+				 errdetail("The group belongs to role \"%s\".", role_name_or_oid(owner)),
+				 errhint("Only the group's owner, members of the owning role and superusers grant, revoke and give away a group.")));
+	if (acl == NULL || aclmask(acl, me, owner, ACL_USAGE, ACLMASK_ANY) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for consumer group \"%s\" of topic \"%s\"",
+						group_id, topic),
+				 errdetail("The group belongs to role \"%s\", which has not granted it to role \"%s\".",
+						   role_name_or_oid(owner), role_name_or_oid(me)),
+				 errhint("Ask the group's owner to run eventlog.grant_group(), or use a group of your own.")));
+}
+
+/*
+ * Change a group's rights: grant or revoke USAGE for grantee
+ * (ACL_ID_PUBLIC for PUBLIC), or with new_owner valid, give the group to
+ * that role.  The current role must manage the group; a new owner must be
+ * a role whose privileges the current role has (as ALTER ... OWNER TO).
+ */
+void
+el_group_set_rights(const char *group_id, const char *topic, Oid grantee,
+					bool grant, Oid new_owner)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	ElCatalogOwner catowner;
+	bool		isnull;
+	Oid			owner;
+	Datum		d;
+	Acl		   *acl;
+
+	args[0] = CStringGetTextDatum(group_id);
+	args[1] = CStringGetTextDatum(topic);
+	el_catalog_owner_begin(&catowner);
+	run(STMT_GROUP_LOCK, args, NULL, 1, SPI_OK_SELECT);
+	el_catalog_owner_end(&catowner);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("consumer group \"%s\" does not exist for topic \"%s\"", group_id, topic),
+				 errhint("A group is created by its first eventlog.poll() or eventlog.seek().")));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	acl = isnull ? make_empty_acl() : DatumGetAclPCopy(d);
+	el_group_check_access(group_id, topic, owner, NULL, true);
+
+	if (OidIsValid(new_owner))
+	{
+		if (!has_privs_of_role(GetUserId(), new_owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be able to SET ROLE \"%s\"", role_name_or_oid(new_owner)),
+					 errhint("A group can only be given to a role whose privileges you have, as with ALTER ... OWNER TO.")));
+		/* the grants are the old owner's: they go with it, as grantor */
+		if (ACL_NUM(acl) > 0)
+			acl = aclnewowner(acl, owner, new_owner);
+		owner = new_owner;
+	}
+	else
+	{
+		AclItem		item;
+
+		item.ai_grantee = grantee;
+		item.ai_grantor = owner;
+		ACLITEM_SET_PRIVS_GOPTIONS(item, ACL_USAGE, ACL_NO_RIGHTS);
+		acl = aclupdate(acl, &item, grant ? ACL_MODECHG_ADD : ACL_MODECHG_DEL,
+						owner, DROP_RESTRICT);
+	}
+
+	args[2] = ObjectIdGetDatum(owner);
+	args[3] = PointerGetDatum(acl);
+	if (ACL_NUM(acl) == 0)
+		nulls[3] = 'n';
+	el_catalog_owner_begin(&catowner);
+	run(STMT_GROUP_SET_RIGHTS, args, nulls, 0, SPI_OK_UPDATE);
+	el_catalog_owner_end(&catowner);
 }
 
 /*
@@ -260,13 +389,15 @@ void
 el_group_configure(const char *group_id, const char *topic, Oid topic_relid,
 				   Datum *settings, const bool *isnull)
 {
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	ElCatalogOwner catowner;
+	ElGroupConfig cfg;
 	int			i;
 
 	args[0] = CStringGetTextDatum(group_id);
 	args[1] = CStringGetTextDatum(topic);
+	args[6] = ObjectIdGetDatum(GetUserId());	/* owner of a new group */
 	for (i = 0; i < 4; i++)
 	{
 		args[2 + i] = isnull[i] ? (Datum) 0 : settings[i];
@@ -276,6 +407,8 @@ el_group_configure(const char *group_id, const char *topic, Oid topic_relid,
 
 	/* a poll() that sees the row being created skips it instead of waiting */
 	(void) create_lock(topic_relid, group_id, -1, false);
+	/* changing an existing group needs the right to use it */
+	(void) el_group_load(group_id, topic, topic_relid, false, false, &cfg);
 	el_catalog_owner_begin(&catowner);
 	run(STMT_GROUP_CONFIGURE, args, nulls, 0, SPI_OK_INSERT);
 	el_catalog_owner_end(&catowner);

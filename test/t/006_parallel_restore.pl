@@ -7,7 +7,7 @@
 # group tables in an order that varies; every topic must come back
 # registered, with the same records at the same offsets, log ends not
 # behind the original, all its segment tables registered, and its group
-# where it was.
+# where it was, with its owner and the roles it was granted to.
 use strict;
 use warnings;
 
@@ -27,6 +27,9 @@ $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('src', 'CREATE EXTENSION pg_eventlog');
+# roles are the cluster's: the restored groups' owners and grants name them
+$node->safe_psql('postgres', q{
+CREATE ROLE regress_owner; CREATE ROLE regress_user; CREATE ROLE regress_other;});
 for my $t (1 .. $ntopics)
 {
 	$node->safe_psql(
@@ -36,6 +39,11 @@ INSERT INTO eventlog_topics.t$t (key, value)
 SELECT 'k' || (g % 50), jsonb_build_object('t', $t, 'g', g)
   FROM generate_series(1, 500 * $t) g;
 SELECT eventlog.seek('g$t', 't$t', 0, 100 + $t);
+GRANT SELECT ON eventlog_topics.t$t TO regress_owner, regress_user, regress_other;
+SET ROLE regress_owner;
+SELECT eventlog.seek('owned$t', 't$t', 1, $t);
+SELECT eventlog.grant_group('owned$t', 't$t', 'regress_user');
+RESET ROLE;
 });
 	# odd topics end partition 1 with an aborted record
 	$node->safe_psql('src', qq{
@@ -53,6 +61,9 @@ my $groups_sql = q{
 SELECT string_agg(format('%s %s/%s=%s', group_id, topic, partition, committed_offset),
                   ', ' ORDER BY group_id, topic, partition)
   FROM eventlog.group_offset};
+my $rights_sql = q{
+SELECT string_agg(format('%s %s %s %s', group_id, topic, owner, acl), ', ' ORDER BY group_id, topic)
+  FROM eventlog.consumer_group};
 my %digest_sql = map {
 	$_ => qq{SELECT count(*), md5(string_agg(format('%s|%s|%s|%s', partition, "offset", key, value),
                                           ',' ORDER BY partition, "offset"))
@@ -61,6 +72,9 @@ my %digest_sql = map {
 
 my $orig_state = $node->safe_psql('src', $state_sql);
 my $orig_groups = $node->safe_psql('src', $groups_sql);
+my $orig_rights = $node->safe_psql('src', $rights_sql);
+like($orig_rights, qr/owned1 t1 regress_owner \{regress_user=U\/regress_owner\}/,
+	'groups have owners and grants');
 my %orig_digest = map { $_ => $node->safe_psql('src', $digest_sql{$_}) } 1 .. $ntopics;
 
 my $dump = PostgreSQL::Test::Utils::tempdir() . '/src.dump';
@@ -84,6 +98,14 @@ for my $run (1 .. 2)
 		"run $run: every partition has the original log start and end offsets");
 	is($node->safe_psql($db, $groups_sql), $orig_groups,
 		"run $run: every group's committed offsets are back");
+	is($node->safe_psql($db, $rights_sql), $orig_rights,
+		"run $run: every group's owner and grants are back");
+	is($node->safe_psql($db, q{SET ROLE regress_user; SELECT eventlog.seek('owned3', 't3', 0, 0)}),
+		'', "run $run: a role granted a group may use it after the restore");
+	my ($ret, $o, $e) = $node->psql($db,
+		q{SET ROLE regress_other; SELECT eventlog.seek('owned3', 't3', 0, 0)});
+	like($e, qr/permission denied for consumer group "owned3" of topic "t3"/,
+		"run $run: a role without rights on a group is still refused after the restore");
 	for my $t (1 .. $ntopics)
 	{
 		is($node->safe_psql($db, $digest_sql{$t}), $orig_digest{$t},

@@ -12,6 +12,7 @@
 
 #include "eventlog/topic.h"
 
+extern int64 el_read_budget;
 extern int	el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 							  int max_records, Snapshot snapshot,
 							  Tuplestorestate *tupstore, TupleDesc tupdesc,

@@ -9,6 +9,8 @@
 #ifndef EVENTLOG_GROUPOFFSETS_H
 #define EVENTLOG_GROUPOFFSETS_H
 
+#include "utils/acl.h"
+
 #include "eventlog/topic.h"
 
 /* A group's settings, as poll() uses them */
@@ -19,12 +21,17 @@ typedef struct ElGroupConfig
 	bool		latest;			/* auto_offset_reset = 'latest' */
 	bool		auto_commit;
 	bool		mine;			/* the row was written by this transaction */
+	Oid			owner;			/* the group's owner */
 } ElGroupConfig;
 
 extern int64 el_group_max_timeout_ms(void);
 extern bool el_group_load(const char *group_id, const char *topic,
 						  Oid topic_relid, bool create, bool nowait,
 						  ElGroupConfig *cfg);
+extern void el_group_check_access(const char *group_id, const char *topic,
+								  Oid owner, Acl *acl, bool manage);
+extern void el_group_set_rights(const char *group_id, const char *topic,
+								Oid grantee, bool grant, Oid new_owner);
 extern void el_group_configure(const char *group_id, const char *topic,
 							   Oid topic_relid, Datum *settings,
 							   const bool *isnull);
