@@ -35,7 +35,8 @@ SELECT eventlog.create_topic('cr', partitions => 1);
 INSERT INTO eventlog_topics.cr (value) SELECT jsonb_build_object('g', g) FROM generate_series(0, 999) g;
 });
 my $segfile = $node->data_dir . '/' . $node->safe_psql('postgres', q{
-SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map WHERE topic = 'cr'});
+SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map
+ WHERE topic = 'cr' AND base_offset IS NOT NULL ORDER BY seg_no LIMIT 1});
 
 # a large uncommitted insert, interrupted by an immediate shutdown
 my ($in, $out, $err) = ('', '', '');
@@ -97,7 +98,8 @@ SELECT count(*) FROM (SELECT "offset", lag("offset") OVER (ORDER BY "offset") AS
 $node->safe_psql('postgres', q{SELECT eventlog.create_topic('fg', partitions => 1)});
 $node->safe_psql('postgres', q{SELECT eventlog.produce('fg', jsonb_build_object('n', g)) FROM generate_series(1, 10) g});
 my $fgfile = $node->data_dir . '/' . $node->safe_psql('postgres', q{
-SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map WHERE topic = 'fg'});
+SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map
+ WHERE topic = 'fg' AND base_offset IS NOT NULL ORDER BY seg_no LIMIT 1});
 $node->stop;
 # block 1 := block 0 with another special-space size: a page the buffer
 # manager accepts (sane header) but not one of this page format

@@ -379,7 +379,8 @@ SELECT g % 2, jsonb_build_object('g', g) FROM generate_series(1, 100) g;
 SELECT eventlog.seek('watch', 'dmg', 0, 0), eventlog.seek('watch', 'plain', 0, 0);
 });
 my $segfile = $node->data_dir . '/' . $node->safe_psql('postgres', q{
-SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map WHERE topic = 'dmg' AND partition = 0});
+SELECT pg_relation_filepath(segrel) FROM eventlog.segment_map
+ WHERE topic = 'dmg' AND partition = 0 AND base_offset IS NOT NULL ORDER BY seg_no LIMIT 1});
 my $blcksz = block_size($node);
 $node->stop;
 open(my $fh, '+<', $segfile) or die "cannot open $segfile: $!";
