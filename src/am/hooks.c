@@ -31,6 +31,7 @@
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "parser/parsetree.h"
+#include "replication/walsender.h"
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -659,8 +660,9 @@ copy_has_header_columns(CopyStmt *stmt)
 }
 
 /*
- * COPY topic TO writes the export header and log-end markers (elam.c);
- * COPY topic FROM reads them back (produce.c, topicdump.c).
+ * COPY topic TO writes the export header and log-end markers (elam.c),
+ * except to a logical replication subscriber; COPY topic FROM reads them
+ * back (produce.c, topicdump.c).
  */
 static void
 copy_topic(Oid relid, PlannedStmt *pstmt, const char *queryString,
@@ -682,6 +684,18 @@ copy_topic(Oid relid, PlannedStmt *pstmt, const char *queryString,
 			readOnlyTree = false;
 			skip_export_headers((CopyStmt *) pstmt->utilityStmt);
 		}
+	}
+	else if (am_walsender)
+	{
+		/*
+		 * A logical replication subscriber's initial table sync (PG 15 runs
+		 * COPY <topic> (columns) TO STDOUT over its replication connection,
+		 * on the slot's snapshot): plain rows, the records visible to that
+		 * snapshot, never the export header or log-end markers, which are
+		 * pg_dump's.  Only a walsender runs SQL on a replication connection.
+		 */
+		el_copy_to_relid = InvalidOid;
+		el_copy_to_header = false;
 	}
 	else
 	{

@@ -18,6 +18,7 @@ typedef struct PendingPartition
 	Oid			segrelid;
 	int64		base_offset;
 	Oid			topic_relid;
+	RelFileNode topic_node;
 	NameData	topic;			/* for messages */
 	int			partition;
 	int			natts;			/* the topic's stored columns */
@@ -53,6 +54,7 @@ append_one(PendingPartition *pp)
 		return;
 	offsets = palloc(sizeof(int64) * pp->n);
 	target.topic_relid = pp->topic_relid;
+	target.topic_node = pp->topic_node;
 	target.topic_name = NameStr(pp->topic);
 	target.partition = pp->partition;
 	target.natts = pp->natts;
@@ -93,7 +95,7 @@ discard(void)
 }
 
 void
-el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
+el_pending_add(ElTopic *topic, const RelFileNode *topic_node, int partition, const char *entry, Size len)
 {
 	const ElSegment *segment = el_active_segment(topic, partition);
 	TransactionId xid = GetCurrentTransactionId();
@@ -128,6 +130,7 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 		pp->segrelid = segment->relid;
 		pp->base_offset = segment->base_offset;
 		pp->topic_relid = topic->relid;
+		pp->topic_node = *topic_node;
 		pp->topic = topic->name;
 		pp->partition = partition;
 		pp->natts = topic->storedesc->natts;

@@ -444,6 +444,7 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 			end++;
 		}
 		target.topic_relid = topic->relid;
+		target.topic_node = rel->rd_node;
 		target.topic_name = NameStr(topic->name);
 		target.partition = p;
 		target.natts = topic->storedesc->natts;
@@ -495,7 +496,7 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 			table_close(seg, NoLock);
 		if (rec.want_offset < 0)
 		{
-			el_pending_add(topic, rec.partition, rec.entry, rec.len);
+			el_pending_add(topic, &rel->rd_node, rec.partition, rec.entry, rec.len);
 			el_notify_produced(RelationGetRelid(rel));
 			pgstat_count_heap_insert(rel, 1);
 			finish_slot(rel, topic, slot, &rec, -1);

@@ -20,7 +20,8 @@
 /* set by the ExecutorRun hook while an eligible INSERT runs */
 extern bool el_defer_inserts;
 
-extern void el_pending_add(ElTopic *topic, int partition, const char *entry, Size len);
+extern void el_pending_add(ElTopic *topic, const RelFileNode *topic_node,
+						   int partition, const char *entry, Size len);
 extern void el_pending_flush(void);
 extern void el_pending_register_callbacks(void);
 
