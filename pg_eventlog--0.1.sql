@@ -316,3 +316,14 @@ CREATE FUNCTION eventlog.release_group_slots(
 RETURNS int
 AS 'MODULE_PATHNAME', 'eventlog_release_group_slots' LANGUAGE C VOLATILE;
 REVOKE EXECUTE ON FUNCTION eventlog.release_group_slots(name, name, text, text) FROM PUBLIC;
+
+-- What a publication really replicates: pg_catalog.pg_publication_tables
+-- without the segments, which are storage (a FOR ALL TABLES publication
+-- would list them: to PostgreSQL they are ordinary tables).  A query that
+-- names pg_catalog.pg_publication_tables reads this view instead (hooks.c),
+-- which is what CREATE SUBSCRIPTION asks the publisher.
+CREATE VIEW eventlog.publication_tables AS
+SELECT pubname, schemaname, tablename, attnames, rowfilter
+  FROM pg_catalog.pg_publication_tables
+ WHERE schemaname <> 'eventlog_segments';
+GRANT SELECT ON eventlog.publication_tables TO PUBLIC;

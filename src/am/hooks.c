@@ -19,6 +19,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -185,6 +186,48 @@ refuse_segment_change(Oid relid)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Publications FOR ALL TABLES include every ordinary table, and to
+ * PostgreSQL's publishability check (is_publishable_class) segments are
+ * ordinary tables: a subscriber would try to sync them and fail, as it
+ * needs a table of each name.  What a publication replicates is read from
+ * the view pg_catalog.pg_publication_tables (by CREATE SUBSCRIPTION and
+ * ALTER SUBSCRIPTION ... REFRESH PUBLICATION, over the replication
+ * connection, and by users), so a query that names that view reads
+ * eventlog.publication_tables instead: the same columns, segments left
+ * out.  Topics stay in, and their records arrive as the topic's rows.
+ * (A view defined over pg_publication_tables still sees the segments.)
+ */
+static Oid	pubtables_oid = InvalidOid;
+
+static void
+substitute_publication_tables(Query *q)
+{
+	ListCell   *lc;
+	Oid			ours = InvalidOid;
+
+	if (!OidIsValid(pubtables_oid))
+		pubtables_oid = get_relname_relid("pg_publication_tables", PG_CATALOG_NAMESPACE);
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind != RTE_RELATION || rte->relid != pubtables_oid ||
+			!OidIsValid(pubtables_oid))
+			continue;
+		if (!OidIsValid(ours))
+		{
+			Oid			nsp = get_namespace_oid("eventlog", true);
+
+			if (OidIsValid(nsp))
+				ours = get_relname_relid("publication_tables", nsp);
+			if (!OidIsValid(ours))
+				return;
+		}
+		rte->relid = ours;
+	}
+}
+
 static bool
 check_query_walker(Node *node, void *context)
 {
@@ -194,6 +237,8 @@ check_query_walker(Node *node, void *context)
 	{
 		Query	   *q = (Query *) node;
 		ListCell   *lc;
+
+		substitute_publication_tables(q);
 
 		if (q->resultRelation > 0)
 		{

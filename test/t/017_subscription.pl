@@ -200,4 +200,49 @@ cmp_ok(length($fetched1), '>', 1000, 'partition 1 has records');
 ok($copied1 eq $fetched1,
 	'with a row filter and a column list the subscriber has exactly partition 1\'s committed records');
 
+# --- FOR ALL TABLES and FOR TABLES IN SCHEMA: topics, never segments ------
+$pub->safe_psql(
+	'postgres', q{
+CREATE PUBLICATION pall FOR ALL TABLES;
+CREATE PUBLICATION pschema FOR TABLES IN SCHEMA eventlog_topics;
+CREATE TABLE public.plain (id int PRIMARY KEY);
+});
+# what CREATE SUBSCRIPTION asks the publisher, over a replication connection
+my $list_sql = q{SELECT string_agg(pubname || ':' || schemaname || '.' || tablename, ',' ORDER BY 1)
+  FROM pg_catalog.pg_publication_tables
+ WHERE pubname IN ('pall', 'pschema') AND schemaname IN ('eventlog_topics', 'eventlog_segments', 'public')};
+my $expected_list = 'pall:eventlog_topics.orders,pall:public.plain,pschema:eventlog_topics.orders';
+is($pub->safe_psql('postgres', $list_sql), $expected_list,
+	'pg_publication_tables lists the topic and ordinary tables, no segment');
+my ($stdout, $stderr);
+$pub->psql('postgres', $list_sql, stdout => \$stdout, stderr => \$stderr,
+	replication => 'database');
+is($stdout, $expected_list, '... also over a replication connection (what a subscriber reads)');
+cmp_ok($pub->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_get_publication_tables('pall') g JOIN pg_class c ON c.oid = g.relid
+		   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'eventlog_segments'}),
+	'>', 0, '(PostgreSQL\'s own function does list the segments)');
+
+# a subscription to FOR TABLES IN SCHEMA eventlog_topics
+$sub->safe_psql('postgres', q{CREATE DATABASE byschema});
+$sub->safe_psql(
+	'byschema', q{
+CREATE SCHEMA eventlog_topics;
+CREATE TABLE eventlog_topics.orders ("partition" int, "offset" bigint, ts timestamptz,
+                                     key text, value jsonb, headers jsonb,
+                                     PRIMARY KEY ("partition", "offset"));
+});
+$sub->safe_psql('byschema',
+	qq{CREATE SUBSCRIPTION ssch CONNECTION '$connstr' PUBLICATION pschema});
+$pub->safe_psql('postgres',
+	q{SELECT eventlog.produce('orders', '{"id": "after-schema-sub"}', key => 'last')});
+$pub->wait_for_catchup('ssch');
+$sub->poll_query_until('byschema',
+	q{SELECT count(*) = 0 FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')})
+  or die 'initial sync of ssch did not finish';
+$pub->wait_for_catchup('ssch');
+is($sub->safe_psql('byschema', q{SELECT count(*) FROM eventlog_topics.orders}),
+	$pub->safe_psql('postgres', q{SELECT count(*) FROM eventlog_topics.orders}),
+	'FOR TABLES IN SCHEMA eventlog_topics: the subscriber has every record');
+
 done_testing();
