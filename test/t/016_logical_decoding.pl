@@ -312,6 +312,40 @@ is( $node->safe_psql(
 	'ff-after',
 	'pg_replication_slot_advance skips records; only-local filters records of a replication origin');
 
+# --- logical decoding messages (eventlog.logical_messages) ----------------
+$node->safe_psql('postgres',
+	q{SELECT pg_create_logical_replication_slot('msg', 'test_decoding')});
+$node->safe_psql(
+	'postgres', q{
+SET eventlog.logical_messages = 'other, d';
+SELECT eventlog.produce('d', '{"m": 1}', key => 'm1', headers => '{"h": "v"}');
+BEGIN;
+SELECT eventlog.produce('d', '{"m": "aborted"}', key => 'gone');
+ROLLBACK;
+BEGIN;
+INSERT INTO eventlog_topics.d (key, value) VALUES ('m2', '{"m": 2}');
+SAVEPOINT s;
+INSERT INTO eventlog_topics.d (key, value) VALUES ('gone', '{"m": "gone"}');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+RESET eventlog.logical_messages;
+SELECT eventlog.produce('d', '{"m": 3}', key => 'm3');
+});
+get_changes('msg');
+is( $node->safe_psql(
+		'postgres', q{
+SELECT string_agg(m->>'key' || '@' || (m->>'partition') || '/' || (m->>'offset') || '=' || (m->'value')::text, ',' ORDER BY n)
+  FROM (SELECT n, substring(data from 'content:(.*)$')::jsonb AS m FROM decoded
+         WHERE slot = 'msg' AND data LIKE 'message: transactional: 1 prefix: pg_eventlog,%') x}),
+	$node->safe_psql(
+		'postgres', q{
+SELECT string_agg(key || '@' || partition || '/' || "offset" || '=' || value::text, ',' ORDER BY n)
+  FROM decoded_rows WHERE slot = 'msg' AND key IN ('m1', 'm2')}),
+	'messages: one per committed record of a listed topic, with its partition, offset, key and value; none for aborted or rolled-back records');
+is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM decoded WHERE slot = 'msg' AND data LIKE 'message:%'}),
+	'2', 'messages: only while the topic is listed');
+
 # --- page-init copies decode to nothing: VACUUM FREEZE logs full pages ------
 $node->safe_psql('postgres',
 	q{SELECT pg_create_logical_replication_slot('frz', 'test_decoding')});
