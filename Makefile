@@ -7,6 +7,7 @@ STORAGE_OBJS = \
 	src/storage/elpage.o \
 	src/storage/elvisibility.o \
 	src/storage/elwal.o \
+	src/storage/eldecode.o \
 	src/storage/elappend.o \
 	src/storage/elscan.o \
 	src/storage/elvacuum.o

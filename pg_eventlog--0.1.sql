@@ -457,3 +457,14 @@ SELECT CASE WHEN coalesce(q.role_name, u.role_oid) = 0 THEN NULL
   FULL JOIN eventlog.quota_usage() u ON u.role_oid = q.role_name::oid
   LEFT JOIN eventlog.quota d ON d.role_name = 0 AND q.role_name IS NULL;
 GRANT SELECT ON eventlog.quotas TO PUBLIC;
+
+-- What a publication really replicates: pg_catalog.pg_publication_tables
+-- without the segments, which are storage (a FOR ALL TABLES publication
+-- would list them: to PostgreSQL they are ordinary tables).  A query that
+-- names pg_catalog.pg_publication_tables reads this view instead (hooks.c),
+-- which is what CREATE SUBSCRIPTION asks the publisher.
+CREATE VIEW eventlog.publication_tables AS
+SELECT pubname, schemaname, tablename, attnames, rowfilter
+  FROM pg_catalog.pg_publication_tables
+ WHERE schemaname <> 'eventlog_segments';
+GRANT SELECT ON eventlog.publication_tables TO PUBLIC;

@@ -22,6 +22,7 @@
 #include "eventlog/pending.h"
 #include "eventlog/quota.h"
 #include "eventlog/stats.h"
+#include "eventlog/produce.h"
 #include "eventlog/topic.h"
 
 PG_MODULE_MAGIC;
@@ -73,6 +74,14 @@ _PG_init(void)
 							1024 * 1024, 64, 256 * 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("eventlog.logical_messages",
+							   "Topics whose records are also logged as logical decoding messages.",
+							   "Comma-separated topic names, or * for every topic; with wal_level = logical, "
+							   "each record is then also a transactional message with prefix \"" EL_MESSAGE_PREFIX "\".",
+							   &el_logical_messages,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 	DefineCustomIntVariable("eventlog.max_consumer_groups",
 							"Consumer groups (per topic) that can have members at the same time.",
 							"Membership lives in shared memory sized at server start.",

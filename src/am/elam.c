@@ -681,7 +681,12 @@ el_relation_needs_toast_table(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	if (el_rel_role(rel) != EL_ROLE_SEGMENT)
+	/*
+	 * Segments store large values there.  Topics never do, but logical
+	 * decoding needs one to reassemble a segment's chunks for a change of
+	 * the topic relation (eldecode.c).
+	 */
+	if (el_rel_role(rel) == EL_ROLE_OTHER)
 		return false;
 	for (i = 0; i < desc->natts; i++)
 		if (TupleDescAttr(desc, i)->attlen == -1)

@@ -19,6 +19,7 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -31,6 +32,7 @@
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "parser/parsetree.h"
+#include "replication/walsender.h"
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -185,6 +187,48 @@ refuse_segment_change(Oid relid)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Publications FOR ALL TABLES include every ordinary table, and to
+ * PostgreSQL's publishability check (is_publishable_class) segments are
+ * ordinary tables: a subscriber would try to sync them and fail, as it
+ * needs a table of each name.  What a publication replicates is read from
+ * the view pg_catalog.pg_publication_tables (by CREATE SUBSCRIPTION and
+ * ALTER SUBSCRIPTION ... REFRESH PUBLICATION, over the replication
+ * connection, and by users), so a query that names that view reads
+ * eventlog.publication_tables instead: the same columns, segments left
+ * out.  Topics stay in, and their records arrive as the topic's rows.
+ * (A view defined over pg_publication_tables still sees the segments.)
+ */
+static Oid	pubtables_oid = InvalidOid;
+
+static void
+substitute_publication_tables(Query *q)
+{
+	ListCell   *lc;
+	Oid			ours = InvalidOid;
+
+	if (!OidIsValid(pubtables_oid))
+		pubtables_oid = get_relname_relid("pg_publication_tables", PG_CATALOG_NAMESPACE);
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind != RTE_RELATION || rte->relid != pubtables_oid ||
+			!OidIsValid(pubtables_oid))
+			continue;
+		if (!OidIsValid(ours))
+		{
+			Oid			nsp = get_namespace_oid("eventlog", true);
+
+			if (OidIsValid(nsp))
+				ours = get_relname_relid("publication_tables", nsp);
+			if (!OidIsValid(ours))
+				return;
+		}
+		rte->relid = ours;
+	}
+}
+
 static bool
 check_query_walker(Node *node, void *context)
 {
@@ -194,6 +238,8 @@ check_query_walker(Node *node, void *context)
 	{
 		Query	   *q = (Query *) node;
 		ListCell   *lc;
+
+		substitute_publication_tables(q);
 
 		if (q->resultRelation > 0)
 		{
@@ -660,8 +706,9 @@ copy_has_header_columns(CopyStmt *stmt)
 }
 
 /*
- * COPY topic TO writes the export header and log-end markers (elam.c);
- * COPY topic FROM reads them back (produce.c, topicdump.c).
+ * COPY topic TO writes the export header and log-end markers (elam.c),
+ * except to a logical replication subscriber; COPY topic FROM reads them
+ * back (produce.c, topicdump.c).
  */
 static void
 copy_topic(Oid relid, PlannedStmt *pstmt, const char *queryString,
@@ -683,6 +730,18 @@ copy_topic(Oid relid, PlannedStmt *pstmt, const char *queryString,
 			readOnlyTree = false;
 			skip_export_headers((CopyStmt *) pstmt->utilityStmt);
 		}
+	}
+	else if (am_walsender)
+	{
+		/*
+		 * A logical replication subscriber's initial table sync (PG 15 runs
+		 * COPY <topic> (columns) TO STDOUT over its replication connection,
+		 * on the slot's snapshot): plain rows, the records visible to that
+		 * snapshot, never the export header or log-end markers, which are
+		 * pg_dump's.  Only a walsender runs SQL on a replication connection.
+		 */
+		el_copy_to_relid = InvalidOid;
+		el_copy_to_header = false;
 	}
 	else
 	{

@@ -91,7 +91,7 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 			break;
 		}
 		/* rows go into the tuplestore as built, no deform/form round trip */
-		mt = el_record_to_minimal(entry, len, tupdesc, partition, off, base_ts, buf);
+		mt = el_record_to_minimal(entry, len, tupdesc->natts, partition, off, base_ts, buf);
 		ExecStoreMinimalTuple(mt, slot, false);
 		tuplestore_puttupleslot(tupstore, slot);
 		*next = off + 1;

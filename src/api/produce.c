@@ -12,14 +12,18 @@
 #include "access/heaptoast.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "replication/message.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -399,6 +403,69 @@ finish_slot(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 }
 
 /*
+ * eventlog.logical_messages: topics (comma-separated names, or * for all)
+ * whose records are also logged as transactional logical decoding messages
+ * (README "Logical replication and CDC"), for CDC tools that want events
+ * rather than rows.  Empty by default: the INSERT changes are the output.
+ */
+char	   *el_logical_messages = NULL;
+
+bool
+el_topic_emits_messages(const char *topic)
+{
+	const char *p = el_logical_messages;
+	size_t		tlen = strlen(topic);
+
+	if (p == NULL || *p == '\0' || !XLogLogicalInfoActive())
+		return false;
+	while (*p)
+	{
+		const char *start;
+		const char *end;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && end[-1] == ' ')
+			end--;
+		if ((end - start == 1 && *start == '*') ||
+			((size_t) (end - start) == tlen && strncmp(start, topic, tlen) == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Log a produced record as a transactional logical decoding message:
+ * prefix EL_MESSAGE_PREFIX, payload the JSON object
+ * {"topic": ..., "partition": ..., "offset": ..., "ts": ..., "key": ...,
+ * "value": ..., "headers": ...} (the topic relation's columns, as
+ * row_to_json() writes them).  In the producing (sub)transaction, so it is
+ * decoded exactly when the record is.
+ */
+static void
+emit_message(Relation rel, ElTopic *topic, TupleTableSlot *slot)
+{
+	HeapTuple	tup = ExecCopySlotHeapTuple(slot);
+	Datum		row = heap_copy_tuple_as_datum(tup, RelationGetDescr(rel));
+	text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json, row));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"topic\":");
+	escape_json(&buf, NameStr(topic->name));
+	appendStringInfoChar(&buf, ',');
+	/* row_to_json() wrote an object: its members follow ours */
+	appendBinaryStringInfo(&buf, VARDATA_ANY(json) + 1, VARSIZE_ANY_EXHDR(json) - 1);
+	LogLogicalMessage(EL_MESSAGE_PREFIX, buf.data, buf.len, true);
+	pfree(buf.data);
+	heap_freetuple(tup);
+}
+
+/*
  * Validate, route and append the records in slots (virtual slots of the
  * topic relation).  The records of one partition are appended together, in
  * slot order: one WAL record per page touched, which is what makes COPY
@@ -417,6 +484,7 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 	Relation	seg = NULL;
 	int			start = 0;
 	int			i;
+	bool		messages;
 
 	for (i = 0; i < nslots; i++)
 		prepare_record(rel, topic, slots[i], &recs[i], &seg);
@@ -470,9 +538,12 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 	/* the topic's own count drives autoanalyze of the topic relation */
 	pgstat_count_heap_insert(rel, nslots);
 
+	messages = el_topic_emits_messages(NameStr(topic->name));
 	for (i = 0; i < nslots; i++)
 	{
 		finish_slot(rel, topic, slots[i], &recs[i], recs[i].offset);
+		if (messages && recs[i].len > 0)
+			emit_message(rel, topic, slots[i]);
 		pfree(recs[i].entry);
 	}
 	pfree(recs);
@@ -491,7 +562,12 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 static void
 insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 {
-	if (may_defer && !rel->rd_rel->relhasindex && !rel->rd_rel->relhastriggers)
+	/*
+	 * A topic that emits messages logs each in the inserting (sub)transaction
+	 * right after its record: never deferred.
+	 */
+	if (may_defer && !rel->rd_rel->relhasindex && !rel->rd_rel->relhastriggers &&
+		!el_topic_emits_messages(RelationGetRelationName(rel)))
 	{
 		ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
 		PreparedRecord rec;

@@ -565,6 +565,7 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	 */
 	rel = relation_open(relid, NoLock);
 	el_check_topic_relation(rel);
+	topic->node = rel->rd_node;
 	desc = RelationGetDescr(rel);
 	old = MemoryContextSwitchTo(cxt);
 	topic->storedesc = CreateTemplateTupleDesc(desc->natts - EL_NDERIVED);
@@ -797,6 +798,7 @@ el_append_partition(ElTopic *topic, int partition, char **entries, Size *lens,
 		int			k;
 
 		target.topic_relid = topic->relid;
+		target.topic_node = topic->node;
 		target.topic_name = NameStr(topic->name);
 		target.partition = partition;
 		target.natts = topic->storedesc->natts;

@@ -293,11 +293,22 @@ decode_info(Relation seg, AppendBatch *b, const char *bytes, Size n,
 	xd->first_offset = first >= 0 ? first : walk.next_offset;
 	xd->base_ts = base_ts;
 	xd->topic_relid = b->target->topic_relid;
+	xd->topic_spcnode = b->target->topic_node.spcNode;
+	xd->topic_relnode = b->target->topic_node.relNode;
 	xd->partition = b->target->partition;
 	xd->xid = b->xid;
 	xd->nrecords = (uint16) nrecords;
 	xd->natts = (uint16) b->target->natts;
 	xd->flags = b->ts_natts > 0 ? XL_EL_DECODE_TSFIRST : 0;
+
+	/*
+	 * Records that another (sub)transaction of ours inserted and left
+	 * buffered (pending.c): a decoder queues them under their own xid, and
+	 * must know its top-level transaction even if that subtransaction
+	 * wrote no WAL itself (elwal.h).
+	 */
+	if (b->xid != GetCurrentTransactionIdIfAny())
+		xd->flags |= XL_EL_DECODE_TOPXID;
 	return xd;
 }
 
@@ -316,6 +327,7 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 	xl_el_new_page xlrec;
 	XLogRecPtr	recptr;
 	uint8		keep = xd ? REGBUF_KEEP_DATA : 0;
+	TransactionId topxid = InvalidTransactionId;
 
 	if (!RelationNeedsWAL(seg))
 		return;
@@ -336,8 +348,15 @@ log_append(Relation seg, Buffer buf, uint8 info, const char *bytes, Size n,
 		XLogRegisterBuffer(0, buf, REGBUF_STANDARD | keep);
 	if (xd)
 	{
+		if (xd->flags & XL_EL_DECODE_TOPXID)
+		{
+			topxid = GetTopTransactionIdIfAny();
+			XLogRegisterData((char *) &topxid, sizeof(TransactionId));
+		}
 		XLogRegisterData((char *) xd, SizeOfElDecode);
 		info |= XLOG_EL_DECODE;
+		/* as heap_insert(): decoders may filter changes by origin */
+		XLogSetRecordFlags(XLOG_INCLUDE_ORIGIN);
 	}
 	if (n > 0)
 		XLogRegisterBufData(0, (char *) bytes, n);

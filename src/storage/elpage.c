@@ -412,18 +412,17 @@ el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
 }
 
 /*
- * Build the topic row (partition, offset, stored columns...) of a record
- * as a minimal tuple in buf (MAXALIGNed, at least BLCKSZ + 64 bytes),
+ * Build the topic row (partition, offset, stored columns...) of a record,
+ * natts columns in all, as a minimal tuple in buf (MAXALIGNed, at least BLCKSZ + 64 bytes),
  * without deforming it: the derived int4 and int8 take the first 16 bytes
  * of the data area, which keeps the stored columns at an 8-aligned
  * position, exactly where heap_fill_tuple() would have put them; only the
  * null bitmap needs its bits moved by two.  This is the fetch() hot path.
  */
 MinimalTuple
-el_record_to_minimal(const char *entry, uint16 len, TupleDesc fulldesc,
+el_record_to_minimal(const char *entry, uint16 len, int natts,
 					 int32 partition, int64 offset, int64 base_ts, char *buf)
 {
-	int			natts = fulldesc->natts;
 	MinimalTuple mt = (MinimalTuple) buf;
 	uint16		hdr;
 	bool		hasnulls;

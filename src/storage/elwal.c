@@ -22,6 +22,7 @@ static RmgrData el_rmgr = {
 	.rm_desc = el_desc,
 	.rm_identify = el_identify,
 	.rm_mask = el_mask,
+	.rm_decode = el_decode,
 };
 
 void
@@ -94,13 +95,17 @@ el_redo(XLogReaderState *record)
 /*
  * The decoding information of a record logged with wal_level = logical
  * (the end of its main data), copied to *xd; false if it has none.
+ * *topxid (if not NULL) is the top-level transaction logged before it
+ * with XL_EL_DECODE_TOPXID, else InvalidTransactionId.
  */
 bool
-el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd)
+el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd, TransactionId *topxid)
 {
 	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
 	Size		len = XLogRecGetDataLen(record);
 
+	if (topxid)
+		*topxid = InvalidTransactionId;
 	if (!(info & XLOG_EL_DECODE))
 		return false;
 	if (len < SizeOfElDecode)
@@ -108,6 +113,15 @@ el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd)
 			 len);
 	memset(xd, 0, sizeof(xl_el_decode));
 	memcpy(xd, XLogRecGetData(record) + len - SizeOfElDecode, SizeOfElDecode);
+	if (xd->flags & XL_EL_DECODE_TOPXID)
+	{
+		if (len < SizeOfElDecode + sizeof(TransactionId))
+			elog(ERROR, "eventlog WAL record has %zu bytes of main data, fewer than its decoding information",
+				 len);
+		if (topxid)
+			memcpy(topxid, XLogRecGetData(record) + len - SizeOfElDecode - sizeof(TransactionId),
+				   sizeof(TransactionId));
+	}
 	return true;
 }
 
@@ -142,8 +156,8 @@ walk_entries(const char *data, Size len, const xl_el_decode *xd, int64 *last)
 }
 
 /*
- * pg_waldump / pg_walinspect: "topic <relid> partition <p> xid <x>
- * first_offset <o> nrecords <n> base_ts <t> natts <k>[ ts] bytes <b>
+ * pg_waldump / pg_walinspect: "topic <relid> filenode <spc>/<relfilenode>
+ * partition <p> xid <x>[ top <x>] first_offset <o> nrecords <n> base_ts <t> natts <k>[ ts] bytes <b>
  * offsets <o>-<last>" with wal_level = logical; only the first offset
  * (NEW_PAGE) and the byte count without.  bytes is the block data (0 behind
  * a full-page image without REGBUF_KEEP_DATA); the offset range is what a
@@ -157,14 +171,22 @@ el_desc(StringInfo buf, XLogReaderState *record)
 	Size		len = 0;
 	char	   *data = NULL;
 	xl_el_decode xd;
-	bool		decodable = el_wal_get_decode(record, &xd);
+	TransactionId topxid;
+	bool		decodable = el_wal_get_decode(record, &xd, &topxid);
 
 	if (decodable)
-		appendStringInfo(buf, "topic %u partition %d xid %u first_offset " INT64_FORMAT
+	{
+		appendStringInfo(buf, "topic %u filenode %u/%u partition %d xid %u",
+						 xd.topic_relid, xd.topic_spcnode, xd.topic_relnode,
+						 xd.partition, xd.xid);
+		if (TransactionIdIsValid(topxid))
+			appendStringInfo(buf, " top %u", topxid);
+		appendStringInfo(buf, " first_offset " INT64_FORMAT
 						 " nrecords %u base_ts " INT64_FORMAT " natts %u%s ",
-						 xd.topic_relid, xd.partition, xd.xid, xd.first_offset,
+						 xd.first_offset,
 						 (unsigned) xd.nrecords, xd.base_ts, (unsigned) xd.natts,
 						 (xd.flags & XL_EL_DECODE_TSFIRST) ? " ts" : "");
+	}
 	else if (info == XLOG_EL_NEW_PAGE || info == XLOG_EL_ROLL)
 		appendStringInfo(buf, "first_offset " INT64_FORMAT " ",
 						 ((xl_el_new_page *) XLogRecGetData(record))->first_offset);

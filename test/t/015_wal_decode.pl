@@ -23,7 +23,7 @@ use lib "$FindBin::RealBin/../perl";
 use EventlogTest;
 
 # The byte count of our decoding information (SizeOfElDecode in elwal.h).
-my $SIZEOF_DECODE = 34;
+my $SIZEOF_DECODE = 42;
 
 sub start_node
 {
@@ -86,6 +86,10 @@ my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($node, 'b', has_streaming => 1);
 $standby->start;
 my $relid = $node->safe_psql('postgres', q{SELECT 'eventlog_topics.wd'::regclass::oid});
+# the topic relation's relfilenode, which logical decoding names changes by
+my $filenode = $node->safe_psql('postgres',
+	q{SELECT pg_relation_filenode('eventlog_topics.wd')});
+$relid = "$relid filenode \\d+/$filenode";
 my $natts = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_attribute WHERE attrelid = 'eventlog_topics.wd'::regclass
 	     AND attnum > 0 AND attname NOT IN ('partition', 'offset')});

@@ -172,7 +172,7 @@ extern Size el_entry_compact(const char *entry, Size len, int natts,
 							 int64 base_ts, char *dst);
 extern bool el_entry_ts(const char *entry, Size len, int natts, int64 *ts);
 extern MinimalTuple el_record_to_minimal(const char *entry, uint16 len,
-										 TupleDesc fulldesc, int32 partition,
+										 int natts, int32 partition,
 										 int64 offset, int64 base_ts, char *buf);
 extern void el_record_decode(const char *entry, uint16 len, TupleDesc storedesc,
 							 int64 base_ts, char *scratch, Datum *values,

@@ -96,6 +96,7 @@ el_next_segment(const ElPartitionStore *parts, int nparts, ElSegmentPos *pos)
 typedef struct ElAppendTarget
 {
 	Oid			topic_relid;
+	RelFileNode topic_node;		/* the topic relation's, for logical decoding */
 	const char *topic_name;
 	int32		partition;
 	int			natts;			/* stored columns (storedesc->natts) */

@@ -25,7 +25,9 @@
  * the block is a full-page image.  A decoder then rebuilds every record of
  * the WAL record from it alone, with no catalog access:
  *
- *	- which topic and partition: xl_el_decode names the topic relation and
+ *	- which topic and partition: xl_el_decode names the topic relation (its
+ *	  oid, and its tablespace and relfilenode, which logical decoding needs
+ *	  to name the relation of a change; the database is the block's) and
  *	  the partition (the block's relfilenode maps to a segment, not a topic);
  *	- record boundaries: the block data is a sequence of self-delimiting
  *	  entries, exactly as on the page.  Each entry's uint16 header word
@@ -44,7 +46,11 @@
  *	  as an int32 difference in microseconds from base_ts;
  *	- the inserting (sub)transaction: xid.  It can differ from the WAL
  *	  record's own xid when records buffered by a statement are appended
- *	  later (pending.c); all records of one WAL record share it.
+ *	  later (pending.c); all records of one WAL record share it.  Then
+ *	  (XL_EL_DECODE_TOPXID) the top-level transaction id precedes the
+ *	  xl_el_decode in the main data, so that a decoder knows the inserting
+ *	  subtransaction's parent before it commits (a subtransaction that
+ *	  wrote no WAL of its own was never assigned to its parent in WAL).
  *
  * With wal_level = replica none of this is logged: an APPEND has no main
  * data, so a replica-only server pays nothing for it.
@@ -91,6 +97,8 @@ typedef struct xl_el_decode
 								 * the log end if it holds none */
 	int64		base_ts;		/* the page's base time (EL_REC_TSDELTA) */
 	Oid			topic_relid;	/* the topic relation */
+	Oid			topic_spcnode;	/* its tablespace and relfilenode */
+	Oid			topic_relnode;
 	int32		partition;
 	TransactionId xid;			/* inserting (sub)transaction */
 	uint16		nrecords;		/* records in the block data (runs and log-end
@@ -102,12 +110,20 @@ typedef struct xl_el_decode
 #define SizeOfElDecode		(offsetof(xl_el_decode, flags) + sizeof(uint16))
 
 #define XL_EL_DECODE_TSFIRST	0x0001	/* first stored column: timestamptz */
+#define XL_EL_DECODE_TOPXID		0x0002	/* a top-level xid precedes it */
 
 extern void el_rmgr_register(void);
 extern void el_redo(XLogReaderState *record);
 extern void el_desc(StringInfo buf, XLogReaderState *record);
 extern const char *el_identify(uint8 info);
 extern void el_mask(char *pagedata, BlockNumber blkno);
-extern bool el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd);
+extern bool el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd,
+							  TransactionId *topxid);
+
+/* eldecode.c: logical decoding of APPEND and NEW_PAGE */
+struct LogicalDecodingContext;
+struct XLogRecordBuffer;
+extern void el_decode(struct LogicalDecodingContext *ctx,
+					  struct XLogRecordBuffer *buf);
 
 #endif							/* EVENTLOG_ELWAL_H */

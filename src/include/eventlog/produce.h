@@ -34,4 +34,9 @@ extern int	el_choose_partition(ElTopic *topic, Datum *values, bool *isnull);
 extern void el_topic_insert(Relation rel, TupleTableSlot *slot, bool may_defer);
 extern void el_topic_insert_batch(Relation rel, TupleTableSlot **slots, int nslots);
 
+/* logical decoding messages (README "Logical replication and CDC") */
+#define EL_MESSAGE_PREFIX	"pg_eventlog"
+extern char *el_logical_messages;
+extern bool el_topic_emits_messages(const char *topic);
+
 #endif							/* EVENTLOG_PRODUCE_H */

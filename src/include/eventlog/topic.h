@@ -8,6 +8,7 @@
 
 #include "access/tupdesc.h"
 #include "storage/lockdefs.h"
+#include "storage/relfilenode.h"
 #include "utils/relcache.h"
 
 #include "eventlog/elstore.h"
@@ -15,6 +16,8 @@
 typedef struct ElTopic
 {
 	Oid			relid;			/* the topic relation */
+	RelFileNode node;			/* ... and its file, which logical decoding
+								 * names (hooks.c refuses rewrites) */
 	NameData	name;
 	int			nparts;
 	ElPartitionStore *parts;	/* what storage needs of each partition */
