@@ -74,10 +74,18 @@ el_register_launcher(void)
 	RegisterBackgroundWorker(&bgw);
 }
 
+/*
+ * The handle outlives the launcher's transaction that scans pg_database:
+ * it is allocated in TopMemoryContext (RegisterDynamicBackgroundWorker
+ * allocates in the current context, which that transaction's commit
+ * frees).
+ */
 static bool
 start_db_worker(DbWorker *w)
 {
 	BackgroundWorker bgw;
+	MemoryContext old;
+	bool		started;
 
 	memset(&bgw, 0, sizeof(bgw));
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -89,13 +97,20 @@ start_db_worker(DbWorker *w)
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "pg_eventlog maintenance");
 	bgw.bgw_main_arg = ObjectIdGetDatum(w->dboid);
 	bgw.bgw_notify_pid = MyProcPid;
-	return RegisterDynamicBackgroundWorker(&bgw, &w->handle);
+	if (w->handle != NULL)
+		pfree(w->handle);
+	w->handle = NULL;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = RegisterDynamicBackgroundWorker(&bgw, &w->handle);
+	MemoryContextSwitchTo(old);
+	return started;
 }
 
 void
 el_launcher_main(Datum arg)
 {
-	DbWorker   *workers = palloc0(sizeof(DbWorker) * EL_MAX_DBS);
+	DbWorker   *workers = MemoryContextAllocZero(TopMemoryContext,
+												 sizeof(DbWorker) * EL_MAX_DBS);
 	int			nworkers = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -152,8 +167,6 @@ el_launcher_main(Datum arg)
 					continue;
 				if (start_db_worker(w))
 					w->stopped_at = 0;
-				else
-					w->handle = NULL;
 			}
 			table_endscan(scan);
 			table_close(rel, AccessShareLock);
