@@ -37,6 +37,28 @@ SELECT eventlog.reset_stats('eventlog_topics.nope');
 SELECT eventlog.reset_stats();
 SELECT count(*) FROM eventlog.stats;
 
+-- stored record bytes: fetch and poll count what produce counted, also for
+-- values kept in TOAST (not their pointer), values compressed inline, a
+-- value that came compressed from a heap table, and records whose
+-- timestamp their page keeps as a difference
+SELECT eventlog.create_topic('sq_toast');
+CREATE TABLE sq_src (v jsonb);
+INSERT INTO sq_src SELECT jsonb_build_object('pad', repeat('c', 20000));
+SELECT pg_column_compression(v) IS NOT NULL AS compressed_in_heap FROM sq_src;
+SELECT * FROM eventlog.produce('sq_toast', jsonb_build_object('v',
+    (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 3200) i)), key => 'big');
+SELECT * FROM eventlog.produce('sq_toast', jsonb_build_object('v', repeat('x', 100000)), key => 'compressible');
+INSERT INTO eventlog_topics.sq_toast (key, value) SELECT 'from-heap', v FROM sq_src;
+SELECT * FROM eventlog.produce('sq_toast', '{"small": 1}', headers => '{"h": "v"}');
+SELECT * FROM eventlog.produce('sq_toast', NULL, key => 'tombstone');
+SELECT count(*) FROM eventlog.fetch('sq_toast', 0, 0);
+SELECT count(*) FROM eventlog.poll('sq-toast-group', 'sq_toast');
+SELECT records_produced, records_fetched, bytes_produced > 220000 AS in_full,
+       bytes_fetched = 2 * bytes_produced AS fetched_as_produced
+  FROM eventlog.stats WHERE topic = 'sq_toast';
+SELECT eventlog.drop_topic('sq_toast');
+DROP TABLE sq_src;
+
 -- quotas: superusers set them; NULL = no limit; both NULL removes
 SELECT eventlog.set_quota('regress_sq_user', 1000000, NULL);
 SELECT eventlog.set_quota('regress_sq_user', 2000000, 3000000);	-- replaces

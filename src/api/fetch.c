@@ -96,7 +96,9 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 		tuplestore_puttupleslot(tupstore, slot);
 		*next = off + 1;
 		n++;
-		bytes += len;
+		/* charged as produce() charged it: stored record bytes */
+		bytes += el_entry_charge(entry, len, topic->storedesc,
+								 (char *) mt + mt->t_hoff - MINIMAL_TUPLE_OFFSET + 16);
 	}
 	el_cursor_end(&cur);
 	if (n > 0)

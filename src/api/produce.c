@@ -309,7 +309,9 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	segment = el_active_segment(topic, rec->partition);
 
 	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
-	rec->charge = size;
+	/* stored record bytes: values already compressed or TOASTed count in full */
+	rec->charge = el_record_charge(topic->storedesc, values + EL_NDERIVED,
+								   isnull + EL_NDERIVED, size);
 	if (size > EL_TOAST_THRESHOLD)
 	{
 		HeapTuple	tup;

@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/tupmacs.h"
 
 #include "eventlog/elpage.h"
@@ -251,6 +252,132 @@ el_record_size(TupleDesc storedesc, Datum *values, bool *isnull)
 			hasnulls = true;
 	return EL_REC_FIXED + (hasnulls ? BITMAPLEN(storedesc->natts) : 0) +
 		heap_compute_data_size(storedesc, values, isnull);
+}
+
+/*
+ * The bytes a record is charged for by quotas and statistics ("stored
+ * record bytes"): its encoded size with every value in full, before
+ * compression and TOAST and before its timestamp is compacted for a page.
+ * size is el_record_size() of these values; the result differs only for a
+ * record with a compressed or TOASTed value, whose size before TOAST (the
+ * header of toast_raw_datum_size() bytes) takes its place: only varlena
+ * headers are read, nothing is detoasted.  produce() charges this, and so
+ * does fetch() (el_entry_charge()), so both count the same bytes.
+ */
+Size
+el_record_charge(TupleDesc storedesc, Datum *values, bool *isnull, Size size)
+{
+	int			natts = storedesc->natts;
+	Datum	   *full = NULL;
+	uint32	   *headers = NULL;
+	bool		hasnulls = false;
+	int			i;
+
+	for (i = 0; i < natts; i++)
+	{
+		Pointer		p;
+
+		if (isnull[i])
+		{
+			hasnulls = true;
+			continue;
+		}
+		if (TupleDescAttr(storedesc, i)->attlen != -1)
+			continue;
+		p = DatumGetPointer(values[i]);
+		if (!(VARATT_IS_EXTERNAL_ONDISK(p) || VARATT_IS_EXTERNAL_INDIRECT(p) ||
+			  VARATT_IS_COMPRESSED(p)))
+			continue;
+		if (full == NULL)
+		{
+			full = palloc(sizeof(Datum) * natts);
+			headers = palloc(sizeof(uint32) * natts);
+			memcpy(full, values, sizeof(Datum) * natts);
+		}
+		SET_VARSIZE(&headers[i], toast_raw_datum_size(values[i]));
+		full[i] = PointerGetDatum(&headers[i]);
+	}
+	if (full == NULL)
+		return size;
+	size = EL_REC_FIXED + (hasnulls ? BITMAPLEN(natts) : 0) +
+		heap_compute_data_size(storedesc, full, isnull);
+	pfree(full);
+	pfree(headers);
+	return size;
+}
+
+/*
+ * Walk a record's attribute data (as heap_fill_tuple() laid it out): with
+ * values, point each non-null attribute at its data.  Returns whether a
+ * value is compressed or TOASTed.
+ */
+static bool
+walk_data(TupleDesc storedesc, const bits8 *bits, const char *data,
+		  Datum *values, bool *isnull)
+{
+	Size		off = 0;
+	bool		extended = false;
+	int			i;
+
+	for (i = 0; i < storedesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(storedesc, i);
+
+		if (bits && att_isnull(i, bits))
+		{
+			if (isnull)
+				isnull[i] = true;
+			continue;
+		}
+		if (att->attlen == -1)
+		{
+			off = att_align_pointer(off, att->attalign, -1, data + off);
+			if (VARATT_IS_EXTERNAL(data + off) || VARATT_IS_COMPRESSED(data + off))
+				extended = true;
+		}
+		else
+			off = att_align_nominal(off, att->attalign);
+		if (values)
+		{
+			values[i] = PointerGetDatum(data + off);
+			isnull[i] = false;
+		}
+		off = att_addlength_pointer(off, att->attlen, data + off);
+	}
+	return extended;
+}
+
+/*
+ * el_record_charge() of a stored record, from its entry (len bytes) and
+ * its attribute data as expanded by expand_data() (MAXALIGNed).  The usual
+ * record, without a compressed or TOASTed value, costs a walk over its
+ * attributes' headers.
+ */
+Size
+el_entry_charge(const char *entry, uint16 len, TupleDesc storedesc,
+				const char *data)
+{
+	uint16		hdr;
+	const bits8 *bits = NULL;
+	Size		charge = len;
+	Datum	   *values;
+	bool	   *isnull;
+
+	memcpy(&hdr, entry, 2);
+	if (hdr & EL_REC_HASNULLS)
+		bits = (const bits8 *) (entry + EL_REC_FIXED);
+	/* what the record was before its timestamp was compacted */
+	if (hdr & EL_REC_TSDELTA)
+		charge += 4;
+	if (!walk_data(storedesc, bits, data, NULL, NULL))
+		return charge;
+	values = palloc(sizeof(Datum) * storedesc->natts);
+	isnull = palloc(sizeof(bool) * storedesc->natts);
+	(void) walk_data(storedesc, bits, data, values, isnull);
+	charge = el_record_charge(storedesc, values, isnull, charge);
+	pfree(values);
+	pfree(isnull);
+	return charge;
 }
 
 /*

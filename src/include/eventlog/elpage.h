@@ -166,6 +166,10 @@ extern void el_write_run(char *p, const ElRun *run);
 
 /* record encoding over a descriptor of the stored (non-derived) columns */
 extern Size el_record_size(TupleDesc storedesc, Datum *values, bool *isnull);
+extern Size el_record_charge(TupleDesc storedesc, Datum *values, bool *isnull,
+							 Size size);
+extern Size el_entry_charge(const char *entry, uint16 len, TupleDesc storedesc,
+							const char *data);
 extern void el_record_encode(char *dst, Size size, TupleDesc storedesc,
 							 Datum *values, bool *isnull);
 extern Size el_entry_compact(const char *entry, Size len, int natts,
