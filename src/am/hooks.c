@@ -24,6 +24,7 @@
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -41,10 +42,12 @@
 #include "utils/syscache.h"
 
 #include "eventlog/elam.h"
+#include "eventlog/groupoffsets.h"
 #include "eventlog/hooks.h"
 #include "eventlog/maint.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
+#include "eventlog/quota.h"
 #include "eventlog/topic.h"
 
 Oid			el_copy_to_relid = InvalidOid;
@@ -783,6 +786,106 @@ give_segments_to_owner(RangeVar *topic_rv, RoleSpec *newowner)
 		el_set_segment_owner(segment->relid, owner);
 }
 
+/*
+ * Roles: consumer groups name their owner and grantees, and quotas their
+ * role, by OID in the extension's tables, which pg_shdepend does not know.
+ * So, as for PostgreSQL's own objects: DROP ROLE is refused while a role
+ * owns groups, may use groups of others or has a quota; REASSIGN OWNED
+ * gives its groups away; DROP OWNED drops its groups (with their
+ * committed offsets), revokes its USAGE on others' and removes its quota
+ * (superusers only).  Like REASSIGN OWNED and DROP OWNED, this sees the
+ * current database only.  The statements run first, with their
+ * permission checks; the extension's part follows in the same
+ * transaction.
+ */
+static bool
+extension_here(void)
+{
+	return OidIsValid(get_extension_oid("pg_eventlog", true));
+}
+
+static void
+check_drop_role(DropRoleStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (!extension_here() || !has_createrole_privilege(GetUserId()))
+		return;					/* DROP ROLE refuses it anyway */
+	SPI_connect();
+	foreach(lc, stmt->roles)
+	{
+		RoleSpec   *spec = lfirst_node(RoleSpec, lc);
+		Oid			roleid;
+		int64		owned;
+		int64		granted;
+		bool		quota;
+		StringInfoData detail;
+
+		if (spec->roletype != ROLESPEC_CSTRING)
+			continue;
+		roleid = get_role_oid(spec->rolename, true);
+		if (!OidIsValid(roleid))
+			continue;
+		el_group_role_dependents(roleid, &owned, &granted);
+		quota = el_quota_role_has_row(roleid);
+		if (owned == 0 && granted == 0 && !quota)
+			continue;
+		initStringInfo(&detail);
+		if (owned > 0)
+			appendStringInfo(&detail, ngettext("owner of %lld consumer group",
+											   "owner of %lld consumer groups",
+											   owned), (long long) owned);
+		if (granted > 0)
+			appendStringInfo(&detail, ngettext("%sprivileges for %lld consumer group",
+											   "%sprivileges for %lld consumer groups",
+											   granted),
+							 detail.len > 0 ? "\n" : "", (long long) granted);
+		if (quota)
+			appendStringInfo(&detail, _("%sa quota (eventlog.set_quota)"),
+							 detail.len > 0 ? "\n" : "");
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("role \"%s\" cannot be dropped because some objects depend on it",
+						spec->rolename),
+				 errdetail_internal("%s", detail.data),
+				 errhint("Run REASSIGN OWNED and DROP OWNED in each database with pg_eventlog, or use eventlog.alter_group_owner(), eventlog.revoke_group() and eventlog.set_quota(role, NULL, NULL).")));
+	}
+	SPI_finish();
+}
+
+/* After REASSIGN OWNED or DROP OWNED: the extension's part */
+static void
+roles_owned(Node *parsetree)
+{
+	List	   *roles;
+	Oid			newrole = InvalidOid;
+	ListCell   *lc;
+
+	if (!extension_here())
+		return;
+	if (IsA(parsetree, ReassignOwnedStmt))
+	{
+		roles = ((ReassignOwnedStmt *) parsetree)->roles;
+		newrole = get_rolespec_oid(((ReassignOwnedStmt *) parsetree)->newrole, false);
+	}
+	else
+		roles = ((DropOwnedStmt *) parsetree)->roles;
+	SPI_connect();
+	foreach(lc, roles)
+	{
+		Oid			roleid = get_rolespec_oid(lfirst_node(RoleSpec, lc), false);
+
+		if (OidIsValid(newrole))
+			el_groups_reassign_owned(roleid, newrole);
+		else
+		{
+			(void) el_groups_drop_owned(roleid);
+			el_quota_drop_role(roleid);
+		}
+	}
+	SPI_finish();
+}
+
 static void
 el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -820,6 +923,15 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 		case T_DropStmt:
 			check_drop((DropStmt *) parsetree);
 			break;
+		case T_DropRoleStmt:
+			check_drop_role((DropRoleStmt *) parsetree);
+			break;
+		case T_ReassignOwnedStmt:
+		case T_DropOwnedStmt:
+			call_process_utility(pstmt, queryString, readOnlyTree, context,
+								 params, queryEnv, dest, qc);
+			roles_owned(parsetree);
+			return;
 		case T_DropdbStmt:
 			el_stop_db_worker(((DropdbStmt *) parsetree)->dbname);
 			break;

@@ -60,6 +60,7 @@
 #include "utils/wait_event.h"
 
 #include "eventlog/quota.h"
+#include "eventlog/topic.h"
 
 int			el_max_quota_roles = 256;
 int			el_quota_max_delay_ms = 5000;
@@ -513,4 +514,50 @@ eventlog_quota_usage(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * Has the role a quota row in this database (hooks.c: DROP ROLE)?  Read
+ * as the catalog owner; inside SPI.
+ */
+bool
+el_quota_role_has_row(Oid roleid)
+{
+	Datum		arg = ObjectIdGetDatum(roleid);
+	ElCatalogOwner catowner;
+
+	el_catalog_owner_begin(&catowner);
+	el_spi_exec("SELECT FROM eventlog.quota WHERE role_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_SELECT);
+	el_catalog_owner_end(&catowner);
+	return SPI_processed > 0;
+}
+
+/*
+ * DROP OWNED BY role: its quota row goes too, if the current role may set
+ * quotas (a role must not lift its own quota with DROP OWNED BY itself).
+ * Inside SPI.
+ */
+void
+el_quota_drop_role(Oid roleid)
+{
+	Datum		arg = ObjectIdGetDatum(roleid);
+	ElCatalogOwner catowner;
+
+	if (!el_quota_role_has_row(roleid))
+		return;
+	if (!superuser())
+	{
+		ereport(NOTICE,
+				(errmsg("quota of role \"%s\" was kept",
+						GetUserNameFromId(roleid, false)),
+				 errhint("Only superusers remove quotas, with eventlog.set_quota(role, NULL, NULL).")));
+		return;
+	}
+	el_catalog_owner_begin(&catowner);
+	el_spi_exec("DELETE FROM eventlog.quota WHERE role_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_DELETE);
+	el_catalog_owner_end(&catowner);
+	q_bump_at_commit = true;
+	q_valid = false;
 }

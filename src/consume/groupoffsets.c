@@ -504,3 +504,159 @@ el_group_offset_store(const char *group_id, const char *topic, int partition,
 	run(STMT_OFFSET_STORE, args, NULL, 0, SPI_OK_INSERT);
 	el_catalog_owner_end(&catowner);
 }
+
+/* ------------------------------------------------------------------------
+ * Roles that go away (hooks.c: DROP ROLE, REASSIGN OWNED, DROP OWNED)
+ *
+ * Group owners and grantees are role OIDs in this database's catalog
+ * tables, which pg_shdepend does not know: these keep them right, in the
+ * current database only (as DROP OWNED and REASSIGN OWNED, which act on
+ * the objects of the current database).
+ * ------------------------------------------------------------------------
+ */
+
+/* Does the role own (*owned) or may it use (*granted) groups? */
+void
+el_group_role_dependents(Oid roleid, int64 *owned, int64 *granted)
+{
+	Datum		arg = ObjectIdGetDatum(roleid);
+	ElCatalogOwner catowner;
+	bool		isnull;
+
+	el_catalog_owner_begin(&catowner);
+	el_spi_exec("SELECT pg_catalog.count(*) FILTER (WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1),"
+				" pg_catalog.count(*) FILTER (WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.<>) $1"
+				"  AND EXISTS (SELECT FROM pg_catalog.aclexplode(acl) e"
+				"              WHERE e.grantee OPERATOR(pg_catalog.=) $1))"
+				" FROM eventlog.consumer_group",
+				1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_SELECT);
+	el_catalog_owner_end(&catowner);
+	*owned = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*granted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+}
+
+/*
+ * The groups (group_id, topic pairs) whose owner is roleid, or with
+ * grantee, whose ACL names roleid and whose owner is another role.
+ */
+static int
+groups_of_role(Oid roleid, bool grantee, char ***group_ids, char ***topics)
+{
+	Datum		arg = ObjectIdGetDatum(roleid);
+	ElCatalogOwner catowner;
+	int			n;
+	int			i;
+
+	el_catalog_owner_begin(&catowner);
+	if (grantee)
+		el_spi_exec("SELECT group_id, topic FROM eventlog.consumer_group"
+					" WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.<>) $1"
+					" AND EXISTS (SELECT FROM pg_catalog.aclexplode(acl) e"
+					"             WHERE e.grantee OPERATOR(pg_catalog.=) $1)"
+					" ORDER BY 1, 2",
+					1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_SELECT);
+	else
+		el_spi_exec("SELECT group_id, topic FROM eventlog.consumer_group"
+					" WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1 ORDER BY 1, 2",
+					1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_SELECT);
+	el_catalog_owner_end(&catowner);
+	n = (int) SPI_processed;
+	*group_ids = palloc(sizeof(char *) * Max(n, 1));
+	*topics = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		(*group_ids)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		(*topics)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	return n;
+}
+
+/*
+ * REASSIGN OWNED BY oldrole TO newrole: its groups go to newrole as with
+ * alter_group_owner() (the grants stay, with the new owner as grantor).
+ * The statement has checked that the current role has the privileges of
+ * both.
+ */
+void
+el_groups_reassign_owned(Oid oldrole, Oid newrole)
+{
+	char	  **group_ids;
+	char	  **topics;
+	int			n = groups_of_role(oldrole, false, &group_ids, &topics);
+	int			i;
+
+	if (oldrole == newrole)
+		return;
+	for (i = 0; i < n; i++)
+		el_group_set_rights(group_ids[i], topics[i], InvalidOid, false, newrole);
+}
+
+/*
+ * DROP OWNED BY roleid: its groups are dropped with their committed
+ * offsets, and its USAGE on the groups of other roles is revoked.  The
+ * statement has checked that the current role has its privileges.
+ * Returns the number of groups dropped.
+ */
+int64
+el_groups_drop_owned(Oid roleid)
+{
+	Datum		arg = ObjectIdGetDatum(roleid);
+	ElCatalogOwner catowner;
+	char	  **group_ids;
+	char	  **topics;
+	int			n;
+	int			i;
+	int64		dropped;
+
+	el_catalog_owner_begin(&catowner);
+	el_spi_exec("DELETE FROM eventlog.group_offset o USING eventlog.consumer_group g"
+				" WHERE g.owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+				" AND o.group_id OPERATOR(pg_catalog.=) g.group_id"
+				" AND o.topic OPERATOR(pg_catalog.=) g.topic",
+				1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_DELETE);
+	el_spi_exec("DELETE FROM eventlog.consumer_group"
+				" WHERE owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {OIDOID}, &arg, NULL, SPI_OK_DELETE);
+	dropped = (int64) SPI_processed;
+	el_catalog_owner_end(&catowner);
+
+	n = groups_of_role(roleid, true, &group_ids, &topics);
+	for (i = 0; i < n; i++)
+	{
+		Datum		args[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+		bool		isnull;
+		Datum		d;
+		Acl		   *acl;
+		AclItem    *items;
+		int			j,
+					k = 0;
+
+		args[0] = CStringGetTextDatum(group_ids[i]);
+		args[1] = CStringGetTextDatum(topics[i]);
+		el_catalog_owner_begin(&catowner);
+		run(STMT_GROUP_LOCK, args, NULL, 1, SPI_OK_SELECT);
+		el_catalog_owner_end(&catowner);
+		if (SPI_processed == 0)
+			continue;
+		args[2] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (isnull)
+			continue;
+		/* the items that do not name the role, compacted in a copy */
+		acl = DatumGetAclPCopy(d);
+		items = ACL_DAT(acl);
+		for (j = 0; j < ACL_NUM(acl); j++)
+			if (items[j].ai_grantee != roleid)
+				items[k++] = items[j];
+		ARR_DIMS(acl)[0] = k;
+		SET_VARSIZE(acl, ACL_N_SIZE(k));
+		args[3] = PointerGetDatum(acl);
+		if (k == 0)
+			nulls[3] = 'n';
+		el_catalog_owner_begin(&catowner);
+		run(STMT_GROUP_SET_RIGHTS, args, nulls, 0, SPI_OK_UPDATE);
+		el_catalog_owner_end(&catowner);
+	}
+	return dropped;
+}

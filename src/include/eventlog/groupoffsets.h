@@ -41,5 +41,9 @@ extern int64 el_group_offset_lock(const char *group_id, ElTopic *topic,
 								  int partition, const ElGroupConfig *cfg);
 extern void el_group_offset_store(const char *group_id, const char *topic,
 								  int partition, int64 next);
+extern void el_group_role_dependents(Oid roleid, int64 *owned,
+									 int64 *granted);
+extern void el_groups_reassign_owned(Oid oldrole, Oid newrole);
+extern int64 el_groups_drop_owned(Oid roleid);
 
 #endif							/* EVENTLOG_GROUPOFFSETS_H */

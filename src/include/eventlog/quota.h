@@ -31,4 +31,8 @@ extern void el_quota_charge(ElQuotaDir dir, int64 bytes);
  */
 extern int64 el_quota_throttle(ElQuotaDir dir);
 
+/* roles that go away (hooks.c); inside SPI */
+extern bool el_quota_role_has_row(Oid roleid);
+extern void el_quota_drop_role(Oid roleid);
+
 #endif							/* EVENTLOG_QUOTA_H */
