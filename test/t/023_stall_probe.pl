@@ -138,12 +138,13 @@ my ($lstart, $lend) = split /\|/, $res;
 my $segs = $node->safe_psql('postgres', q{SELECT count(*) FROM eventlog.segments WHERE topic = 'stall'});
 diag("log start (min) $lstart, log end (max) $lend, segments now $segs, long readers held $held times");
 ok($lstart > 0, 'retention moved the log start during the probe');
-ok($lend > 20 * 70, 'the active segments rolled many times');
 my $removed = () = $log =~ /eventlog maintenance: removed /g;
 my $dropped = () = $log =~ /eventlog maintenance: dropped /g;
 my $spares = () = $log =~ /eventlog maintenance: created spare /g;
 my $skipped = () = $log =~ /skipped, retried at the next pass/g;
 diag("worker: $spares spares created, $removed segments removed, $dropped dropped, $skipped passes skipped on a lock timeout");
+# a spare is made only once the previous one has started: each is a roll
+ok($spares > 20, "the active segments rolled many times ($spares spares made)");
 ok($dropped > 0, 'the worker dropped segments during the probe');
 my $waits = () = $log =~ /still waiting for/g;
 diag("lock waits logged (log_lock_waits, > 100 ms): $waits");
