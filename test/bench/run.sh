@@ -7,6 +7,12 @@
 #   EVENTLOG_BENCH_SMOKE=1 bash test/bench/run.sh   # same as --smoke
 #   bash test/bench/run.sh --wal      # only section 10 (WAL bytes per record
 #                                     # with wal_level replica and logical), ~1 min
+#   bash test/bench/run.sh --retention  # only retention.pl: on-disk bytes of a
+#                                     # topic with retention vs outbox DELETE +
+#                                     # autovacuum vs PgQ rotation over 10x the
+#                                     # retention, produce rate with/without
+#                                     # retention (~4 min; BENCH_RET_SECS,
+#                                     # BENCH_RET_RATE, BENCH_RET_TPS_T, BENCH_RET_REPS)
 #
 # Knobs (environment): BENCH_N (bulk records, default 1000000), BENCH_N2
 # (per-row produce() records, 100000), BENCH_REPEAT (repetitions of the cheap
@@ -37,11 +43,13 @@ die() { echo "test/bench/run.sh: $*" >&2; exit 1; }
 
 smoke=${EVENTLOG_BENCH_SMOKE:-0}
 walonly=0
+retonly=0
 for arg in "$@"; do
     case $arg in
         --smoke) smoke=1 ;;
         --wal) walonly=1 ;;
-        -h|--help) sed -n '2,31p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --retention) retonly=1 ;;
+        -h|--help) sed -n '2,37p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -170,6 +178,11 @@ run_perl() {
     wait "$benchpid"
     benchpid=
 }
+if ((retonly)); then
+    echo "=== running the retention benchmark (smoke=$smoke)"
+    run_perl "$here/retention.pl"
+    exit 0
+fi
 if ((!walonly)); then
     echo "=== running benchmark (smoke=$smoke)"
     run_perl "$here/bench.pl"

@@ -10,12 +10,16 @@
 # appends across rolls and the worker drops; after each restart nothing at
 # or above the log start is lost or duplicated, offsets never go back, and
 # after a maintenance pass no segment relation is left outside the catalog.
+# Dump/restore: partitions with several segments (base offsets, log start
+# after delete_records, a rolled-back tail) survive pg_dump -Fc + pg_restore
+# (plain and -j 4) exactly, and producing afterwards continues at the log end.
 use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('retention');
@@ -164,6 +168,80 @@ SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    AND c.oid NOT IN (SELECT segrel FROM eventlog.segment_map)
    AND c.oid NOT IN (SELECT segrel FROM eventlog.segment_trash)}), '0',
 	'no orphaned segment relation');
+
+# Dump and restore of partitions with several segments: pg_dump -Fc, then
+# pg_restore and pg_restore -j 4 into other databases.  Each restored
+# partition has the same segments (base offsets), every record at the same
+# offset, the same log start and log end (a rolled-back tail included), and
+# a produce after the restore continues at the log end.
+$node->safe_psql('postgres', 'CREATE DATABASE dsrc');
+$node->safe_psql('dsrc', q{
+CREATE EXTENSION pg_eventlog;
+SELECT eventlog.create_topic('multi', 2, segment_bytes => 16384);
+SELECT count(*) FROM eventlog.run_maintenance('multi');
+});
+for my $round (1 .. 6)
+{
+	# each round fills about one segment per partition; the worker makes
+	# the next spare meanwhile
+	$node->safe_psql('dsrc', qq{
+INSERT INTO eventlog_topics.multi ("partition", key, value, headers)
+SELECT g % 2, 'k' || g, jsonb_build_object('r', $round, 'g', g, 'pad', repeat('y', 200)),
+       jsonb_build_object('h', g::text)
+  FROM generate_series(1, 120) g;
+SELECT count(*) FROM eventlog.run_maintenance('multi');
+});
+}
+$node->safe_psql('dsrc', q{
+BEGIN;
+INSERT INTO eventlog_topics.multi ("partition", value) SELECT 1, '{"aborted": true}' FROM generate_series(1, 7);
+ROLLBACK;
+SELECT eventlog.delete_records('multi', 0, 100);
+SELECT count(*) FROM eventlog.run_maintenance('multi');
+});
+
+sub dump_state
+{
+	my ($db) = @_;
+	$node->safe_psql($db, q{SELECT count(*) FROM eventlog.run_maintenance('multi')});
+	return $node->safe_psql($db, q{
+SELECT p."partition", p.log_start_offset, p.log_end_offset,
+       (SELECT string_agg(s.base_offset::text, ',' ORDER BY s.base_offset)
+          FROM eventlog.segments s
+         WHERE s.topic = 'multi' AND s."partition" = p."partition" AND s.records > 0),
+       (SELECT count(*) || ' ' || md5(string_agg(format('%s|%s|%s|%s|%s', f."offset", f.ts, f.key, f.value, f.headers), ',' ORDER BY f."offset"))
+          FROM eventlog.fetch('multi', p."partition", p.log_start_offset, 1000000) f)
+  FROM eventlog.partitions p WHERE p.topic = 'multi' ORDER BY 1});
+}
+
+my $src_state = dump_state('dsrc');
+note("source: $src_state");
+my @src_rows = map { [ split /\|/ ] } split /\n/, $src_state;
+ok((grep { $_->[3] =~ tr/,// >= 3 } @src_rows) == 2, 'source: every partition has at least four segments');
+ok($src_rows[0][1] == 100, 'source: partition 0 starts at 100 (delete_records)');
+ok($src_rows[1][2] > (split / /, $src_rows[1][4])[0] + $src_rows[1][1],
+	'source: partition 1 ends in rolled-back records');
+
+my $tmp = PostgreSQL::Test::Utils::tempdir();
+my ($out, $err) = ('', '');
+ok(IPC::Run::run([ 'pg_dump', '-Fc', '-f', "$tmp/multi.dump", '-d', $node->connstr('dsrc') ], '>', \$out, '2>', \$err),
+	'pg_dump -Fc of a database with multi-segment partitions') or diag($err);
+for my $case ([ 'drest', [] ], [ 'drestj', [ '-j', '4' ] ])
+{
+	my ($db, $opts) = @$case;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	($out, $err) = ('', '');
+	ok(IPC::Run::run([ 'pg_restore', @$opts, '-d', $node->connstr($db), "$tmp/multi.dump" ], '>', \$out, '2>', \$err),
+		"pg_restore @$opts into $db") or diag($err);
+	is(dump_state($db), $src_state,
+		"$db: same segment base offsets, records, log start and log end per partition");
+	my $next = $node->safe_psql($db, q{
+SELECT string_agg(format('%s:%s', pr."offset" = p.log_end_offset, pr."partition"), ',' ORDER BY p."partition")
+  FROM eventlog.partitions p,
+       LATERAL eventlog.produce('multi', '{"after": "restore"}', "partition" => p."partition") pr
+ WHERE p.topic = 'multi'});
+	is($next, 't:0,t:1', "$db: produce after the restore continues at the log end");
+}
 
 $node->stop;
 done_testing();
