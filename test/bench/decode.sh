@@ -88,7 +88,8 @@ recv_once() {
     endpos=$(P -c "SELECT pg_current_wal_insert_lsn()")
     t0=$(now)
     lines=$("$bindir/pg_recvlogical" -h "$sockdir" -p "$port" -U postgres -d bench --slot "$slot" \
-        --start --endpos "$endpos" --no-loop -f - | grep -c '^table ' || true)
+        --start --endpos "$endpos" --no-loop -f - |
+        grep -Ec '^table (eventlog_topics\."dec"|public\.dec_o): INSERT' || true)
     t1=$(now)
     P -c "SELECT pg_drop_replication_slot('$slot')" -c "TRUNCATE dec_o" >/dev/null
     [[ $lines == "$dec_n" ]] || echo "    (warning: $side drained $lines changes, expected $dec_n)" >&2
