@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck shell=bash disable=SC2154,SC2034  # sourced by run.sh, which sets the variables
 # pg_eventlog benchmark, section 11: logical decoding of a topic (E) vs a heap
 # outbox table published the ordinary way (O).  Sourced by test/bench/run.sh
 # --decode after the publisher (wal_level = logical) is up; starts a second
@@ -178,12 +179,12 @@ msE=$(printf '%s\n' "${sE[@]}" | median); msO=$(printf '%s\n' "${sO[@]}" | media
 read -r lE50 lE99 lEn <<<"$(lag_once E)"
 read -r lO50 lO99 lOn <<<"$(lag_once O)"
 
-fmt="%-52s | %12s | %12s | %6s | %-12s\n"
-printf "$fmt" metric eventlog outbox E/O goal
+row() { printf "%-52s | %12s | %12s | %6s | %-12s\n" "$@"; }
+row metric eventlog outbox E/O goal
 printf -- '-%.0s' {1..106}; echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
-printf "$fmt" "11a. pg_recvlogical + test_decoding (records/s)" "$mrE" "$mrO" "$(ratio "$mrE" "$mrO")" "E/O >= 1"
-printf "$fmt" "11b. subscription, pgoutput: apply (records/s)" "$msE" "$msO" "$(ratio "$msE" "$msO")" "E/O >= 1"
-printf "$fmt" "11c. apply lag p50 @ $dec_rate/s (ms, $lEn/$lOn rows)" "$lE50" "$lO50" "$(ratio "$lE50" "$lO50")" ""
-printf "$fmt" "11d. apply lag p99 @ $dec_rate/s (ms)" "$lE99" "$lO99" "$(ratio "$lE99" "$lO99")" ""
+row "11a. pg_recvlogical + test_decoding (records/s)" "$mrE" "$mrO" "$(ratio "$mrE" "$mrO")" "E/O >= 1"
+row "11b. subscription, pgoutput: apply (records/s)" "$msE" "$msO" "$(ratio "$msE" "$msO")" "E/O >= 1"
+row "11c. apply lag p50 @ $dec_rate/s (ms, $lEn/$lOn rows)" "$lE50" "$lO50" "$(ratio "$lE50" "$lO50")" ""
+row "11d. apply lag p99 @ $dec_rate/s (ms)" "$lE99" "$lO99" "$(ratio "$lE99" "$lO99")" ""
 printf -- '-%.0s' {1..106}; echo
