@@ -13,6 +13,10 @@
 #                                     # retention, produce rate with/without
 #                                     # retention (~4 min; BENCH_RET_SECS,
 #                                     # BENCH_RET_RATE, BENCH_RET_TPS_T, BENCH_RET_REPS)
+#   bash test/bench/run.sh --decode   # only sections 10 (wal_level = logical)
+#                                     # and 11 (logical decoding: test_decoding
+#                                     # and subscription throughput, apply lag;
+#                                     # knobs in decode.sh), ~5 min
 #
 # Knobs (environment): BENCH_N (bulk records, default 1000000), BENCH_N2
 # (per-row produce() records, 100000), BENCH_REPEAT (repetitions of the cheap
@@ -44,12 +48,14 @@ die() { echo "test/bench/run.sh: $*" >&2; exit 1; }
 smoke=${EVENTLOG_BENCH_SMOKE:-0}
 walonly=0
 retonly=0
+decode=0
 for arg in "$@"; do
     case $arg in
         --smoke) smoke=1 ;;
         --wal) walonly=1 ;;
         --retention) retonly=1 ;;
-        -h|--help) sed -n '2,37p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        --decode) walonly=1; decode=1 ;;
+        -h|--help) sed -n '2,41p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -108,6 +114,7 @@ else
 fi
 
 benchpid=
+subrunning=
 work="$(mktemp -d /tmp/pg_eventlog_bench.XXXXXX)"
 chmod 755 "$work"
 datadir="$work/data"
@@ -119,6 +126,9 @@ cleanup() {
     local rc=$?
     trap '' PIPE INT TERM HUP    # finish the cleanup even if our output is gone
     [[ -n ${benchpid:-} ]] && kill "$benchpid" 2>/dev/null
+    if [[ -n ${subrunning:-} && -f $work/sub/postmaster.pid ]]; then
+        as_pg "$bindir/pg_ctl" -D "$work/sub" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
     if [[ -f $datadir/postmaster.pid ]]; then
         as_pg "$bindir/pg_ctl" -D "$datadir" -m immediate -w stop >/dev/null 2>&1 || true
     fi
@@ -186,6 +196,23 @@ fi
 if ((!walonly)); then
     echo "=== running benchmark (smoke=$smoke)"
     run_perl "$here/bench.pl"
+fi
+
+# --decode: section 10 with wal_level = logical only, then section 11.
+if ((decode)); then
+    "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sockdir" -p "$port" -U postgres -d bench \
+        -c "ALTER SYSTEM SET wal_level = logical" >/dev/null
+    as_pg "$bindir/pg_ctl" -D "$datadir" -l "$work/server.log" -w -t 60 restart >/dev/null ||
+        { tail -n 30 "$work/server.log" >&2; die "server did not restart"; }
+    echo
+    echo "=== 10. WAL bytes per record, wal_level = logical"
+    walres="$work/walbytes.txt"
+    : >"$walres"
+    run_perl "$here/walbytes.pl" measure "$walres"
+    run_perl "$here/walbytes.pl" report "$walres"
+    # shellcheck source=decode.sh
+    source "$here/decode.sh"
+    exit 0
 fi
 
 # Section 10: WAL bytes per record with wal_level replica, then logical.
