@@ -416,6 +416,51 @@ set_short_lock_timeout(void)
 }
 
 /*
+ * Run one step of a pass (a topic's maintenance, or the drops) in a
+ * subtransaction as the catalog owner, with the short lock timeout.
+ * Returns NULL, or the message of the error that rolled it back (in the
+ * caller's memory context), so that the pass logs it and goes on.
+ */
+static char *
+guarded_step(Oid relid, PassReport *rep)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ElCatalogOwner catowner;
+	char	   *failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		set_short_lock_timeout();
+		el_catalog_owner_begin(&catowner);
+		if (OidIsValid(relid))
+			maintain_topic(relid, rep);
+		else
+			drop_trash(rep);
+		el_catalog_owner_end(&catowner);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		failure = pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return failure;
+}
+
+/*
  * One pass over the topics (all, or the one named) in the current
  * transaction; each topic in a subtransaction, so that one whose locks are
  * busy (or that fails) is logged and skipped.  Only topics the current
@@ -424,13 +469,12 @@ set_short_lock_timeout(void)
 static void
 run_pass(const char *only, PassReport *rep)
 {
-	ElCatalogOwner catowner;
 	Oid			user = GetUserId();
 	List	   *topics = NIL;
 	ListCell   *lc;
 	uint64		i;
 	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	char	   *failure;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -456,65 +500,17 @@ run_pass(const char *only, PassReport *rep)
 
 		if (!OidIsValid(relid) || !pg_class_ownercheck(relid, user))
 			continue;
-		BeginInternalSubTransaction(NULL);
-		PG_TRY();
-		{
-			set_short_lock_timeout();
-			el_catalog_owner_begin(&catowner);
-			maintain_topic(relid, rep);
-			el_catalog_owner_end(&catowner);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
+		if ((failure = guarded_step(relid, rep)) != NULL)
 			ereport(rep->log ? LOG : NOTICE,
 					(errmsg("eventlog maintenance of topic \"%s\" skipped, retried at the next pass: %s",
-							t, edata->message)));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
+							t, failure)));
 	}
 
-	if (only == NULL || superuser())
-	{
-		BeginInternalSubTransaction(NULL);
-		PG_TRY();
-		{
-			set_short_lock_timeout();
-			el_catalog_owner_begin(&catowner);
-			drop_trash(rep);
-			el_catalog_owner_end(&catowner);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-			ereport(rep->log ? LOG : NOTICE,
-					(errmsg("eventlog maintenance: dropping removed segments skipped, retried at the next pass: %s",
-							edata->message)));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-	}
+	if ((only == NULL || superuser()) &&
+		(failure = guarded_step(InvalidOid, rep)) != NULL)
+		ereport(rep->log ? LOG : NOTICE,
+				(errmsg("eventlog maintenance: dropping removed segments skipped, retried at the next pass: %s",
+						failure)));
 	SPI_finish();
 }
 
