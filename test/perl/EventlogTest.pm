@@ -11,12 +11,14 @@ package EventlogTest;
 use strict;
 use warnings;
 
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
 use Exporter 'import';
 our @EXPORT =
-  qw(fetch_partition produce_and_record_sql wait_until block_size postmaster_pid);
+  qw(fetch_partition produce_and_record_sql wait_until block_size postmaster_pid
+  savepoint_producer_script start_savepoint_producers);
 
 # Call $cond until it returns true, every 50 ms, for at most timeout_default
 # seconds (the same bound as poll_query_until).  Returns whether it did.
@@ -104,6 +106,57 @@ SELECT i.id, r.partition, r."offset"
                                 key => CASE WHEN i.id % 2 = 0 THEN 'k' || (i.id % $nkeys) END) r;
 \\endif
 };
+}
+
+# A pgbench script of producer transactions into file $file: each runs the
+# pgbench lines $produce (which may use :n records, :how and :pad) once, or
+# three times with a savepoint after the first that is rolled back or
+# released, and then commits (70%) or rolls back (30%).  $after: pgbench
+# lines run after each transaction (a pause, say).
+sub savepoint_producer_script
+{
+	my ($file, $produce, $after) = @_;
+	$after //= '';
+	PostgreSQL::Test::Utils::append_to_file(
+		$file, qq{
+\\set n random(1, 5)
+\\set how random(1, 2)
+\\set pad random(1, 60)
+\\set sp random(1, 100)
+\\set fate random(1, 100)
+BEGIN;
+$produce
+\\if :sp <= 40
+SAVEPOINT s;
+$produce
+\\if :sp <= 20
+ROLLBACK TO SAVEPOINT s;
+\\else
+RELEASE SAVEPOINT s;
+\\endif
+$produce
+\\endif
+\\if :fate <= 30
+ROLLBACK;
+\\else
+COMMIT;
+\\endif
+$after});
+	return $file;
+}
+
+# Start pgbench (producers) with script $file against database postgres of $node: 4
+# clients, 2 threads, $seconds long, its output into the scalars $out and
+# $err refer to.  Returns the IPC::Run harness.
+sub start_savepoint_producers
+{
+	my ($node, $file, $seconds, $out, $err) = @_;
+	return IPC::Run::start(
+		[
+			'pgbench', '-n', '-c', '4', '-j', '2', '-T', $seconds,
+			'-f', $file, '-h', $node->host, '-p', $node->port, 'postgres'
+		],
+		'>', $out, '2>', $err);
 }
 
 1;

@@ -101,39 +101,10 @@ SELECT count(*) FROM generate_series(1, :n) g,
 INSERT INTO committed_ids (id, xid, xact_start)
 SELECT :b * 10 + g, txid_current(), now() FROM generate_series(1, :n) g;
 };
-PostgreSQL::Test::Utils::append_to_file(
-	$script, qq{
-\\set n random(1, 5)
-\\set how random(1, 2)
-\\set pad random(1, 60)
-\\set sp random(1, 100)
-\\set fate random(1, 100)
-BEGIN;
-$produce
-\\if :sp <= 40
-SAVEPOINT s;
-$produce
-\\if :sp <= 20
-ROLLBACK TO SAVEPOINT s;
-\\else
-RELEASE SAVEPOINT s;
-\\endif
-$produce
-\\endif
-\\if :fate <= 30
-ROLLBACK;
-\\else
-COMMIT;
-\\endif
-});
+savepoint_producer_script($script, $produce);
 
 my ($pgb_out, $pgb_err) = ('', '');
-my $pgb = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '4', '-j', '2', '-T', $duration,
-		'-f', $script, '-h', $node->host, '-p', $node->port, 'postgres'
-	],
-	'>', \$pgb_out, '2>', \$pgb_err);
+my $pgb = start_savepoint_producers($node, $script, $duration, \$pgb_out, \$pgb_err);
 sleep(2);
 # the slot is ready (consistent) when this returns
 my $ready = $node->safe_psql('postgres',

@@ -17,6 +17,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 
 my $nparts = 3;
 my $duration = 10;
@@ -89,39 +92,10 @@ SELECT count(*) FROM generate_series(1, :n) g,
                                 key => CASE WHEN g % 2 = 0 THEN 'k' || g END) r;
 \endif
 };
-PostgreSQL::Test::Utils::append_to_file(
-	$script, qq{
-\\set n random(1, 5)
-\\set how random(1, 2)
-\\set pad random(1, 60)
-\\set sp random(1, 100)
-\\set fate random(1, 100)
-BEGIN;
-$produce
-\\if :sp <= 40
-SAVEPOINT s;
-$produce
-\\if :sp <= 20
-ROLLBACK TO SAVEPOINT s;
-\\else
-RELEASE SAVEPOINT s;
-\\endif
-$produce
-\\endif
-\\if :fate <= 30
-ROLLBACK;
-\\else
-COMMIT;
-\\endif
-});
+savepoint_producer_script($script, $produce);
 
 my ($pgb_out, $pgb_err) = ('', '');
-my $pgb = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '4', '-j', '2', '-T', $duration,
-		'-f', $script, '-h', $pub->host, '-p', $pub->port, 'postgres'
-	],
-	'>', \$pgb_out, '2>', \$pgb_err);
+my $pgb = start_savepoint_producers($pub, $script, $duration, \$pgb_out, \$pgb_err);
 sleep(2);
 
 my $connstr = $pub->connstr . ' dbname=postgres';

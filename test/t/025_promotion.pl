@@ -26,6 +26,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 
 my $nparts = 3;
 
@@ -77,38 +80,10 @@ SELECT count(*) FROM generate_series(1, :n) g,
        LATERAL eventlog.produce('t', jsonb_build_object('id', :b * 10 + g), key => 'k' || g) r;
 \endif
 };
-PostgreSQL::Test::Utils::append_to_file(
-	$script, qq{
-\\set n random(1, 5)
-\\set how random(1, 2)
-\\set sp random(1, 100)
-\\set fate random(1, 100)
-BEGIN;
-$produce
-\\if :sp <= 40
-SAVEPOINT s;
-$produce
-\\if :sp <= 20
-ROLLBACK TO SAVEPOINT s;
-\\else
-RELEASE SAVEPOINT s;
-\\endif
-$produce
-\\endif
-\\if :fate <= 30
-ROLLBACK;
-\\else
-COMMIT;
-\\endif
-});
+savepoint_producer_script($script, $produce);
 
 my ($pgb_out, $pgb_err) = ('', '');
-my $pgb = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '4', '-j', '2', '-T', '60',
-		'-f', $script, '-h', $primary->host, '-p', $primary->port, 'postgres'
-	],
-	'>', \$pgb_out, '2>', \$pgb_err);
+my $pgb = start_savepoint_producers($primary, $script, '60', \$pgb_out, \$pgb_err);
 
 # an open transaction whose records reached the standby's WAL
 my $open = $primary->background_psql('postgres', on_error_stop => 0);

@@ -24,6 +24,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 use Time::HiRes qw(usleep);
 
 my $nparts = 3;
@@ -97,32 +100,9 @@ SELECT count(*) FROM generate_series(1, :n) g,
                                 key => CASE WHEN g % 2 = 0 THEN 'k' || g END) r;
 \endif
 };
-PostgreSQL::Test::Utils::append_to_file(
-	$script, qq{
-\\set n random(1, 5)
-\\set how random(1, 2)
-\\set pad random(1, 60)
-\\set sp random(1, 100)
-\\set fate random(1, 100)
-BEGIN;
-$produce
-\\if :sp <= 40
-SAVEPOINT s;
-$produce
-\\if :sp <= 20
-ROLLBACK TO SAVEPOINT s;
-\\else
-RELEASE SAVEPOINT s;
-\\endif
-$produce
-\\endif
-\\if :fate <= 30
-ROLLBACK;
-\\else
-COMMIT;
-\\endif
-\\set sl random(0, 3)
-\\sleep :sl ms
+savepoint_producer_script($script, $produce, q{
+\set sl random(0, 3)
+\sleep :sl ms
 });
 
 my $connstr = $src->connstr . ' dbname=postgres';
@@ -148,12 +128,7 @@ sub follow
 }
 
 my ($pgb_out, $pgb_err) = ('', '');
-my $pgb = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '4', '-j', '2', '-T', $duration,
-		'-f', $script, '-h', $src->host, '-p', $src->port, 'postgres'
-	],
-	'>', \$pgb_out, '2>', \$pgb_err);
+my $pgb = start_savepoint_producers($src, $script, $duration, \$pgb_out, \$pgb_err);
 
 # a forced out-of-offset-order commit on partition 0 of the source
 my $first = $src->background_psql('postgres');
