@@ -587,6 +587,7 @@ BEGIN
           JOIN pg_event_trigger_dropped_objects() o
             ON o.object_type = 'table' AND o.schema_name = 'eventlog_topics'
            AND o.object_name = d.topic
+         ORDER BY d.view_schema, d.view_name
     LOOP
         DELETE FROM eventlog.view_position
          WHERE view_schema = v.view_schema AND view_name = v.view_name;

@@ -516,6 +516,15 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	MemoryContext oldcxt;
 
 	*busy = false;
+
+	/*
+	 * A view's expression that refreshes a view would apply records that
+	 * the outer refresh has read but not yet counted in its positions.
+	 */
+	if (OidIsValid(el_view_applying_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot refresh a materialized view while a view's records are being applied")));
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

@@ -21,6 +21,8 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
+#include "parser/scanner.h"
+#include "common/keywords.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -38,6 +40,38 @@
 #include "eventlog/view.h"
 
 /*
+ * The SQL scanner's view of an expression's parentheses (string literals,
+ * quoted names and comments aside): never more closed than opened, and
+ * no semicolon.  Then the parentheses around it in the view's statements
+ * enclose all of it.
+ */
+static bool
+parens_balanced(const char *expr)
+{
+	core_yy_extra_type extra;
+	core_yyscan_t scanner = scanner_init(expr, &extra, &ScanKeywords, ScanKeywordTokens);
+	core_YYSTYPE val;
+	YYLTYPE		loc;
+	int			depth = 0;
+	int			tok;
+	bool		ok = true;
+
+	while ((tok = core_yylex(&val, &loc, scanner)) != 0)
+	{
+		if (tok == '(' || tok == '[')
+			depth++;
+		else if (tok == ')' || tok == ']')
+			depth--;
+		else if (tok == ';')
+			ok = false;
+		if (depth < 0)
+			ok = false;
+	}
+	scanner_finish(scanner);
+	return ok && depth == 0;
+}
+
+/*
  * Accept only a single expression: the text is pasted into the view's
  * statements, so it must not close a parenthesis and go on with clauses
  * or statements of its own.
@@ -52,8 +86,9 @@ check_expression(const char *what, const char *expr)
 
 	if (expr == NULL)
 		return;
-	raw = raw_parser(psprintf("SELECT (%s)", expr), RAW_PARSE_DEFAULT);
-	ok = list_length(raw) == 1;
+	ok = parens_balanced(expr);
+	raw = ok ? raw_parser(psprintf("SELECT (%s)", expr), RAW_PARSE_DEFAULT) : NIL;
+	ok = ok && list_length(raw) == 1;
 	if (ok)
 	{
 		rs = linitial_node(RawStmt, raw);
@@ -194,8 +229,6 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	char	   *qualname;
 	TupleDesc	recdesc;
 	StringInfoData sql;
-	Oid			types[9] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, REGPROCEDUREOID, JSONBOID};
 	Datum		values[9];
 	char		nulls[9];
 	char	   *sum_type = NULL;
@@ -397,7 +430,6 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	el_catalog_owner_end(&catowner);
 	SPI_unregister_relation(EL_VIEW_BATCH_NAME);
 	SPI_finish();
-	(void) types;
 
 	/* populate it from what the topic holds, as CREATE MATERIALIZED VIEW */
 	CommandCounterIncrement();
