@@ -557,11 +557,22 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("\"%s.%s\" is not an eventlog materialized view", schema, name)));
 	if (!guard_present(relid))
+	{
+		/*
+		 * A restore in progress: not an error for the worker, nor a reason
+		 * for a back-off; it looks again at the next wake-up or tick.
+		 */
+		if (!wait)
+		{
+			SPI_finish();
+			return 0;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table of materialized view \"%s.%s\" has no enabled trigger eventlog_view_guard",
 						schema, name),
 				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
+	}
 	topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
 	if (!OidIsValid(topic_relid))
 		ereport(ERROR,
