@@ -55,6 +55,9 @@
 
 Oid			el_view_applying_relid = InvalidOid;
 
+/* this transaction created a view (see el_view_created) */
+bool		el_view_created_in_xact = false;
+
 /* records read per partition and batch: bounds a batch's memory */
 #define EL_VIEW_PART_BATCH	5000
 /* objsubid of a view's writer lock (an object lock on its pg_class row) */
@@ -312,6 +315,7 @@ apply_reduce(ApplyState *st)
 	int			ret;
 	Datum		sv[2];
 	bool		sn[2];
+	MemoryContext foldcxt;
 
 	if (pg_proc_aclcheck(st->def->reducer, st->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
@@ -319,10 +323,19 @@ apply_reduce(ApplyState *st)
 				 errmsg("permission denied for function %s",
 						format_procedure(st->def->reducer)),
 				 errdetail("The reducer runs as the view's owner, who must have EXECUTE on it.")));
+	foldcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog view fold",
+									ALLOCSET_DEFAULT_SIZES);
 	ret = SPI_execute(st->sql, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	tt = SPI_tuptable;
+
+	/*
+	 * SPI leaves us in its procedure context, which lives as long as the
+	 * whole refresh: the fold's per-record memory goes to a context of
+	 * this batch instead.
+	 */
+	MemoryContextSwitchTo(foldcxt);
 	states = tuplestore_begin_heap(false, false, work_mem);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -395,6 +408,7 @@ apply_reduce(ApplyState *st)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	SPI_unregister_relation(EL_VIEW_STATES_NAME);
 	tuplestore_end(states);
+	MemoryContextDelete(foldcxt);
 }
 
 /*
@@ -760,6 +774,7 @@ typedef struct ElViewWakeSlot
 	Latch	   *latch;			/* the worker's */
 	pg_atomic_uint32 has_views;
 	pg_atomic_uint32 pending;
+	pg_atomic_uint32 created;	/* bumped when a create_view commits */
 } ElViewWakeSlot;
 
 typedef struct ElViewWake
@@ -793,6 +808,7 @@ el_view_shmem_init(void)
 			wake->slots[i].latch = NULL;
 			pg_atomic_init_u32(&wake->slots[i].has_views, 0);
 			pg_atomic_init_u32(&wake->slots[i].pending, 0);
+			pg_atomic_init_u32(&wake->slots[i].created, 0);
 		}
 	}
 }
@@ -829,13 +845,21 @@ el_view_wake(void)
 		SetLatch(latch);
 }
 
+/*
+ * A create_view committed (notify.c's commit callback): from now on
+ * commits must wake the worker.  The counter tells a worker pass that
+ * listed no views from a snapshot taken before this commit not to switch
+ * the wake-ups off.
+ */
 void
-el_view_set_has_views(bool has)
+el_view_created(void)
 {
-	ElViewWakeSlot *slot = my_slot ? my_slot : find_slot(MyDatabaseId);
+	ElViewWakeSlot *slot = find_slot(MyDatabaseId);
 
-	if (slot != NULL)
-		pg_atomic_write_u32(&slot->has_views, has ? 1 : 0);
+	if (slot == NULL)
+		return;
+	pg_atomic_fetch_add_u32(&slot->created, 1);
+	pg_atomic_write_u32(&slot->has_views, 1);
 }
 
 static void
@@ -976,7 +1000,10 @@ el_view_pass(void)
 	List	   *items = NIL;
 	ListCell   *lc;
 	long		next = -1;
+	uint32		created = 0;
 
+	if (my_slot != NULL)
+		created = pg_atomic_read_u32(&my_slot->created);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -1008,7 +1035,13 @@ el_view_pass(void)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	el_view_set_has_views(items != NIL);
+	if (my_slot != NULL)
+	{
+		if (items != NIL)
+			pg_atomic_write_u32(&my_slot->has_views, 1);
+		else if (pg_atomic_read_u32(&my_slot->created) == created)
+			pg_atomic_write_u32(&my_slot->has_views, 0);
+	}
 
 	foreach(lc, items)
 	{
