@@ -271,6 +271,7 @@ static void
 register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts, int64 n)
 {
 	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	MemoryContext old;
 	int			ret;
 
 	enr->md.name = pstrdup(name);
@@ -279,7 +280,14 @@ register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts, int64
 	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
 	enr->md.enrtuples = n;
 	enr->reldata = ts;
+
+	/*
+	 * SPI allocates its query environment (once) and the list of relations
+	 * in the current context, here a batch's: they must outlive the batch.
+	 */
+	old = MemoryContextSwitchTo(CurTransactionContext);
 	ret = SPI_register_relation(enr);
+	MemoryContextSwitchTo(old);
 	if (ret != SPI_OK_REL_REGISTER)
 		elog(ERROR, "SPI_register_relation failed: %s", SPI_result_code_string(ret));
 }
@@ -554,7 +562,14 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	}
 	else
 		LockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID, ExclusiveLock);
-	LockRelationOid(relid, RowExclusiveLock);
+	/* the worker never queues behind a lock on the table (CREATE INDEX, say) */
+	if (wait)
+		LockRelationOid(relid, RowExclusiveLock);
+	else if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+	{
+		*busy = true;
+		return 0;
+	}
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
