@@ -524,7 +524,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	ElTopic    *topic;
 	HeapTuple	tup;
 	int64	   *pos;
-	int64	   *orig;
 	int64	   *skipped;
 	bool	   *more;
 	int			nparts;
@@ -639,7 +638,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 
 	nparts = topic->nparts;
 	pos = palloc0(sizeof(int64) * nparts);
-	orig = palloc0(sizeof(int64) * nparts);
 	skipped = palloc0(sizeof(int64) * nparts);
 	more = palloc0(sizeof(bool) * nparts);
 	for (p = 0; p < nparts; p++)
@@ -710,7 +708,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			pos[p] = start;
 			changed = true;
 		}
-		orig[p] = pos[p];
 		more[p] = true;
 	}
 
