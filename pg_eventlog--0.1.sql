@@ -616,7 +616,8 @@ CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
     EXECUTE FUNCTION eventlog.on_view_sql_drop();
 
 -- ALTER TABLE on a view's table may not disable its guard, nor rename the
--- table or move it to another schema (the view is known by its name).
+-- table or move it to another schema, nor ALTER SCHEMA rename its schema
+-- (the view is known by its name).
 CREATE FUNCTION eventlog.on_view_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -635,8 +636,14 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop the view with eventlog.drop_view() and create it again.';
     END IF;
+    IF EXISTS (SELECT 1 FROM eventlog.view_def d
+                WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = d.view_schema)) THEN
+        RAISE EXCEPTION 'cannot rename a schema that holds eventlog materialized views'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop its views with eventlog.drop_view() first.';
+    END IF;
 END
 $$;
 CREATE EVENT TRIGGER eventlog_view_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION eventlog.on_view_ddl_end();

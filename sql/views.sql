@@ -139,6 +139,9 @@ ALTER TABLE totals DISABLE TRIGGER eventlog_view_guard;
 ALTER TABLE totals DISABLE TRIGGER ALL;
 ALTER TABLE totals RENAME TO totals2;
 ALTER TABLE totals SET SCHEMA vw_other;
+RESET ROLE;
+ALTER SCHEMA vw_app RENAME TO vw_app2;
+SET ROLE regress_vw_alice;
 -- but indexes and grants work as on any table
 CREATE INDEX ON totals (value);
 SELECT count(*) FROM totals WHERE value > 100;
