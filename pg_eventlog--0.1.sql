@@ -636,7 +636,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop the view with eventlog.drop_view() and create it again.';
     END IF;
-    IF EXISTS (SELECT 1 FROM eventlog.view_def d
+    IF TG_TAG = 'ALTER SCHEMA' AND EXISTS (SELECT 1 FROM eventlog.view_def d
                 WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = d.view_schema)) THEN
         RAISE EXCEPTION 'cannot rename a schema that holds eventlog materialized views'
             USING ERRCODE = 'object_not_in_prerequisite_state',
