@@ -601,7 +601,27 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 						schema, name),
 				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
 	}
-	topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
+	if (wait)
+		topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
+	else
+	{
+		/*
+		 * drop_topic holds the topic and then detaches this view, which
+		 * needs its table: the worker, holding the table, must not wait
+		 * for the topic (a deadlock).
+		 */
+		topic_relid = el_topic_relid(def.topic, true);
+		if (OidIsValid(topic_relid) &&
+			!ConditionalLockRelationOid(topic_relid, AccessShareLock))
+		{
+			SPI_finish();
+			*busy = true;
+			return 0;
+		}
+		if (OidIsValid(topic_relid) &&
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic_relid)))
+			topic_relid = InvalidOid;
+	}
 	if (!OidIsValid(topic_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
