@@ -16,6 +16,7 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/notify.h"
+#include "eventlog/view.h"
 
 #define EL_NOTIFY_SLOTS 256
 
@@ -162,12 +163,19 @@ notify_xact_callback(XactEvent event, void *arg)
 			 * now read the committed records behind them, so wake it.
 			 */
 			wake_produced_topics();
+			/* and the maintenance worker, if the database has views */
+			if (event == XACT_EVENT_COMMIT && el_view_created_in_xact)
+				el_view_created();
+			el_view_created_in_xact = false;
+			if (produced_topics != NIL)
+				el_view_wake();
 			produced_topics = NIL;
 			break;
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			produced_topics = NIL;
+			el_view_created_in_xact = false;
 			break;
 		default:
 			break;
