@@ -468,3 +468,165 @@ SELECT pubname, schemaname, tablename, attnames, rowfilter
   FROM pg_catalog.pg_publication_tables
  WHERE schemaname <> 'eventlog_segments';
 GRANT SELECT ON eventlog.publication_tables TO PUBLIC;
+
+-- Materialized views (src/consume/viewdef.c, viewapply.c).  A view is a
+-- table in a schema of the user's, named here by schema and name (not by
+-- oid, so that pg_dump/pg_restore keep table, definition and positions
+-- together); one position per partition, written in the transaction that
+-- changes the table's rows.
+CREATE TABLE eventlog.view_def (
+    view_schema   name NOT NULL,
+    view_name     name NOT NULL,
+    topic         text NOT NULL,
+    kind          text NOT NULL
+                  CHECK (kind IN ('latest', 'count', 'sum', 'min', 'max', 'avg', 'reduce')),
+    expr          text,
+    group_by      text,
+    filter        text,
+    reducer       regprocedure,
+    initial       jsonb,
+    value_type    text,            -- aggregates: the type of the value column
+    search_path   text NOT NULL,   -- expressions resolve names as at create_view
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    last_error    text,
+    last_error_at timestamptz,
+    error_count   int NOT NULL DEFAULT 0,
+    retry_at      timestamptz,     -- back-off of the worker after an error
+    PRIMARY KEY (view_schema, view_name)
+);
+
+CREATE TABLE eventlog.view_position (
+    view_schema name NOT NULL,
+    view_name   name NOT NULL,
+    "partition" int NOT NULL,
+    next_offset bigint NOT NULL CHECK (next_offset >= 0),
+    skipped     bigint NOT NULL DEFAULT 0,  -- offsets lost below the log start
+    PRIMARY KEY (view_schema, view_name, "partition")
+);
+
+REVOKE ALL ON eventlog.view_def, eventlog.view_position FROM PUBLIC;
+GRANT SELECT ON eventlog.view_def, eventlog.view_position TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('eventlog.view_def', '');
+SELECT pg_catalog.pg_extension_config_dump('eventlog.view_position', '');
+
+CREATE FUNCTION eventlog.create_view(
+    view_name text,
+    topic text,
+    kind text DEFAULT 'latest',
+    expr text DEFAULT NULL,
+    group_by text DEFAULT NULL,
+    filter text DEFAULT NULL,
+    reducer regprocedure DEFAULT NULL,
+    initial jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_create_view' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.refresh_view(view_name text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'eventlog_refresh_view' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.rebuild_view(view_name text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'eventlog_rebuild_view' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION eventlog.drop_view(view_name text) RETURNS void
+AS 'MODULE_PATHNAME', 'eventlog_drop_view' LANGUAGE C VOLATILE;
+
+-- The statement trigger eventlog_view_guard of every view's table.
+CREATE FUNCTION eventlog.view_guard() RETURNS trigger
+AS 'MODULE_PATHNAME', 'eventlog_view_guard' LANGUAGE C;
+
+-- One row per view and partition.  view_name is the table as regclass
+-- prints it (qualified when its schema is not on search_path).
+CREATE VIEW eventlog.views AS
+SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
+       d.topic, d.kind,
+       CASE d.kind
+         WHEN 'latest' THEN 'latest'
+         WHEN 'reduce' THEN format('reduce(%s, initial %s)', d.reducer, coalesce(d.initial::text, 'NULL'))
+         ELSE format('%s(%s)', d.kind, coalesce(d.expr, '*'))
+       END || coalesce(' GROUP BY ' || d.group_by, '') || coalesce(' WHERE ' || d.filter, '')
+         AS definition,
+       p."partition", p.next_offset AS "position", s.log_end_offset,
+       greatest(s.log_end_offset - p.next_offset, 0) AS lag,
+       p.skipped, d.last_error, d.last_error_at, d.error_count, d.retry_at,
+       d.view_schema, d.view_name AS table_name, to_regclass(q.name) AS relation,
+       d.created_at
+  FROM eventlog.view_def d
+ CROSS JOIN LATERAL (SELECT format('%I.%I', d.view_schema, d.view_name) AS name) q
+  LEFT JOIN eventlog.view_position p
+         ON p.view_schema = d.view_schema AND p.view_name = d.view_name
+  LEFT JOIN LATERAL eventlog.partition_stats(d.topic) s ON s."partition" = p."partition";
+GRANT SELECT ON eventlog.views TO PUBLIC;
+
+-- A view's table dropped: the view goes with it.  Its guard trigger
+-- dropped alone: refused.  Its topic dropped: the view is detached (its
+-- table stays, as an ordinary table without the guard).
+CREATE FUNCTION eventlog.on_view_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v record;
+BEGIN
+    DELETE FROM eventlog.view_position p
+     USING pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'table' AND p.view_schema = o.schema_name
+       AND p.view_name = o.object_name;
+    DELETE FROM eventlog.view_def d
+     USING pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'table' AND d.view_schema = o.schema_name
+       AND d.view_name = o.object_name;
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() o
+                 JOIN eventlog.view_def d
+                   ON o.object_type = 'trigger'
+                  AND o.object_identity = format('eventlog_view_guard on %I.%I',
+                                                 d.view_schema, d.view_name)) THEN
+        RAISE EXCEPTION 'cannot drop trigger eventlog_view_guard of an eventlog materialized view'
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop the view with eventlog.drop_view().';
+    END IF;
+    FOR v IN
+        SELECT d.view_schema, d.view_name, d.topic FROM eventlog.view_def d
+          JOIN pg_event_trigger_dropped_objects() o
+            ON o.object_type = 'table' AND o.schema_name = 'eventlog_topics'
+           AND o.object_name = d.topic
+         ORDER BY d.view_schema, d.view_name
+    LOOP
+        DELETE FROM eventlog.view_position
+         WHERE view_schema = v.view_schema AND view_name = v.view_name;
+        DELETE FROM eventlog.view_def
+         WHERE view_schema = v.view_schema AND view_name = v.view_name;
+        IF to_regclass(format('%I.%I', v.view_schema, v.view_name)) IS NOT NULL THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS eventlog_view_guard ON %I.%I',
+                           v.view_schema, v.view_name);
+        END IF;
+        RAISE NOTICE 'materialized view %.% of topic "%" is detached: its table stays as an ordinary table',
+            quote_ident(v.view_schema), quote_ident(v.view_name), v.topic;
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
+    EXECUTE FUNCTION eventlog.on_view_sql_drop();
+
+-- ALTER TABLE on a view's table may not disable its guard, nor rename the
+-- table or move it to another schema (the view is known by its name).
+CREATE FUNCTION eventlog.on_view_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+                 JOIN pg_trigger t ON t.tgrelid = c.objid
+                  AND t.tgname = 'eventlog_view_guard'
+                  AND t.tgfoid = 'eventlog.view_guard()'::regprocedure
+                WHERE c.classid = 'pg_class'::regclass
+                  AND (t.tgenabled NOT IN ('O', 'A')
+                       OR NOT EXISTS (SELECT 1 FROM eventlog.view_def d
+                                        JOIN pg_class r ON r.relname = d.view_name
+                                        JOIN pg_namespace n ON n.oid = r.relnamespace
+                                                           AND n.nspname = d.view_schema
+                                       WHERE r.oid = c.objid))) THEN
+        RAISE EXCEPTION 'cannot disable the guard trigger, rename or move the table of an eventlog materialized view'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop the view with eventlog.drop_view() and create it again.';
+    END IF;
+END
+$$;
+CREATE EVENT TRIGGER eventlog_view_ddl_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION eventlog.on_view_ddl_end();

@@ -24,6 +24,7 @@
 #include "eventlog/stats.h"
 #include "eventlog/produce.h"
 #include "eventlog/topic.h"
+#include "eventlog/view.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,6 +41,7 @@ el_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(el_notify_shmem_size());
+	RequestAddinShmemSpace(el_view_shmem_size());
 	el_group_shmem_request();
 	el_stats_shmem_request();
 	el_quota_shmem_request();
@@ -52,6 +54,7 @@ el_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	el_notify_shmem_init();
+	el_view_shmem_init();
 	el_group_shmem_init();
 	el_stats_shmem_init();
 	el_quota_shmem_init();

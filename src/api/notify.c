@@ -16,6 +16,7 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/notify.h"
+#include "eventlog/view.h"
 
 #define EL_NOTIFY_SLOTS 256
 
@@ -162,6 +163,9 @@ notify_xact_callback(XactEvent event, void *arg)
 			 * now read the committed records behind them, so wake it.
 			 */
 			wake_produced_topics();
+			/* and the maintenance worker, if the database has views */
+			if (produced_topics != NIL)
+				el_view_wake();
 			produced_topics = NIL;
 			break;
 		case XACT_EVENT_PARALLEL_ABORT:

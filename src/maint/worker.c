@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "eventlog/maint.h"
+#include "eventlog/view.h"
 
 bool		el_maintenance_enabled = true;
 int			el_maintenance_interval = 1000;
@@ -184,14 +185,21 @@ void
 el_db_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
+	TimestampTz next_maint = 0;
+	TimestampTz views_due = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* producers' commits in this database set our latch (view.h) */
+	el_view_worker_attach();
 
 	for (;;)
 	{
+		TimestampTz now;
+		long		timeout;
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -201,24 +209,53 @@ el_db_worker_main(Datum arg)
 		if (!el_maintenance_enabled)
 			proc_exit(0);
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (!OidIsValid(get_extension_oid("pg_eventlog", true)))
+		now = GetCurrentTimestamp();
+		if (now >= next_maint)
 		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			if (!OidIsValid(get_extension_oid("pg_eventlog", true)))
+			{
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				proc_exit(0);
+			}
+			pgstat_report_activity(STATE_RUNNING, "eventlog maintenance pass");
+			(void) el_maintenance_pass();
 			PopActiveSnapshot();
 			CommitTransactionCommand();
-			proc_exit(0);
+			pgstat_report_stat(false);
+			pgstat_report_activity(STATE_IDLE, NULL);
+			next_maint = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 el_maintenance_interval);
+			views_due = 0;		/* a tick also looks at every view */
 		}
-		pgstat_report_activity(STATE_RUNNING, "eventlog maintenance pass");
-		(void) el_maintenance_pass();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_stat(false);
-		pgstat_report_activity(STATE_IDLE, NULL);
 
+		/*
+		 * Materialized views: at once after a commit on a topic of this
+		 * database, at a tick, or when a view's back-off or a busy view
+		 * asked to be looked at again.
+		 */
+		if (el_view_take_wakeup() || (views_due != 0 && GetCurrentTimestamp() >= views_due) ||
+			views_due == 0)
+		{
+			long		again;
+
+			pgstat_report_activity(STATE_RUNNING, "eventlog view maintenance");
+			again = el_view_pass();
+			pgstat_report_stat(false);
+			pgstat_report_activity(STATE_IDLE, NULL);
+			views_due = again < 0 ? DT_NOEND :
+				TimestampTzPlusMilliseconds(GetCurrentTimestamp(), again);
+		}
+
+		now = GetCurrentTimestamp();
+		timeout = TimestampDifferenceMilliseconds(now, next_maint);
+		if (views_due != DT_NOEND)
+			timeout = Min(timeout, TimestampDifferenceMilliseconds(now, views_due));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 el_maintenance_interval, PG_WAIT_EXTENSION);
+						 Max(timeout, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

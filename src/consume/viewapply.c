@@ -1,0 +1,1036 @@
+/*
+ * viewapply.c
+ *		Keeping materialized views current: reading a topic from a view's
+ *		positions and applying the records to its table in set-based
+ *		batches, and the database worker's pass over all views.
+ *
+ * A batch is read with fetch's reader (el_read_partition), so it never
+ * passes a partition's stable offset: a record whose transaction commits
+ * later than records behind it is read by a later batch, never skipped.
+ * The batch becomes an ephemeral named relation (as a trigger's transition
+ * table) that one INSERT ... ON CONFLICT statement merges into the table;
+ * the positions are written in the same transaction.  An object lock per
+ * view (taken conditionally by the worker) keeps one writer at a time.
+ *
+ * User expressions, filters and reducers run as the view's owner, in a
+ * security-restricted operation with the search_path of create_view, as
+ * REFRESH MATERIALIZED VIEW runs a view's query.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/acl.h"
+#include "utils/inval.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/queryenvironment.h"
+#include "utils/regproc.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+#include "utils/tuplestore.h"
+
+#include "eventlog/eventlog.h"
+#include "eventlog/fetch.h"
+#include "eventlog/topic.h"
+#include "eventlog/view.h"
+
+Oid			el_view_applying_relid = InvalidOid;
+
+/* records read per partition and batch: bounds a batch's memory */
+#define EL_VIEW_PART_BATCH	5000
+/* objsubid of a view's writer lock (an object lock on its pg_class row) */
+#define EL_VIEW_LOCK_SUBID	0x454c
+
+static const char *const kind_names[] = {
+	"latest", "count", "sum", "min", "max", "avg", "reduce"
+};
+
+ElViewKind
+el_view_kind(const char *kind)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(kind_names); i++)
+		if (strcmp(kind, kind_names[i]) == 0)
+			return (ElViewKind) i;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown view kind \"%s\"", kind),
+			 errhint("The kinds are latest, count, sum, min, max, avg and reduce.")));
+	return EL_VIEW_LATEST;		/* keep compiler quiet */
+}
+
+const char *
+el_view_kind_name(ElViewKind kind)
+{
+	return kind_names[kind];
+}
+
+/*
+ * The rows of one batch that a view takes into account, with its group
+ * (eventlog_g) and, for aggregates, the aggregated value (eventlog_x).
+ * User expressions are evaluated here, with only the batch in scope.
+ */
+static void
+append_source(StringInfo sql, ElViewDef *def, bool all_columns)
+{
+	appendStringInfo(sql, "(SELECT (%s)::pg_catalog.text AS eventlog_g",
+					 def->group_by ? def->group_by : "key");
+	if (def->expr)
+		appendStringInfo(sql, ", (%s) AS eventlog_x", def->expr);
+	if (all_columns)
+		appendStringInfoString(sql, ", \"partition\", \"offset\", ts, key, value, headers");
+	appendStringInfo(sql, " FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS TRUE) s",
+					 def->filter ? def->filter : "true");
+}
+
+/*
+ * The statement that merges a batch into the view's table (for reduce:
+ * the query whose rows the reducer folds; see apply_reduce).
+ */
+char *
+el_view_apply_sql(ElViewDef *def, const char *v)
+{
+	StringInfoData sql;
+	const char *agg = NULL;
+
+	initStringInfo(&sql);
+	switch (def->kind)
+	{
+		case EL_VIEW_LATEST:
+
+			/*
+			 * The batch's last record of each key wins; a tombstone deletes.
+			 * The DELETE and the INSERT touch different keys.
+			 */
+			appendStringInfo(&sql,
+							 "WITH b AS (SELECT DISTINCT ON (key) key, value, \"partition\", \"offset\", ts"
+							 " FROM " EL_VIEW_BATCH_NAME
+							 " WHERE key IS NOT NULL AND (%s) IS TRUE"
+							 " ORDER BY key, \"offset\" DESC, \"partition\" DESC),"
+							 " d AS (DELETE FROM %s v USING b WHERE b.value IS NULL AND v.key = b.key)"
+							 " INSERT INTO %s AS v (key, value, \"partition\", \"offset\", ts)"
+							 " SELECT key, value, \"partition\", \"offset\", ts FROM b WHERE value IS NOT NULL"
+							 " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+							 " \"partition\" = excluded.\"partition\", \"offset\" = excluded.\"offset\","
+							 " ts = excluded.ts",
+							 def->filter ? def->filter : "true", v, v);
+			break;
+		case EL_VIEW_COUNT:
+			agg = def->expr ? "pg_catalog.count(eventlog_x)" : "pg_catalog.count(*)";
+			appendStringInfo(&sql, "INSERT INTO %s AS v (key, value) SELECT eventlog_g, %s FROM ",
+							 v, agg);
+			append_source(&sql, def, false);
+			appendStringInfoString(&sql, " WHERE eventlog_g IS NOT NULL GROUP BY eventlog_g"
+								   " ON CONFLICT (key) DO UPDATE SET value = v.value + excluded.value");
+			break;
+		case EL_VIEW_SUM:
+			appendStringInfo(&sql, "INSERT INTO %s AS v (key, value) SELECT eventlog_g, pg_catalog.sum(eventlog_x) FROM ", v);
+			append_source(&sql, def, false);
+			appendStringInfoString(&sql, " WHERE eventlog_g IS NOT NULL GROUP BY eventlog_g"
+								   " ON CONFLICT (key) DO UPDATE SET value = CASE"
+								   " WHEN v.value IS NULL THEN excluded.value"
+								   " WHEN excluded.value IS NULL THEN v.value"
+								   " ELSE v.value + excluded.value END");
+			break;
+		case EL_VIEW_MIN:
+		case EL_VIEW_MAX:
+			appendStringInfo(&sql, "INSERT INTO %s AS v (key, value) SELECT eventlog_g, pg_catalog.%s(eventlog_x) FROM ",
+							 v, def->kind == EL_VIEW_MIN ? "min" : "max");
+			append_source(&sql, def, false);
+			/* LEAST and GREATEST ignore NULLs, as min and max do */
+			appendStringInfo(&sql, " WHERE eventlog_g IS NOT NULL GROUP BY eventlog_g"
+							 " ON CONFLICT (key) DO UPDATE SET value = %s(v.value, excluded.value)",
+							 def->kind == EL_VIEW_MIN ? "LEAST" : "GREATEST");
+			break;
+		case EL_VIEW_AVG:
+			{
+				const char *s = "CASE WHEN v.sum IS NULL THEN excluded.sum"
+					" WHEN excluded.sum IS NULL THEN v.sum ELSE v.sum + excluded.sum END";
+				const char *c = "(v.count + excluded.count)";
+
+				/*
+				 * avg's own final functions divide the sum by the count: the
+				 * same division on the merged sum and count gives the same
+				 * value (floating point sums aside, see the README).
+				 */
+				appendStringInfo(&sql, "INSERT INTO %s AS v (key, value, sum, count)"
+								 " SELECT eventlog_g, pg_catalog.avg(eventlog_x), pg_catalog.sum(eventlog_x),"
+								 " pg_catalog.count(eventlog_x) FROM ", v);
+				append_source(&sql, def, false);
+				appendStringInfo(&sql, " WHERE eventlog_g IS NOT NULL GROUP BY eventlog_g"
+								 " ON CONFLICT (key) DO UPDATE SET sum = %s, count = %s, value = ",
+								 s, c);
+				if (strcmp(def->value_type, "interval") == 0)
+					appendStringInfo(&sql, "(%s) / NULLIF(%s, 0::pg_catalog.int8)::float8", s, c);
+				else
+					appendStringInfo(&sql, "(%s)::%s / NULLIF(%s, 0::pg_catalog.int8)::%s",
+									 s, def->value_type, c, def->value_type);
+				break;
+			}
+		case EL_VIEW_REDUCE:
+			appendStringInfoString(&sql, "SELECT s.eventlog_g, v.state, v.key IS NOT NULL,"
+								   " s.\"partition\", s.\"offset\", s.ts, s.key, s.value, s.headers FROM ");
+			append_source(&sql, def, true);
+			appendStringInfo(&sql, " LEFT JOIN %s v ON v.key = s.eventlog_g"
+							 " WHERE s.eventlog_g IS NOT NULL"
+							 " ORDER BY s.eventlog_g, s.\"offset\", s.\"partition\"", v);
+			break;
+	}
+	return sql.data;
+}
+
+/* Run a statement of the catalog owner; returns SPI_processed. */
+static uint64
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls, int expected)
+{
+	ElCatalogOwner catowner;
+	int			ret;
+
+	el_catalog_owner_begin(&catowner);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	el_catalog_owner_end(&catowner);
+	if (ret != expected)
+		elog(ERROR, "SPI_execute failed for \"%s\": %s", sql, SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+static char *
+getstr(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *s = SPI_getvalue(tup, desc, col);
+
+	return s;
+}
+
+/*
+ * Read a view's definition (inside SPI); false if there is none.
+ */
+bool
+el_view_load_def(const char *schema, const char *name, ElViewDef *def)
+{
+	Oid			types[2] = {NAMEOID, NAMEOID};
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+	if (catalog_exec("SELECT topic, kind, expr, group_by, filter, reducer::oid, initial,"
+					 " value_type, search_path, last_error IS NOT NULL"
+					 " FROM eventlog.view_def WHERE view_schema = $1 AND view_name = $2",
+					 2, types, values, NULL, SPI_OK_SELECT) == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	memset(def, 0, sizeof(*def));
+	def->schema = pstrdup(schema);
+	def->name = pstrdup(name);
+	def->topic = getstr(tup, desc, 1);
+	def->kind = el_view_kind(getstr(tup, desc, 2));
+	def->expr = getstr(tup, desc, 3);
+	def->group_by = getstr(tup, desc, 4);
+	def->filter = getstr(tup, desc, 5);
+	def->reducer = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+	if (isnull)
+		def->reducer = InvalidOid;
+	def->initial = SPI_getbinval(tup, desc, 7, &def->initial_null);
+	if (!def->initial_null)
+		def->initial = PointerGetDatum(PG_DETOAST_DATUM_COPY(def->initial));
+	def->value_type = getstr(tup, desc, 8);
+	def->search_path = getstr(tup, desc, 9);
+	def->has_error = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+	return true;
+}
+
+static void
+register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts, int64 n)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	int			ret;
+
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = n;
+	enr->reldata = ts;
+	ret = SPI_register_relation(enr);
+	if (ret != SPI_OK_REL_REGISTER)
+		elog(ERROR, "SPI_register_relation failed: %s", SPI_result_code_string(ret));
+}
+
+typedef struct ApplyState
+{
+	ElViewDef  *def;
+	Oid			relid;
+	Oid			owner;
+	char	   *qualname;
+	char	   *sql;			/* el_view_apply_sql() */
+	char	   *states_sql;		/* reduce: writes the folded states */
+	TupleDesc	recdesc;		/* the topic's row type */
+	TupleDesc	statedesc;		/* reduce: (key text, state jsonb) */
+	FmgrInfo	reducer;
+} ApplyState;
+
+/*
+ * Fold the batch's records into each group's state, in offset order, and
+ * write the states with one statement.  A NULL state deletes the group's
+ * row; its next record starts again from the initial state.
+ */
+static void
+apply_reduce(ApplyState *st)
+{
+	SPITupleTable *tt;
+	Tuplestorestate *states;
+	char	   *cur = NULL;
+	Datum		state = (Datum) 0;
+	bool		state_null = true;
+	int64		ngroups = 0;
+	uint64		i;
+	int			ret;
+	Datum		sv[2];
+	bool		sn[2];
+
+	if (pg_proc_aclcheck(st->def->reducer, st->owner, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s",
+						format_procedure(st->def->reducer)),
+				 errdetail("The reducer runs as the view's owner, who must have EXECUTE on it.")));
+	ret = SPI_execute(st->sql, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	tt = SPI_tuptable;
+	states = tuplestore_begin_heap(false, false, work_mem);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = tt->vals[i];
+		Datum		rv[6];
+		bool		rn[6];
+		HeapTuple	rec;
+		bool		isnull;
+		char	   *g = TextDatumGetCString(SPI_getbinval(tup, tt->tupdesc, 1, &isnull));
+		int			c;
+		LOCAL_FCINFO(fcinfo, 2);
+
+		if (cur == NULL || strcmp(cur, g) != 0)
+		{
+			if (cur != NULL)
+			{
+				sv[0] = CStringGetTextDatum(cur);
+				sn[0] = false;
+				sv[1] = state;
+				sn[1] = state_null;
+				tuplestore_putvalues(states, st->statedesc, sv, sn);
+				ngroups++;
+			}
+			cur = g;
+			if (DatumGetBool(SPI_getbinval(tup, tt->tupdesc, 3, &isnull)))
+				state = SPI_getbinval(tup, tt->tupdesc, 2, &state_null);
+			else
+			{
+				state = st->def->initial;
+				state_null = st->def->initial_null;
+			}
+		}
+		else if (state_null)
+		{
+			state = st->def->initial;
+			state_null = st->def->initial_null;
+		}
+		for (c = 0; c < 6; c++)
+			rv[c] = SPI_getbinval(tup, tt->tupdesc, 4 + c, &rn[c]);
+		rec = heap_form_tuple(st->recdesc, rv, rn);
+
+		InitFunctionCallInfoData(*fcinfo, &st->reducer, 2, InvalidOid, NULL, NULL);
+		fcinfo->args[0].value = state;
+		fcinfo->args[0].isnull = state_null;
+		fcinfo->args[1].value = heap_copy_tuple_as_datum(rec, st->recdesc);
+		fcinfo->args[1].isnull = false;
+		if (st->reducer.fn_strict && state_null)
+			state_null = true;
+		else
+		{
+			state = FunctionCallInvoke(fcinfo);
+			state_null = fcinfo->isnull;
+			if (!state_null)
+				state = PointerGetDatum(PG_DETOAST_DATUM_COPY(state));
+		}
+	}
+	if (cur != NULL)
+	{
+		sv[0] = CStringGetTextDatum(cur);
+		sn[0] = false;
+		sv[1] = state;
+		sn[1] = state_null;
+		tuplestore_putvalues(states, st->statedesc, sv, sn);
+		ngroups++;
+	}
+	SPI_freetuptable(tt);
+	register_tuplestore(EL_VIEW_STATES_NAME, st->statedesc, states, ngroups);
+	ret = SPI_execute(st->states_sql, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	SPI_unregister_relation(EL_VIEW_STATES_NAME);
+	tuplestore_end(states);
+}
+
+/*
+ * Apply one batch as the view's owner.
+ */
+static void
+apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			level;
+
+	register_tuplestore(EL_VIEW_BATCH_NAME, st->recdesc, batch, n);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(st->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	level = NewGUCNestLevel();
+	(void) set_config_option("search_path", st->def->search_path, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	el_view_applying_relid = st->relid;
+	PG_TRY();
+	{
+		if (st->def->kind == EL_VIEW_REDUCE)
+			apply_reduce(st);
+		else
+		{
+			int			ret = SPI_execute(st->sql, false, 0);
+
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+		}
+	}
+	PG_FINALLY();
+	{
+		el_view_applying_relid = InvalidOid;
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, level);
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_unregister_relation(EL_VIEW_BATCH_NAME);
+}
+
+static void
+write_positions(ElViewDef *def, int nparts, int64 *pos, int64 *skipped)
+{
+	Oid			types[5] = {NAMEOID, NAMEOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[5];
+	Datum	   *parts = palloc(sizeof(Datum) * nparts);
+	Datum	   *pd = palloc(sizeof(Datum) * nparts);
+	Datum	   *sd = palloc(sizeof(Datum) * nparts);
+	int			p;
+
+	for (p = 0; p < nparts; p++)
+	{
+		parts[p] = Int32GetDatum(p);
+		pd[p] = Int64GetDatum(pos[p]);
+		sd[p] = Int64GetDatum(skipped[p]);
+	}
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(def->schema));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(def->name));
+	values[2] = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(pd, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = PointerGetDatum(construct_array(sd, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	(void) catalog_exec("INSERT INTO eventlog.view_position AS p"
+						" (view_schema, view_name, \"partition\", next_offset, skipped)"
+						" SELECT $1, $2, u.p, u.o, u.s FROM unnest($3, $4, $5) AS u(p, o, s)"
+						" ON CONFLICT (view_schema, view_name, \"partition\") DO UPDATE"
+						" SET next_offset = excluded.next_offset, skipped = excluded.skipped",
+						5, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * Is the view's guard trigger there and enabled?  Its table is written only
+ * with it: a pg_restore creates it after the table's rows and positions
+ * are loaded, so nothing is applied to a half-restored view.
+ */
+static bool
+guard_present(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	return catalog_exec("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1"
+						" AND tgname = 'eventlog_view_guard' AND tgenabled IN ('O', 'A')"
+						" AND tgfoid = 'eventlog.view_guard()'::pg_catalog.regprocedure",
+						1, types, values, NULL, SPI_OK_SELECT) > 0;
+}
+
+/*
+ * Catch a view up with what its topic holds now (or, for rebuild, empty it
+ * and start again from each partition's log start).  Inside a transaction;
+ * connects to SPI itself.  With wait false, returns 0 and sets *busy when
+ * another session is writing the view.  max_batches (0: no limit) bounds
+ * the work of one call.  Returns the number of records read.
+ */
+int64
+el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
+				int max_batches, bool *busy)
+{
+	ElViewDef	def;
+	ApplyState	st;
+	Oid			nsp = get_namespace_oid(schema, true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	Oid			topic_relid;
+	ElTopic    *topic;
+	HeapTuple	tup;
+	int64	   *pos;
+	int64	   *orig;
+	int64	   *skipped;
+	bool	   *more;
+	int			nparts;
+	int			p;
+	int			batches = 0;
+	int64		total = 0;
+	bool		changed = rebuild;
+	Snapshot	snap;
+	int64		save_budget;
+	MemoryContext batchcxt;
+	MemoryContext oldcxt;
+
+	*busy = false;
+
+	/*
+	 * A view's expression that refreshes a view would apply records that
+	 * the outer refresh has read but not yet counted in its positions.
+	 */
+	if (OidIsValid(el_view_applying_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot refresh a materialized view while a view's records are being applied")));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table of materialized view \"%s.%s\" does not exist", schema, name)));
+	if (!wait)
+	{
+		if (!ConditionalLockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID,
+										   ExclusiveLock))
+		{
+			*busy = true;
+			return 0;
+		}
+	}
+	else
+		LockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID, ExclusiveLock);
+	LockRelationOid(relid, RowExclusiveLock);
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table of materialized view \"%s.%s\" does not exist", schema, name)));
+	st.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* read after the lock, with a new snapshot: the last writer's positions */
+	if (!el_view_load_def(schema, name, &def))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("\"%s.%s\" is not an eventlog materialized view", schema, name)));
+	if (!guard_present(relid))
+	{
+		/*
+		 * A restore in progress: not an error for the worker, nor a reason
+		 * for a back-off; it looks again at the next wake-up or tick.
+		 */
+		if (!wait)
+		{
+			SPI_finish();
+			return 0;
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table of materialized view \"%s.%s\" has no enabled trigger eventlog_view_guard",
+						schema, name),
+				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
+	}
+	topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
+	if (!OidIsValid(topic_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" of materialized view \"%s.%s\" does not exist",
+						def.topic, schema, name)));
+	AcceptInvalidationMessages();
+	topic = el_topic_get(topic_relid, false);
+	/* the owner may have lost the right to read the topic since */
+	if (pg_class_aclcheck(topic_relid, st.owner, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("owner %s of materialized view \"%s.%s\" may not read topic \"%s\"",
+						GetUserNameFromId(st.owner, false), schema, name, def.topic),
+				 errhint("Grant SELECT on the topic to the view's owner again.")));
+
+	st.def = &def;
+	st.relid = relid;
+	st.qualname = quote_qualified_identifier(schema, name);
+	st.sql = el_view_apply_sql(&def, st.qualname);
+	st.recdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(topic_relid), -1);
+	if (def.kind == EL_VIEW_REDUCE)
+	{
+		st.statedesc = CreateTemplateTupleDesc(2);
+		TupleDescInitEntry(st.statedesc, 1, "key", TEXTOID, -1, 0);
+		TupleDescInitEntry(st.statedesc, 2, "state", JSONBOID, -1, 0);
+		st.states_sql = psprintf("WITH d AS (DELETE FROM %s v USING " EL_VIEW_STATES_NAME " s"
+								 " WHERE s.state IS NULL AND v.key = s.key)"
+								 " INSERT INTO %s AS v (key, state) SELECT key, state FROM "
+								 EL_VIEW_STATES_NAME " WHERE state IS NOT NULL"
+								 " ON CONFLICT (key) DO UPDATE SET state = excluded.state",
+								 st.qualname, st.qualname);
+		fmgr_info(def.reducer, &st.reducer);
+	}
+
+	nparts = topic->nparts;
+	pos = palloc0(sizeof(int64) * nparts);
+	orig = palloc0(sizeof(int64) * nparts);
+	skipped = palloc0(sizeof(int64) * nparts);
+	more = palloc0(sizeof(bool) * nparts);
+	for (p = 0; p < nparts; p++)
+		pos[p] = -1;
+	if (!rebuild)
+	{
+		Oid			types[2] = {NAMEOID, NAMEOID};
+		Datum		values[2];
+		uint64		i;
+
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+		/* FOR UPDATE: in REPEATABLE READ a concurrent writer is an error */
+		catalog_exec("SELECT \"partition\", next_offset, skipped FROM eventlog.view_position"
+					 " WHERE view_schema = $1 AND view_name = $2 FOR UPDATE",
+					 2, types, values, NULL, SPI_OK_SELECT);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			int			part = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (part < 0 || part >= nparts)
+				continue;
+			pos[part] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			skipped[part] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		}
+	}
+	else
+	{
+		int			ret;
+
+		el_view_applying_relid = relid;
+		PG_TRY();
+		{
+			ret = SPI_execute(psprintf("DELETE FROM %s", st.qualname), false, 0);
+		}
+		PG_FINALLY();
+		{
+			el_view_applying_relid = InvalidOid;
+		}
+		PG_END_TRY();
+		if (ret != SPI_OK_DELETE)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	}
+	for (p = 0; p < nparts; p++)
+	{
+		int64		start = el_partition_log_start(&topic->parts[p]);
+
+		if (pos[p] < 0)
+		{
+			/* a new view, a rebuild or a partition added since */
+			pos[p] = start;
+			changed = true;
+		}
+		else if (pos[p] < start)
+		{
+			/*
+			 * Retention or delete_records removed records this view never
+			 * applied: go on from the log start and count what was lost.
+			 */
+			ereport(WARNING,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("materialized view \"%s.%s\" skips offsets " INT64_FORMAT " to " INT64_FORMAT " of partition %d of topic \"%s\"",
+							schema, name, pos[p], start - 1, p, def.topic),
+					 errdetail("The records were deleted by retention or delete_records before the view applied them."),
+					 errhint("eventlog.views counts skipped offsets; eventlog.rebuild_view() re-derives the view from what the log still holds.")));
+			skipped[p] += start - pos[p];
+			pos[p] = start;
+			changed = true;
+		}
+		orig[p] = pos[p];
+		more[p] = true;
+	}
+
+	snap = el_read_snapshot(true);
+	save_budget = el_read_budget;
+	el_read_budget = -1;
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog view batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		Tuplestorestate *batch;
+		int64		n = 0;
+		bool		any = false;
+
+		oldcxt = MemoryContextSwitchTo(batchcxt);
+		batch = tuplestore_begin_heap(false, false, work_mem);
+		for (p = 0; p < nparts; p++)
+		{
+			int64		next;
+			int			got;
+
+			if (!more[p])
+				continue;
+			got = el_read_partition(topic, p, pos[p], EL_VIEW_PART_BATCH, snap,
+									batch, st.recdesc, &next);
+			n += got;
+			more[p] = (got == EL_VIEW_PART_BATCH);
+			any |= more[p];
+			if (next != pos[p])
+				changed = true;
+			pos[p] = next;
+		}
+		if (n > 0)
+			apply_batch(&st, batch, n);
+		tuplestore_end(batch);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(batchcxt);
+		total += n;
+		batches++;
+		if (!any || (max_batches > 0 && batches >= max_batches))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	el_read_budget = save_budget;
+	UnregisterSnapshot(snap);
+	MemoryContextDelete(batchcxt);
+
+	if (changed)
+		write_positions(&def, nparts, pos, skipped);
+	if (def.has_error)
+	{
+		Oid			types[2] = {NAMEOID, NAMEOID};
+		Datum		values[2];
+
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
+		values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+		catalog_exec("UPDATE eventlog.view_def SET last_error = NULL, error_count = 0,"
+					 " retry_at = NULL WHERE view_schema = $1 AND view_name = $2",
+					 2, types, values, NULL, SPI_OK_UPDATE);
+	}
+	SPI_finish();
+	return total;
+}
+
+/* ---------------------------------------------------------------------
+ * Wake-ups: a producer's commit sets its database's flag and the latch of
+ * the database's maintenance worker, which then runs a view pass at once
+ * instead of at its next maintenance tick.
+ * ---------------------------------------------------------------------
+ */
+#define EL_VIEW_WAKE_SLOTS 64
+
+typedef struct ElViewWakeSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	Latch	   *latch;			/* the worker's */
+	pg_atomic_uint32 has_views;
+	pg_atomic_uint32 pending;
+} ElViewWakeSlot;
+
+typedef struct ElViewWake
+{
+	slock_t		mutex;			/* claims and releases of slots */
+	ElViewWakeSlot slots[EL_VIEW_WAKE_SLOTS];
+} ElViewWake;
+
+static ElViewWake *wake = NULL;
+static ElViewWakeSlot *my_slot = NULL;
+
+Size
+el_view_shmem_size(void)
+{
+	return sizeof(ElViewWake);
+}
+
+void
+el_view_shmem_init(void)
+{
+	bool		found;
+	int			i;
+
+	wake = ShmemInitStruct("pg_eventlog view wake-ups", sizeof(ElViewWake), &found);
+	if (!found)
+	{
+		SpinLockInit(&wake->mutex);
+		for (i = 0; i < EL_VIEW_WAKE_SLOTS; i++)
+		{
+			wake->slots[i].dboid = InvalidOid;
+			wake->slots[i].latch = NULL;
+			pg_atomic_init_u32(&wake->slots[i].has_views, 0);
+			pg_atomic_init_u32(&wake->slots[i].pending, 0);
+		}
+	}
+}
+
+static ElViewWakeSlot *
+find_slot(Oid dboid)
+{
+	int			i;
+
+	if (wake == NULL)
+		return NULL;
+	for (i = 0; i < EL_VIEW_WAKE_SLOTS; i++)
+		if (wake->slots[i].dboid == dboid)
+			return &wake->slots[i];
+	return NULL;
+}
+
+/*
+ * At a producer's commit or abort (notify.c): no catalog access here, so
+ * the flag is per database, and set only where views exist.
+ */
+void
+el_view_wake(void)
+{
+	ElViewWakeSlot *slot = find_slot(MyDatabaseId);
+	Latch	   *latch;
+
+	if (slot == NULL || pg_atomic_read_u32(&slot->has_views) == 0)
+		return;
+	pg_atomic_write_u32(&slot->pending, 1);
+	pg_memory_barrier();
+	latch = slot->latch;
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+void
+el_view_set_has_views(bool has)
+{
+	ElViewWakeSlot *slot = my_slot ? my_slot : find_slot(MyDatabaseId);
+
+	if (slot != NULL)
+		pg_atomic_write_u32(&slot->has_views, has ? 1 : 0);
+}
+
+static void
+release_slot(int code, Datum arg)
+{
+	SpinLockAcquire(&wake->mutex);
+	my_slot->latch = NULL;
+	my_slot->dboid = InvalidOid;
+	pg_atomic_write_u32(&my_slot->has_views, 0);
+	SpinLockRelease(&wake->mutex);
+	my_slot = NULL;
+}
+
+void
+el_view_worker_attach(void)
+{
+	int			i;
+
+	if (wake == NULL)
+		return;
+	SpinLockAcquire(&wake->mutex);
+	for (i = 0; i < EL_VIEW_WAKE_SLOTS && my_slot == NULL; i++)
+		if (wake->slots[i].dboid == MyDatabaseId)
+			my_slot = &wake->slots[i];
+	for (i = 0; i < EL_VIEW_WAKE_SLOTS && my_slot == NULL; i++)
+		if (!OidIsValid(wake->slots[i].dboid))
+			my_slot = &wake->slots[i];
+	if (my_slot != NULL)
+	{
+		my_slot->dboid = MyDatabaseId;
+		my_slot->latch = MyLatch;
+		pg_atomic_write_u32(&my_slot->has_views, 1);	/* until the first pass */
+	}
+	SpinLockRelease(&wake->mutex);
+	if (my_slot != NULL)
+		on_shmem_exit(release_slot, (Datum) 0);
+}
+
+bool
+el_view_take_wakeup(void)
+{
+	if (my_slot == NULL)
+		return false;
+	return pg_atomic_exchange_u32(&my_slot->pending, 0) != 0;
+}
+
+/*
+ * Record a view's failure: its next automatic attempt waits 1 s, 2 s, 4 s,
+ * ... up to 5 minutes after the last failure.
+ */
+static void
+record_error(const char *schema, const char *name, const char *msg)
+{
+	Oid			types[3] = {NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+	values[2] = CStringGetTextDatum(msg);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_exec("UPDATE eventlog.view_def SET last_error = $3, last_error_at = now(),"
+				 " error_count = error_count + 1,"
+				 " retry_at = now() + least(power(2, least(error_count, 9)), 300) * interval '1 s'"
+				 " WHERE view_schema = $1 AND view_name = $2",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+}
+
+typedef struct PassItem
+{
+	char	   *schema;
+	char	   *name;
+	bool		due;
+	double		wait_ms;
+} PassItem;
+
+/*
+ * One view's turn in the worker, in a subtransaction: an error (a cast
+ * that fails on one record, a revoked privilege) is recorded in view_def
+ * and logged, and the view is retried after its back-off.  Returns 1 when
+ * more work is left (busy, or the batch limit reached), else 0.
+ */
+static int
+worker_refresh_one(PassItem *item)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	int			result = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		bool		busy;
+
+		/* records applied: there may be more than the batch limit took */
+		if (el_view_refresh(item->schema, item->name, false, false, 20, &busy) > 0 || busy)
+			result = 1;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not maintain materialized view \"%s.%s\": %s",
+						item->schema, item->name, edata->message),
+				 errdetail("The error is recorded in eventlog.views; the view is retried with a back-off.")));
+		record_error(item->schema, item->name, edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * The worker's pass over its database's views, each in a transaction of
+ * its own.  Outside a transaction.  Returns how many milliseconds may pass
+ * before the next pass is needed (-1: only at a wake-up or tick).
+ */
+long
+el_view_pass(void)
+{
+	MemoryContext pass = AllocSetContextCreate(TopMemoryContext, "eventlog view pass",
+											   ALLOCSET_DEFAULT_SIZES);
+	List	   *items = NIL;
+	ListCell   *lc;
+	long		next = -1;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (OidIsValid(get_extension_oid("pg_eventlog", true)))
+	{
+		uint64		i;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		catalog_exec("SELECT view_schema, view_name, retry_at IS NULL OR retry_at <= now(),"
+					 " coalesce(extract(epoch FROM retry_at - now()) * 1000, 0)::float8"
+					 " FROM eventlog.view_def ORDER BY 1, 2",
+					 0, NULL, NULL, NULL, SPI_OK_SELECT);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			MemoryContext old = MemoryContextSwitchTo(pass);
+			PassItem   *item = palloc(sizeof(PassItem));
+			bool		isnull;
+
+			item->schema = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+			item->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+			item->due = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+			item->wait_ms = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
+			items = lappend(items, item);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	el_view_set_has_views(items != NIL);
+
+	foreach(lc, items)
+	{
+		PassItem   *item = lfirst(lc);
+
+		if (!item->due)
+		{
+			long		w = (long) item->wait_ms + 1;
+
+			if (next < 0 || w < next)
+				next = w;
+			continue;
+		}
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (worker_refresh_one(item) > 0)
+			next = (next < 0) ? 20 : Min(next, 20);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(pass);
+	return next;
+}

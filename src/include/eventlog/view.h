@@ -1,0 +1,70 @@
+/*
+ * view.h
+ *		Materialized views of topics: tables kept current from a topic's
+ *		records by set-based batches (viewapply.c), created, dropped and
+ *		refreshed through SQL functions (viewdef.c).
+ *
+ * A view is a heap table in a schema the user names, plus a row of
+ * eventlog.view_def (its definition, by schema and table name) and one row
+ * of eventlog.view_position per partition (the next offset to apply).  The
+ * rows of the table and the positions change in one transaction, so each
+ * record is applied exactly once.  A statement trigger on the table
+ * (eventlog.view_guard) refuses every write but the maintainer's.
+ */
+#ifndef EVENTLOG_VIEW_H
+#define EVENTLOG_VIEW_H
+
+#include "fmgr.h"
+
+typedef enum ElViewKind
+{
+	EL_VIEW_LATEST,
+	EL_VIEW_COUNT,
+	EL_VIEW_SUM,
+	EL_VIEW_MIN,
+	EL_VIEW_MAX,
+	EL_VIEW_AVG,
+	EL_VIEW_REDUCE
+} ElViewKind;
+
+typedef struct ElViewDef
+{
+	char	   *schema;
+	char	   *name;
+	char	   *topic;
+	ElViewKind	kind;
+	char	   *expr;			/* NULL: none (count(*)) */
+	char	   *group_by;		/* NULL: the record key */
+	char	   *filter;			/* NULL: every record */
+	Oid			reducer;
+	Datum		initial;		/* jsonb */
+	bool		initial_null;
+	char	   *value_type;		/* aggregates: type of the value column */
+	char	   *search_path;	/* as at create_view */
+	bool		has_error;		/* last_error is set */
+} ElViewDef;
+
+/* the relation the maintainer is writing to right now (the guard lets it) */
+extern Oid	el_view_applying_relid;
+
+#define EL_VIEW_BATCH_NAME	"eventlog_batch"
+#define EL_VIEW_STATES_NAME "eventlog_states"
+
+/* viewapply.c */
+extern ElViewKind el_view_kind(const char *kind);
+extern const char *el_view_kind_name(ElViewKind kind);
+extern char *el_view_apply_sql(ElViewDef *def, const char *qualname);
+extern int64 el_view_refresh(const char *schema, const char *name, bool wait,
+							 bool rebuild, int max_batches, bool *busy);
+extern bool el_view_load_def(const char *schema, const char *name, ElViewDef *def);
+
+/* wake-ups of the database's maintenance worker at producers' commits */
+extern Size el_view_shmem_size(void);
+extern void el_view_shmem_init(void);
+extern void el_view_wake(void);
+extern void el_view_set_has_views(bool has);
+extern void el_view_worker_attach(void);
+extern bool el_view_take_wakeup(void);
+extern long el_view_pass(void);
+
+#endif							/* EVENTLOG_VIEW_H */
