@@ -504,8 +504,9 @@ CREATE TABLE eventlog.view_position (
     PRIMARY KEY (view_schema, view_name, "partition")
 );
 
+-- Not readable by PUBLIC: last_error may quote a record's content.
+-- eventlog.views shows what each role may see.
 REVOKE ALL ON eventlog.view_def, eventlog.view_position FROM PUBLIC;
-GRANT SELECT ON eventlog.view_def, eventlog.view_position TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('eventlog.view_def', '');
 SELECT pg_catalog.pg_extension_config_dump('eventlog.view_position', '');
 
@@ -535,7 +536,10 @@ CREATE FUNCTION eventlog.view_guard() RETURNS trigger
 AS 'MODULE_PATHNAME', 'eventlog_view_guard' LANGUAGE C;
 
 -- One row per view and partition.  view_name is the table as regclass
--- prints it (qualified when its schema is not on search_path).
+-- prints it (qualified when its schema is not on search_path).  A view is
+-- listed to roles that may read its topic or its table (and to members of
+-- pg_read_all_stats); last_error, which may quote a record, only to roles
+-- that may read the topic.
 CREATE VIEW eventlog.views AS
 SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
        d.topic, d.kind,
@@ -547,14 +551,20 @@ SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
          AS definition,
        p."partition", p.next_offset AS "position", s.log_end_offset,
        greatest(s.log_end_offset - p.next_offset, 0) AS lag,
-       p.skipped, d.last_error, d.last_error_at, d.error_count, d.retry_at,
+       p.skipped,
+       CASE WHEN has_table_privilege(to_regclass(format('eventlog_topics.%I', d.topic)), 'SELECT')
+            THEN d.last_error END AS last_error,
+       d.last_error_at, d.error_count, d.retry_at,
        d.view_schema, d.view_name AS table_name, to_regclass(q.name) AS relation,
        d.created_at
   FROM eventlog.view_def d
  CROSS JOIN LATERAL (SELECT format('%I.%I', d.view_schema, d.view_name) AS name) q
   LEFT JOIN eventlog.view_position p
          ON p.view_schema = d.view_schema AND p.view_name = d.view_name
-  LEFT JOIN LATERAL eventlog.partition_stats(d.topic) s ON s."partition" = p."partition";
+  LEFT JOIN LATERAL eventlog.partition_stats(d.topic) s ON s."partition" = p."partition"
+ WHERE has_table_privilege(to_regclass(format('eventlog_topics.%I', d.topic)), 'SELECT')
+    OR has_table_privilege(to_regclass(q.name), 'SELECT')
+    OR pg_has_role('pg_read_all_stats', 'USAGE');
 GRANT SELECT ON eventlog.views TO PUBLIC;
 
 -- A view's table dropped: the view goes with it.  Its guard trigger
@@ -606,7 +616,8 @@ CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
     EXECUTE FUNCTION eventlog.on_view_sql_drop();
 
 -- ALTER TABLE on a view's table may not disable its guard, nor rename the
--- table or move it to another schema (the view is known by its name).
+-- table or move it to another schema, nor ALTER SCHEMA rename its schema
+-- (the view is known by its name).
 CREATE FUNCTION eventlog.on_view_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -625,8 +636,14 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop the view with eventlog.drop_view() and create it again.';
     END IF;
+    IF TG_TAG = 'ALTER SCHEMA' AND EXISTS (SELECT 1 FROM eventlog.view_def d
+                WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = d.view_schema)) THEN
+        RAISE EXCEPTION 'cannot rename a schema that holds eventlog materialized views'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop its views with eventlog.drop_view() first.';
+    END IF;
 END
 $$;
 CREATE EVENT TRIGGER eventlog_view_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION eventlog.on_view_ddl_end();

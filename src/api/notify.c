@@ -164,6 +164,9 @@ notify_xact_callback(XactEvent event, void *arg)
 			 */
 			wake_produced_topics();
 			/* and the maintenance worker, if the database has views */
+			if (event == XACT_EVENT_COMMIT && el_view_created_in_xact)
+				el_view_created();
+			el_view_created_in_xact = false;
 			if (produced_topics != NIL)
 				el_view_wake();
 			produced_topics = NIL;
@@ -172,6 +175,7 @@ notify_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			produced_topics = NIL;
+			el_view_created_in_xact = false;
 			break;
 		default:
 			break;

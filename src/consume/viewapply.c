@@ -55,6 +55,9 @@
 
 Oid			el_view_applying_relid = InvalidOid;
 
+/* this transaction created a view (see el_view_created) */
+bool		el_view_created_in_xact = false;
+
 /* records read per partition and batch: bounds a batch's memory */
 #define EL_VIEW_PART_BATCH	5000
 /* objsubid of a view's writer lock (an object lock on its pg_class row) */
@@ -268,6 +271,7 @@ static void
 register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts, int64 n)
 {
 	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+	MemoryContext old;
 	int			ret;
 
 	enr->md.name = pstrdup(name);
@@ -276,7 +280,14 @@ register_tuplestore(const char *name, TupleDesc desc, Tuplestorestate *ts, int64
 	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
 	enr->md.enrtuples = n;
 	enr->reldata = ts;
+
+	/*
+	 * SPI allocates its query environment (once) and the list of relations
+	 * in the current context, here a batch's: they must outlive the batch.
+	 */
+	old = MemoryContextSwitchTo(CurTransactionContext);
 	ret = SPI_register_relation(enr);
+	MemoryContextSwitchTo(old);
 	if (ret != SPI_OK_REL_REGISTER)
 		elog(ERROR, "SPI_register_relation failed: %s", SPI_result_code_string(ret));
 }
@@ -312,6 +323,7 @@ apply_reduce(ApplyState *st)
 	int			ret;
 	Datum		sv[2];
 	bool		sn[2];
+	MemoryContext foldcxt;
 
 	if (pg_proc_aclcheck(st->def->reducer, st->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
@@ -319,10 +331,19 @@ apply_reduce(ApplyState *st)
 				 errmsg("permission denied for function %s",
 						format_procedure(st->def->reducer)),
 				 errdetail("The reducer runs as the view's owner, who must have EXECUTE on it.")));
+	foldcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog view fold",
+									ALLOCSET_DEFAULT_SIZES);
 	ret = SPI_execute(st->sql, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	tt = SPI_tuptable;
+
+	/*
+	 * SPI leaves us in its procedure context, which lives as long as the
+	 * whole refresh: the fold's per-record memory goes to a context of
+	 * this batch instead.
+	 */
+	MemoryContextSwitchTo(foldcxt);
 	states = tuplestore_begin_heap(false, false, work_mem);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -395,6 +416,7 @@ apply_reduce(ApplyState *st)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	SPI_unregister_relation(EL_VIEW_STATES_NAME);
 	tuplestore_end(states);
+	MemoryContextDelete(foldcxt);
 }
 
 /*
@@ -502,7 +524,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	ElTopic    *topic;
 	HeapTuple	tup;
 	int64	   *pos;
-	int64	   *orig;
 	int64	   *skipped;
 	bool	   *more;
 	int			nparts;
@@ -540,7 +561,14 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	}
 	else
 		LockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID, ExclusiveLock);
-	LockRelationOid(relid, RowExclusiveLock);
+	/* the worker never queues behind a lock on the table (CREATE INDEX, say) */
+	if (wait)
+		LockRelationOid(relid, RowExclusiveLock);
+	else if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+	{
+		*busy = true;
+		return 0;
+	}
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
@@ -573,7 +601,27 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 						schema, name),
 				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
 	}
-	topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
+	if (wait)
+		topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
+	else
+	{
+		/*
+		 * drop_topic holds the topic and then detaches this view, which
+		 * needs its table: the worker, holding the table, must not wait
+		 * for the topic (a deadlock).
+		 */
+		topic_relid = el_topic_relid(def.topic, true);
+		if (OidIsValid(topic_relid) &&
+			!ConditionalLockRelationOid(topic_relid, AccessShareLock))
+		{
+			SPI_finish();
+			*busy = true;
+			return 0;
+		}
+		if (OidIsValid(topic_relid) &&
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic_relid)))
+			topic_relid = InvalidOid;
+	}
 	if (!OidIsValid(topic_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -610,7 +658,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 
 	nparts = topic->nparts;
 	pos = palloc0(sizeof(int64) * nparts);
-	orig = palloc0(sizeof(int64) * nparts);
 	skipped = palloc0(sizeof(int64) * nparts);
 	more = palloc0(sizeof(bool) * nparts);
 	for (p = 0; p < nparts; p++)
@@ -681,7 +728,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			pos[p] = start;
 			changed = true;
 		}
-		orig[p] = pos[p];
 		more[p] = true;
 	}
 
@@ -760,6 +806,7 @@ typedef struct ElViewWakeSlot
 	Latch	   *latch;			/* the worker's */
 	pg_atomic_uint32 has_views;
 	pg_atomic_uint32 pending;
+	pg_atomic_uint32 created;	/* bumped when a create_view commits */
 } ElViewWakeSlot;
 
 typedef struct ElViewWake
@@ -793,6 +840,7 @@ el_view_shmem_init(void)
 			wake->slots[i].latch = NULL;
 			pg_atomic_init_u32(&wake->slots[i].has_views, 0);
 			pg_atomic_init_u32(&wake->slots[i].pending, 0);
+			pg_atomic_init_u32(&wake->slots[i].created, 0);
 		}
 	}
 }
@@ -829,13 +877,21 @@ el_view_wake(void)
 		SetLatch(latch);
 }
 
+/*
+ * A create_view committed (notify.c's commit callback): from now on
+ * commits must wake the worker.  The counter tells a worker pass that
+ * listed no views from a snapshot taken before this commit not to switch
+ * the wake-ups off.
+ */
 void
-el_view_set_has_views(bool has)
+el_view_created(void)
 {
-	ElViewWakeSlot *slot = my_slot ? my_slot : find_slot(MyDatabaseId);
+	ElViewWakeSlot *slot = find_slot(MyDatabaseId);
 
-	if (slot != NULL)
-		pg_atomic_write_u32(&slot->has_views, has ? 1 : 0);
+	if (slot == NULL)
+		return;
+	pg_atomic_fetch_add_u32(&slot->created, 1);
+	pg_atomic_write_u32(&slot->has_views, 1);
 }
 
 static void
@@ -976,7 +1032,10 @@ el_view_pass(void)
 	List	   *items = NIL;
 	ListCell   *lc;
 	long		next = -1;
+	uint32		created = 0;
 
+	if (my_slot != NULL)
+		created = pg_atomic_read_u32(&my_slot->created);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -1008,7 +1067,13 @@ el_view_pass(void)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	el_view_set_has_views(items != NIL);
+	if (my_slot != NULL)
+	{
+		if (items != NIL)
+			pg_atomic_write_u32(&my_slot->has_views, 1);
+		else if (pg_atomic_read_u32(&my_slot->created) == created)
+			pg_atomic_write_u32(&my_slot->has_views, 0);
+	}
 
 	foreach(lc, items)
 	{

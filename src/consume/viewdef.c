@@ -434,7 +434,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	/* populate it from what the topic holds, as CREATE MATERIALIZED VIEW */
 	CommandCounterIncrement();
 	(void) el_view_refresh(def.schema, def.name, true, false, 0, &busy);
-	el_view_set_has_views(true);
+	el_view_created_in_xact = true;
 	PG_RETURN_VOID();
 }
 

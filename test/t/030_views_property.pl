@@ -164,5 +164,65 @@ ok( $node->poll_query_until(
 		'postgres', q{SELECT value = 1 FROM v_count WHERE key = 'fresh'}),
 	'... and the other views');
 
+# a failing expression: recorded, retried with a back-off, never in a hot
+# loop; the other views go on; last_error is shown only to topic readers
+$node->safe_psql(
+	'postgres', q{
+CREATE ROLE vw_owner;
+CREATE ROLE vw_reader;
+GRANT SELECT ON eventlog_topics.prop TO vw_owner;
+GRANT CREATE ON SCHEMA public TO vw_owner;
+SET ROLE vw_owner;
+SELECT eventlog.create_view('v_strict', 'prop', 'sum', expr => '(value->>''amount'')::int');
+GRANT SELECT ON v_strict TO vw_reader;
+RESET ROLE;
+SELECT eventlog.produce('prop', '{"amount": "not a number"}', key => 'bad');
+SELECT eventlog.produce('prop', '{"amount": 3}', key => 'after_bad');
+});
+ok( $node->poll_query_until(
+		'postgres', q{SELECT error_count > 0 FROM eventlog.view_def WHERE view_name = 'v_strict'}),
+	'the failing view records its error');
+like(
+	$node->safe_psql('postgres',
+		q{SELECT DISTINCT last_error FROM eventlog.views WHERE view_name = 'v_strict'}),
+	qr/invalid input syntax for type integer/,
+	'eventlog.views shows the error');
+ok( $node->poll_query_until(
+		'postgres', q{SELECT count(*) = 1 FROM v_latest WHERE key = 'after_bad'}),
+	'the other views go on');
+sleep(3);
+my $errors = $node->safe_psql('postgres',
+	q{SELECT error_count FROM eventlog.view_def WHERE view_name = 'v_strict'});
+ok($errors >= 1 && $errors < 10, "retried with a back-off, not in a loop ($errors attempts)");
+is( $node->safe_psql(
+		'postgres',
+		q{SET ROLE vw_reader;
+		  SELECT count(*) > 0, count(last_error) FROM eventlog.views WHERE view_name = 'v_strict'}),
+	't|0',
+	'a reader of the view but not of the topic sees the view, not the error');
+ok($node->log_contains(qr/could not maintain materialized view "public\.v_strict"/),
+	'the error is in the server log');
+
+# the owner loses SELECT on the topic: maintenance stops with an error
+$node->safe_psql(
+	'postgres', q{
+SET ROLE vw_owner;
+SELECT eventlog.create_view('v_revoked', 'prop', 'count');
+RESET ROLE;
+REVOKE SELECT ON eventlog_topics.prop FROM vw_owner;
+SELECT eventlog.produce('prop', '{"amount": 4}', key => 'after_revoke');
+});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT last_error LIKE '%may not read topic "prop"%' FROM eventlog.view_def WHERE view_name = 'v_revoked'}),
+	'a REVOKE of the owner\'s SELECT stops the view with last_error');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM v_revoked WHERE key = 'after_revoke'}),
+	'0', 'nothing applied after the REVOKE');
+$node->safe_psql('postgres', 'GRANT SELECT ON eventlog_topics.prop TO vw_owner');
+is($node->safe_psql('postgres', q{SELECT eventlog.refresh_view('v_revoked') > 0}),
+	't', 'granted again, the view catches up');
+is($node->safe_psql('postgres', q{SELECT count(last_error) FROM eventlog.view_def WHERE view_name = 'v_revoked'}),
+	'0', 'and its error is cleared');
+
 $node->stop;
 done_testing();

@@ -62,7 +62,8 @@ extern bool el_view_load_def(const char *schema, const char *name, ElViewDef *de
 extern Size el_view_shmem_size(void);
 extern void el_view_shmem_init(void);
 extern void el_view_wake(void);
-extern void el_view_set_has_views(bool has);
+extern bool el_view_created_in_xact;
+extern void el_view_created(void);
 extern void el_view_worker_attach(void);
 extern bool el_view_take_wakeup(void);
 extern long el_view_pass(void);
