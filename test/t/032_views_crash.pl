@@ -90,10 +90,10 @@ SELECT key, round(avg((value->>'amt')::numeric), 12) AS value
   FROM eventlog_topics.ord WHERE key IS NOT NULL GROUP BY 1},
 	v_red => q{
 SELECT key, jsonb_build_object('n', count(*), 'last', max("offset"), 'bad', false) AS state
-  FROM eventlog_topics.ord o
- WHERE key IS NOT NULL
-   AND "offset" > coalesce((SELECT max(t."offset") FROM eventlog_topics.ord t
-                             WHERE t.key = o.key AND t.value IS NULL), -1)
+  FROM (SELECT key, "offset",
+               max(CASE WHEN value IS NULL THEN "offset" END) OVER (PARTITION BY key) AS tomb
+          FROM eventlog_topics.ord WHERE key IS NOT NULL) o
+ WHERE "offset" > coalesce(tomb, -1)
  GROUP BY key},
 );
 my %columns = (
