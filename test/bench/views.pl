@@ -54,7 +54,15 @@ sub set_worker
 	my ($on) = @_;
 	$dbh->do("ALTER SYSTEM SET eventlog.maintenance = " . ($on ? 'on' : 'off'));
 	$dbh->do("SELECT pg_reload_conf()");
-	sleep(0.5);
+	# the launcher starts this database's worker again within seconds
+	my $t = time();
+	while (time() - $t < 60)
+	{
+		my $n = one(q{SELECT count(*) FROM pg_stat_activity
+		               WHERE backend_type = 'pg_eventlog maintenance' AND datname = current_database()});
+		last if ($on ? $n > 0 : $n == 0);
+		sleep(0.1);
+	}
 }
 
 # the records: key c<g % 10000>, every 100th a tombstone
