@@ -240,6 +240,7 @@ maintain_partition(ElTopic *topic, int p, Oid owner, PassReport *rep)
 		target.next_relid = part->segs[active + 1].relid;
 		target.next_base = part->segs[active + 1].base_offset;
 		target.max_blocks = 0;
+		target.rewrite = false;
 		if (el_segment_roll(seg, next, &target))
 		{
 			report(rep, "rolled", name, p, seg_name(part->segs[active].relid),
@@ -307,6 +308,13 @@ maintain_partition(ElTopic *topic, int p, Oid owner, PassReport *rep)
 }
 
 static void
+report_fn(void *arg, const char *action, const char *topic, int partition,
+		  const char *segment, const char *detail)
+{
+	report((PassReport *) arg, action, topic, partition, segment, detail);
+}
+
+static void
 maintain_topic(Oid relid, PassReport *rep)
 {
 	Relation	rel;
@@ -321,6 +329,17 @@ maintain_topic(Oid relid, PassReport *rep)
 	topic = el_topic_reload(relid);
 	for (p = 0; p < topic->nparts; p++)
 		changed |= maintain_partition(topic, p, rel->rd_rel->relowner, rep);
+	if (topic->policy_compact)
+	{
+		/* compaction (compact.c) works on the segment list as changed above */
+		if (changed)
+		{
+			CommandCounterIncrement();
+			topic = el_topic_reload(relid);
+		}
+		for (p = 0; p < topic->nparts; p++)
+			changed |= el_compact_partition(topic, rel, p, report_fn, rep);
+	}
 	if (changed)
 		CacheInvalidateRelcacheByRelid(relid);
 	relation_close(rel, NoLock);
@@ -339,10 +358,19 @@ drop_trash(PassReport *rep)
 	uint64		i;
 	SPITupleTable *tt;
 
+	/*
+	 * The successor's records may point into this segment's TOAST table
+	 * unless compaction rewrote them (their values are then in the
+	 * rewritten relation's own); the relation a compaction replaced still
+	 * has them until it is dropped itself.
+	 */
 	el_spi_exec("SELECT t.segrel, t.topic, t.partition, t.removed_xid::text::bigint,"
 				"   EXISTS (SELECT 1 FROM eventlog.segment_map m"
 				"            WHERE m.topic = t.topic AND m.partition = t.partition"
-				"              AND m.seg_no = t.seg_no + 1)"
+				"              AND m.seg_no = t.seg_no + 1 AND m.compacted_xid IS NULL)"
+				"   OR EXISTS (SELECT 1 FROM eventlog.segment_trash n"
+				"               WHERE n.topic = t.topic AND n.partition = t.partition"
+				"                 AND n.seg_no = t.seg_no + 1)"
 				" FROM eventlog.segment_trash t ORDER BY t.removed_at",
 				0, NULL, NULL, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
@@ -396,6 +424,17 @@ drop_trash(PassReport *rep)
 		values[0] = ObjectIdGetDatum(segrel);
 		el_spi_exec("DELETE FROM eventlog.segment_trash WHERE segrel = $1",
 					1, types, values, NULL, SPI_OK_DELETE);
+		/* a compacted segment's readers no longer need what it replaced */
+		el_spi_exec("UPDATE eventlog.segment_map SET replaced_segrel = NULL"
+					" WHERE replaced_segrel = $1",
+					1, types, values, NULL, SPI_OK_UPDATE);
+		if (SPI_processed > 0)
+		{
+			Oid			topic_relid = el_topic_relid(topic, true);
+
+			if (OidIsValid(topic_relid))
+				CacheInvalidateRelcacheByRelid(topic_relid);
+		}
 	}
 }
 
@@ -709,7 +748,8 @@ eventlog_segment_info(PG_FUNCTION_ARGS)
 			nulls[7] = info.first < 0;
 			values[8] = TimestampTzGetDatum(info.last_ts);
 			nulls[8] = info.last_ts == PG_INT64_MIN;
-			values[9] = CStringGetTextDatum(info.closed ? "closed" :
+			values[9] = CStringGetTextDatum(info.closed && part->segs[i].compacted ? "compacted" :
+											info.closed ? "closed" :
 											info.first >= 0 ? "active" :
 											part->segs[i].base_offset != EL_SEGMENT_NOT_STARTED ?
 											"active" : "spare");

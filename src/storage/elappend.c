@@ -48,6 +48,8 @@ typedef struct AppendBatch
 	int64	   *offsets;
 	TransactionId xid;			/* inserting (sub)transaction */
 	CommandId	cid;
+	uint16		run_flags;		/* of the runs it writes: EL_RUN_FROZEN for
+								 * a rewrite (ElAppendTarget.rewrite) */
 	int			ts_natts;		/* > 0: stored columns, the first a timestamptz */
 	int			done;			/* records placed so far */
 	const char *topic;			/* for messages */
@@ -133,11 +135,11 @@ check_batch(const AppendBatch *b, int64 next)
 
 /* Write a run header starting at base; returns its size. */
 static Size
-put_run(char *buf, TransactionId xid, CommandId cid, int64 base)
+put_run(char *buf, uint16 flags, TransactionId xid, CommandId cid, int64 base)
 {
 	ElRun		run;
 
-	run.flags = 0;
+	run.flags = flags;
 	run.xid = xid;
 	run.cid = cid;
 	run.base_offset = base;
@@ -172,7 +174,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 		ElRun		last;
 
 		el_read_run((const char *) page + opaque->last_run, &last);
-		run_open = (last.xid == xid && last.cid == cid && last.flags == 0);
+		run_open = (last.xid == xid && last.cid == cid && last.flags == b->run_flags);
 	}
 
 	*nplaced = 0;
@@ -215,7 +217,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			{
 				if (n + EL_RUN_SIZE > space)
 					break;
-				n += put_run(buf + n, xid, cid, want);
+				n += put_run(buf + n, b->run_flags, xid, cid, want);
 				run_open = true;
 				next = want;
 			}
@@ -241,7 +243,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			break;
 		if (new_run)
 		{
-			n += put_run(buf + n, xid, cid, offset);
+			n += put_run(buf + n, b->run_flags, xid, cid, offset);
 			run_open = true;
 		}
 		if (compact)
@@ -276,7 +278,8 @@ decode_info(Relation seg, AppendBatch *b, const char *bytes, Size n,
 	int64		first = -1;
 	int			nrecords = 0;
 
-	if (!RelationIsLogicallyLogged(seg))
+	/* a rewrite's records were decoded when they were first appended */
+	if (!RelationIsLogicallyLogged(seg) || b->target->rewrite)
 		return NULL;
 	el_entry_walk_init(&walk, bytes, n, next);
 	while ((kind = el_entry_walk_next(&walk, &pos, &len)) != EL_ENTRY_END)
@@ -646,6 +649,34 @@ el_segment_roll(Relation seg, Relation next, const ElAppendTarget *target)
 	}
 }
 
+/*
+ * Close a segment that compaction has just written (its relation is new,
+ * visible to no one else yet): mark its tail SEALED | CLOSED, so that
+ * readers go on into the next segment and its log end stays where the
+ * last record or log-end marker put it.  The tail goes to WAL as a full
+ * page image, which redo reproduces exactly and logical decoding ignores;
+ * it happens once per rewritten segment.
+ */
+void
+el_segment_close(Relation seg)
+{
+	BlockNumber tail = last_valid_block(seg);
+	Buffer		buf;
+
+	if (tail == InvalidBlockNumber)
+		elog(ERROR, "eventlog segment \"%s\" has no page to close",
+			 RelationGetRelationName(seg));
+	buf = ReadBuffer(seg, tail);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	START_CRIT_SECTION();
+	ElPageGetOpaque(BufferGetPage(buf))->flags |= EL_PAGE_SEALED | EL_PAGE_CLOSED;
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(seg))
+		log_newpage_buffer(buf, true);
+	END_CRIT_SECTION();
+	UnlockReleaseBuffer(buf);
+}
+
 /* Records on a segment's pages (aborted ones included): the page headers' sum. */
 int64
 el_segment_records(Relation seg)
@@ -731,6 +762,7 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.offsets = offsets;
 	b.xid = xid;
 	b.cid = cid;
+	b.run_flags = target->rewrite ? EL_RUN_FROZEN : 0;
 	b.ts_natts = target->ts_natts;
 	b.done = 0;
 	b.topic = target->topic_name;
