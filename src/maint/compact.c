@@ -19,8 +19,8 @@
  *
  * Only what every snapshot agrees on is touched: a record counts (as a
  * later record of its key, or as one to remove) only if its transaction
- * ended before the oldest xid any backend may still consider running
- * (GetOldestNonRemovableTransactionId).  The cleanable prefix ends at the
+ * ended before the oldest xid any snapshot that can read the topic may
+ * still consider running (GetOldestNonRemovableTransactionId).  The cleanable prefix ends at the
  * first closed segment that holds a record not settled that way (a roll
  * does not wait for open transactions), so a tombstone is never removed
  * while an earlier record of its key could still be in an older segment
@@ -537,7 +537,12 @@ el_compact_partition(ElTopic *topic, Relation topic_rel, int partition,
 	c.topic = topic;
 	c.part = part;
 	c.storedesc = sd;
-	c.horizon = GetOldestNonRemovableTransactionId(NULL);
+	/*
+	 * The horizon of user tables of this database: snapshots of other
+	 * databases cannot read these relations, and a logical slot's catalog
+	 * xmin only protects catalog rows.
+	 */
+	c.horizon = GetOldestNonRemovableTransactionId(topic_rel);
 	c.now = GetCurrentTimestamp();
 	c.pagecxt = AllocSetContextCreate(cxt, "eventlog compaction page",
 									  ALLOCSET_DEFAULT_SIZES);

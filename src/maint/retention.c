@@ -19,7 +19,8 @@
  *			 longer find it, the log start offset moves;
  *	 dropped a later pass drops the relation once no snapshot can still
  *			 see its segment_map row: removed_xid precedes the oldest xmin of
- *			 every backend (GetOldestNonRemovableTransactionId), and an
+ *			 every backend that can read this database's tables
+ *			 (GetOldestNonRemovableTransactionId), and an
  *			 ACCESS EXCLUSIVE lock is granted at once (a reader holding the
  *			 segment keeps it; the pass never waits).
  *
@@ -353,7 +354,8 @@ maintain_topic(Oid relid, PassReport *rep)
 static void
 drop_trash(PassReport *rep)
 {
-	TransactionId horizon = GetOldestNonRemovableTransactionId(NULL);
+	TransactionId horizon;
+	Relation	trash;
 	uint64		n;
 	uint64		i;
 	SPITupleTable *tt;
@@ -364,6 +366,15 @@ drop_trash(PassReport *rep)
 	 * rewritten relation's own); the relation a compaction replaced still
 	 * has them until it is dropped itself.
 	 */
+	/*
+	 * The horizon of this database's user tables (segment_map is one): a
+	 * logical slot's catalog xmin does not hold segments back.
+	 */
+	trash = table_open(get_relname_relid("segment_trash", get_namespace_oid("eventlog", false)),
+					   AccessShareLock);
+	horizon = GetOldestNonRemovableTransactionId(trash);
+	table_close(trash, AccessShareLock);
+
 	el_spi_exec("SELECT t.segrel, t.topic, t.partition, t.removed_xid::text::bigint,"
 				"   EXISTS (SELECT 1 FROM eventlog.segment_map m"
 				"            WHERE m.topic = t.topic AND m.partition = t.partition"
