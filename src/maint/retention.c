@@ -38,6 +38,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "common/relpath.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -56,6 +57,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include <sys/stat.h>
+#include <time.h>
+
 #include "eventlog/elstore.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
@@ -64,6 +68,7 @@
 #include "eventlog/topic.h"
 
 int			el_maintenance_lock_timeout = 100;
+int			el_orphan_segment_grace = 3600;
 
 /* What one pass did, for run_maintenance()'s result and the worker's log. */
 typedef struct PassReport
@@ -79,7 +84,12 @@ report(PassReport *rep, const char *action, const char *topic, int partition,
 	   const char *segment, const char *detail)
 {
 	rep->actions++;
-	if (rep->log)
+	if (rep->log && topic == NULL)
+		ereport(LOG,
+				(errmsg("eventlog maintenance: %s %s%s%s",
+						action, segment ? segment : "",
+						detail ? ": " : "", detail ? detail : "")));
+	else if (rep->log)
 		ereport(LOG,
 				(errmsg("eventlog maintenance: %s %s of partition %d of topic \"%s\"%s%s",
 						action, segment ? segment : "", partition, topic,
@@ -87,10 +97,10 @@ report(PassReport *rep, const char *action, const char *topic, int partition,
 	if (rep->store)
 	{
 		Datum		values[5];
-		bool		nulls[5] = {false, false, false, segment == NULL, detail == NULL};
+		bool		nulls[5] = {false, topic == NULL, topic == NULL, segment == NULL, detail == NULL};
 
 		values[0] = CStringGetTextDatum(action);
-		values[1] = CStringGetTextDatum(topic);
+		values[1] = topic ? CStringGetTextDatum(topic) : (Datum) 0;
 		values[2] = Int32GetDatum(partition);
 		values[3] = segment ? CStringGetTextDatum(segment) : (Datum) 0;
 		values[4] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
@@ -347,6 +357,76 @@ maintain_topic(Oid relid, PassReport *rep)
 }
 
 /*
+ * Drop segment relations that no topic uses: in the segments schema, of
+ * the eventlog access method, in neither segment_map nor segment_trash.
+ * A restore makes them: pg_dump writes every relation of the segments
+ * schema, also those that awaited their drop in segment_trash (removed by
+ * retention, or replaced by compaction), which the topic's export header
+ * does not list, so that no COPY adopts them.  (A compaction interrupted by
+ * a crash leaves none: its relation belongs to an aborted transaction.)
+ * Only one that was created by a transaction every snapshot sees committed
+ * (its pg_class row's xmin precedes the horizon), whose file has not
+ * changed for eventlog.orphan_segment_grace (a restore in progress adopts
+ * the segments it created when it loads the topic's data: it may still
+ * adopt a younger one) and that can be locked at once is dropped.
+ */
+static void
+drop_orphans(PassReport *rep, TransactionId horizon)
+{
+	uint64		n;
+	uint64		i;
+	SPITupleTable *tt;
+	time_t		now = time(NULL);
+
+	el_spi_exec("SELECT c.oid, c.xmin::text::bigint FROM pg_catalog.pg_class c"
+				"  JOIN pg_catalog.pg_am a ON a.oid = c.relam"
+				" WHERE c.relnamespace = 'eventlog_segments'::regnamespace"
+				"   AND c.relkind = 'r' AND a.amname = 'eventlog'"
+				"   AND NOT EXISTS (SELECT 1 FROM eventlog.segment_map m WHERE m.segrel = c.oid)"
+				"   AND NOT EXISTS (SELECT 1 FROM eventlog.segment_trash t WHERE t.segrel = c.oid)",
+				0, NULL, NULL, NULL, SPI_OK_SELECT);
+	n = SPI_processed;
+	tt = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		TransactionId xmin = (TransactionId) DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		Relation	rel;
+		char	   *path;
+		struct stat st;
+		bool		young;
+		char	   *name;
+		ObjectAddress addr;
+
+		if (TransactionIdIsNormal(xmin) && !TransactionIdPrecedes(xmin, horizon))
+			continue;
+		if (!ConditionalLockRelationOid(relid, AccessExclusiveLock))
+			continue;
+		rel = try_relation_open(relid, NoLock);
+		if (rel == NULL)
+		{
+			UnlockRelationOid(relid, AccessExclusiveLock);
+			continue;
+		}
+		path = relpathbackend(rel->rd_node, InvalidBackendId, MAIN_FORKNUM);
+		young = stat(path, &st) == 0 &&
+			(int64) (now - st.st_mtime) < (int64) el_orphan_segment_grace;
+		name = pstrdup(RelationGetRelationName(rel));
+		relation_close(rel, NoLock);
+		if (young)
+		{
+			UnlockRelationOid(relid, AccessExclusiveLock);
+			continue;
+		}
+		ObjectAddressSet(addr, RelationRelationId, relid);
+		performDeletion(&addr, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+		report(rep, "dropped orphan", NULL, -1, name,
+			   "a segment relation no topic uses (left by a restore)");
+	}
+}
+
+/*
  * Drop removed segments that no snapshot can reach any more.  Each under a
  * conditional ACCESS EXCLUSIVE lock: a reader still holding one keeps it
  * until the next pass.
@@ -447,6 +527,7 @@ drop_trash(PassReport *rep)
 				CacheInvalidateRelcacheByRelid(topic_relid);
 		}
 	}
+	drop_orphans(rep, horizon);
 }
 
 /*

@@ -441,7 +441,17 @@ plan_new_page(AppendBatch *b, int64 first_offset, char *buf_bytes, NewPagePlan *
 	el_page_init(scratch.data, first_offset, np->base_ts, np->init_xid,
 				 b->ts_natts, PG_INT64_MIN);
 	np->n = plan_bytes(b, scratch.data, buf_bytes, &np->nplaced);
-	if (np->nplaced == 0)
+
+	/*
+	 * Nothing placed is right only for a segment's first page when the
+	 * next record belongs to the next segment (a restore of a segment that
+	 * compaction emptied): the page is started empty, and the append rolls
+	 * from it.
+	 */
+	if (np->nplaced == 0 &&
+		!(b->target->next_base != EL_SEGMENT_NOT_STARTED &&
+		  OidIsValid(b->target->next_relid) && b->wants &&
+		  b->wants[b->done] >= b->target->next_base))
 		elog(ERROR, "eventlog record of %zu bytes does not fit an empty page",
 			 b->lens[b->done]);
 }
@@ -596,6 +606,15 @@ roll_due(const AppendBatch *b, BlockNumber tail, bool full)
 	if (t->next_base != EL_SEGMENT_NOT_STARTED && b->wants &&
 		b->wants[b->done] >= t->next_base)
 		return true;
+
+	/*
+	 * A known next base (a restore) decides alone: the segment may have
+	 * grown past segment_bytes where it was dumped (no spare was ready),
+	 * and rolling early would start the next one at its base, above
+	 * offsets still to come.
+	 */
+	if (t->next_base != EL_SEGMENT_NOT_STARTED)
+		return false;
 	return full && t->max_blocks > 0 && tail + 1 >= t->max_blocks;
 }
 

@@ -12,7 +12,9 @@
 # record is there that was not committed (nor twice), the log end did not
 # go back and a new record gets a larger offset, and after a maintenance
 # pass every segment relation is one that segment_map or segment_trash
-# knows (none is left orphaned by an interrupted compaction).
+# knows (none is left orphaned by an interrupted compaction).  Then: the
+# relations a restore creates but no topic adopts are dropped by the sweep
+# once eventlog.orphan_segment_grace has passed.
 use strict;
 use warnings;
 
@@ -207,5 +209,49 @@ ok($node->log_contains('eventlog maintenance: compacted'),
 my $ncomp = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM eventlog.segments WHERE topic = 'cc' AND state = 'compacted'});
 ok($ncomp > 0, 'compacted segments are there');
+
+# ---- orphans: a dump taken while replaced relations await their drop
+# (a REPEATABLE READ transaction holds them back) restores them as tables
+# that no topic adopts; maintenance drops them once
+# eventlog.orphan_segment_grace has passed, and only them
+$node->safe_psql('postgres', q{
+INSERT INTO eventlog_topics.cc (key, value, headers)
+SELECT 'k' || (g % 10), jsonb_build_object('pad', repeat('x', 150)), jsonb_build_object('n', (-g)::text)
+  FROM generate_series(1, 600) g});
+# (its snapshot sees those records: compaction may remove what they supersede)
+my $hold = $node->background_psql('postgres');
+$hold->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$hold->query_safe('SELECT count(*) FROM committed');
+$node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM eventlog.segment_trash})
+  or die 'nothing awaits its drop';
+my $dump = $node->basedir . '/cc.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
+	'pg_dump while replaced segments await their drop');
+$hold->query_safe('COMMIT');
+$hold->quit;
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ], 'pg_restore');
+my $orphan_sql = q{
+SELECT count(*) FROM pg_class c
+ WHERE c.relnamespace = 'eventlog_segments'::regnamespace AND c.relkind = 'r'
+   AND NOT EXISTS (SELECT 1 FROM eventlog.segment_map m WHERE m.segrel = c.oid)
+   AND NOT EXISTS (SELECT 1 FROM eventlog.segment_trash t WHERE t.segrel = c.oid)};
+my $all_sql = q{SELECT count(*) || ':' || sum(hashtext(f."offset" || f.key || coalesce(f.value::text, '') || f.headers::text))
+  FROM generate_series(0, 1) p, LATERAL eventlog.fetch('cc', p, 0, 100000000) f};
+my $orphans = $node->safe_psql('restored', $orphan_sql);
+ok($orphans > 0, "the restore left $orphans segment relations no topic uses");
+my $log_before = $node->safe_psql('restored', $all_sql);
+$node->safe_psql('restored', 'SELECT count(*) FROM eventlog.run_maintenance()');
+is($node->safe_psql('restored', $orphan_sql), $orphans,
+	'within eventlog.orphan_segment_grace they stay');
+$node->safe_psql('postgres', 'ALTER SYSTEM SET eventlog.orphan_segment_grace = 0; SELECT pg_reload_conf()');
+$node->poll_query_until('restored', q{SELECT current_setting('eventlog.orphan_segment_grace') = '0'});
+is( $node->safe_psql('restored',
+		q{SELECT count(*) FROM eventlog.run_maintenance() WHERE action = 'dropped orphan'}),
+	$orphans, 'the next pass drops each of them');
+is($node->safe_psql('restored', $orphan_sql), '0', 'no unused segment relation is left');
+is($node->safe_psql('restored', $all_sql), $log_before, 'the restored log is unchanged by the sweep');
+is($node->safe_psql('restored', $all_sql), $node->safe_psql('postgres', $all_sql),
+	'the restored log equals the original');
 
 done_testing();

@@ -11,6 +11,7 @@
 extern bool el_maintenance_enabled;
 extern int	el_maintenance_interval;
 extern int	el_maintenance_lock_timeout;
+extern int	el_orphan_segment_grace;
 
 extern int	el_maintenance_pass(void);
 
