@@ -13,6 +13,9 @@
 #                                     # retention, produce rate with/without
 #                                     # retention (~4 min; BENCH_RET_SECS,
 #                                     # BENCH_RET_RATE, BENCH_RET_TPS_T, BENCH_RET_REPS)
+#   bash test/bench/run.sh --compaction  # only compaction.pl: records/s of a
+#                                     # compacting maintenance pass (~1 min;
+#                                     # BENCH_CMP_N, BENCH_CMP_KEYS, BENCH_CMP_REPS)
 #   bash test/bench/run.sh --decode   # only sections 10 (wal_level = logical)
 #                                     # and 11 (logical decoding: test_decoding
 #                                     # and subscription throughput, apply lag;
@@ -48,14 +51,16 @@ die() { echo "test/bench/run.sh: $*" >&2; exit 1; }
 smoke=${EVENTLOG_BENCH_SMOKE:-0}
 walonly=0
 retonly=0
+cmponly=0
 decode=0
 for arg in "$@"; do
     case $arg in
         --smoke) smoke=1 ;;
         --wal) walonly=1 ;;
         --retention) retonly=1 ;;
+        --compaction) cmponly=1 ;;
         --decode) walonly=1; decode=1 ;;
-        -h|--help) sed -n '2,41p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -191,6 +196,11 @@ run_perl() {
 if ((retonly)); then
     echo "=== running the retention benchmark (smoke=$smoke)"
     run_perl "$here/retention.pl"
+    exit 0
+fi
+if ((cmponly)); then
+    echo "=== running the compaction benchmark (smoke=$smoke)"
+    run_perl "$here/compaction.pl"
     exit 0
 fi
 if ((!walonly)); then
