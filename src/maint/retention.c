@@ -357,6 +357,51 @@ maintain_topic(Oid relid, PassReport *rep)
 }
 
 /*
+ * A compacted segment that kept no record and whose replaced relation is
+ * now dropped leaves segment_map (into segment_trash, dropped later): no
+ * snapshot can read anything in it any more, and readers step over the
+ * offsets it covered like any gap.  Compaction never merges segments, so
+ * this keeps a compacted topic from piling up empty relations.  Not the
+ * partition's first segment: the log start offset stays where it was.
+ */
+static void
+remove_if_emptied(PassReport *rep, const char *topic, int partition, int seg_no,
+				  Oid segrel)
+{
+	Oid			types[4] = {TEXTOID, INT4OID, INT4OID, OIDOID};
+	Datum		values[4];
+	Relation	rel;
+	int64		records;
+	ElSegment	s;
+	char	   *name;
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	values[3] = ObjectIdGetDatum(segrel);
+	el_spi_exec("SELECT 1 FROM eventlog.segment_map"
+				" WHERE topic = $1 AND partition = $2 AND seg_no < $3"
+				"   AND EXISTS (SELECT 1 FROM eventlog.segment_map"
+				"                WHERE segrel = $4::regclass AND compacted_xid IS NOT NULL)"
+				" LIMIT 1",
+				4, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+	rel = try_relation_open(segrel, AccessShareLock);
+	if (rel == NULL)
+		return;
+	records = el_segment_records(rel);
+	name = pstrdup(RelationGetRelationName(rel));
+	relation_close(rel, AccessShareLock);
+	if (records > 0)
+		return;
+	s.relid = segrel;
+	if (remove_segment(topic, &s))
+		report(rep, "removed", topic, partition, name,
+			   "compacted to no record");
+}
+
+/*
  * Drop segment relations that no topic uses: in the segments schema, of
  * the eventlog access method, in neither segment_map nor segment_trash.
  * A restore makes them: pg_dump writes every relation of the segments
@@ -517,12 +562,17 @@ drop_trash(PassReport *rep)
 					1, types, values, NULL, SPI_OK_DELETE);
 		/* a compacted segment's readers no longer need what it replaced */
 		el_spi_exec("UPDATE eventlog.segment_map SET replaced_segrel = NULL"
-					" WHERE replaced_segrel = $1",
-					1, types, values, NULL, SPI_OK_UPDATE);
+					" WHERE replaced_segrel = $1 RETURNING segrel::oid, seg_no",
+					1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 		if (SPI_processed > 0)
 		{
 			Oid			topic_relid = el_topic_relid(topic, true);
+			Oid			cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+			int			seg_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 2, &isnull));
 
+			remove_if_emptied(rep, topic, partition, seg_no, cur);
 			if (OidIsValid(topic_relid))
 				CacheInvalidateRelcacheByRelid(topic_relid);
 		}

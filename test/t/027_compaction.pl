@@ -109,7 +109,7 @@ sub passes
 		$n++;
 		my $acts = $primary->safe_psql('postgres',
 			q{SELECT count(*) FROM eventlog.run_maintenance('ct')
-			   WHERE action IN ('compacted', 'dropped', 'rolled')});
+			   WHERE action IN ('compacted', 'dropped', 'rolled', 'removed')});
 		last if $acts == 0;
 	}
 	return $n;
@@ -188,6 +188,21 @@ for my $round (1 .. 4)
 		q{SELECT count(*) FROM eventlog.segments WHERE topic = 'ct' AND state = 'compacted'});
 }
 ok($compacted_total > 0, 'segments are shown as compacted');
+# a compacted segment that kept nothing leaves the partition once the
+# relation it replaced is dropped (all but the first: the log start stays)
+is( $primary->safe_psql(
+		'postgres', q{
+SELECT count(*) FROM eventlog.segments s
+ WHERE s.topic = 'ct' AND s.state = 'compacted' AND s.records = 0
+   AND s.seg_no > (SELECT min(m.seg_no) FROM eventlog.segment_map m
+                    WHERE m.topic = 'ct' AND m.partition = s.partition)}),
+	'0', 'no emptied compacted segment is left but the first of a partition');
+is( $primary->safe_psql(
+		'postgres', q{
+SELECT (SELECT count(*) FROM eventlog.segment_map WHERE topic = 'ct')
+     < (SELECT sum(n) FROM (SELECT max(seg_no) + 1 AS n FROM eventlog.segment_map
+                             WHERE topic = 'ct' GROUP BY partition) x)}),
+	't', 'emptied segments were removed (fewer segments than segment numbers)');
 
 # ---- tombstones go once delete_retention has passed
 sleep(4);
