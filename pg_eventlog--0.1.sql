@@ -52,9 +52,11 @@ CREATE TABLE eventlog.segment_map (
     min_offset  bigint,
     -- compaction (src/maint/compact.c): the transaction that last swapped
     -- segrel for a rewritten relation, and the relation it replaced while
-    -- that one is not dropped yet (snapshots older than the swap read it)
+    -- that one is not dropped yet (snapshots older than the swap read it);
+    -- when compaction last went through the segment (rewritten or not)
     compacted_xid   xid8,
     replaced_segrel oid,
+    compacted_at    timestamptz,
     PRIMARY KEY (topic, partition, seg_no),
     UNIQUE (segrel)
 );

@@ -65,11 +65,13 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/procarray.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -488,7 +490,7 @@ rewrite_segment(Compaction *c, Relation topic_rel, const ElSegment *s,
 	args[1] = ObjectIdGetDatum(newrelid);
 	el_spi_exec("WITH m AS (UPDATE eventlog.segment_map"
 				"   SET segrel = $2::regclass, compacted_xid = pg_catalog.pg_current_xact_id(),"
-				"       replaced_segrel = $1"
+				"       replaced_segrel = $1, compacted_at = pg_catalog.now()"
 				"  WHERE segrel = $1::regclass RETURNING topic, partition, seg_no)"
 				" INSERT INTO eventlog.segment_trash (segrel, topic, partition, seg_no, removed_xid)"
 				" SELECT $1, m.topic, m.partition, m.seg_no, pg_catalog.pg_current_xact_id() FROM m",
@@ -503,14 +505,82 @@ rewrite_segment(Compaction *c, Relation topic_rel, const ElSegment *s,
 }
 
 /*
+ * Is a compaction of the partition due (background passes)?  When one of
+ * its closed segments (seg_nos, n of them) has not been through compaction
+ * yet, or the oldest one that has was last compacted longer ago than the
+ * shortest of delete_retention and min_compaction_lag (at least a minute):
+ * tombstones and records kept for their lag then go in time, and a log
+ * that nothing new reached is not read again at every pass.
+ */
+static bool
+compaction_due(ElTopic *topic, int partition, int32 *seg_nos, int n)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4ARRAYOID};
+	Datum		values[3];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int64		threshold = topic->delete_retention_us;
+	bool		isnull;
+	int64		never;
+	Datum		age;
+	int			i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(seg_nos[i]);
+	values[0] = CStringGetTextDatum(NameStr(topic->name));
+	values[1] = Int32GetDatum(partition);
+	values[2] = PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
+	el_spi_exec("SELECT count(*) FILTER (WHERE compacted_at IS NULL),"
+				"   (extract(epoch FROM pg_catalog.clock_timestamp() - min(compacted_at)) * 1000000)::bigint"
+				" FROM eventlog.segment_map"
+				" WHERE topic = $1 AND partition = $2 AND seg_no = ANY ($3)",
+				3, types, values, NULL, SPI_OK_SELECT);
+	never = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (never > 0)
+		return true;
+	age = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		return false;
+	if (topic->min_compaction_lag_us > 0)
+		threshold = Min(threshold, topic->min_compaction_lag_us);
+	threshold = Max(threshold, 60 * USECS_PER_SEC);
+	return DatumGetInt64(age) >= threshold;
+}
+
+/* Note that compaction went through these segments now. */
+static void
+mark_compacted(ElTopic *topic, int partition, int32 *seg_nos, int n)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4ARRAYOID};
+	Datum		values[3];
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(seg_nos[i]);
+	values[0] = CStringGetTextDatum(NameStr(topic->name));
+	values[1] = Int32GetDatum(partition);
+	values[2] = PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
+	el_spi_exec("UPDATE eventlog.segment_map SET compacted_at = pg_catalog.now()"
+				" WHERE topic = $1 AND partition = $2 AND seg_no = ANY ($3)",
+				3, types, values, NULL, SPI_OK_UPDATE);
+}
+
+/*
  * Compact one partition of a compacted topic: called by a maintenance
  * step (retention.c) inside SPI, as the catalog owner, in the step's
- * subtransaction.  Returns whether the catalog changed.
+ * subtransaction.  force: compact now (run_maintenance()); otherwise only
+ * when compaction_due().  Returns whether the catalog changed.
  */
 bool
 el_compact_partition(ElTopic *topic, Relation topic_rel, int partition,
-					 ElReportFn report, void *arg)
+					 bool force, ElReportFn report, void *arg)
 {
+	int32	   *seg_nos;
+	int			nseg_nos = 0;
 	ElPartitionStore *part = &topic->parts[partition];
 	TupleDesc	sd = topic->storedesc;
 	Compaction	c;
@@ -571,6 +641,17 @@ el_compact_partition(ElTopic *topic, Relation topic_rel, int partition,
 		if (firsts[i] >= 0)
 			active = i;
 	}
+	seg_nos = palloc(sizeof(int32) * part->nsegs);
+	for (i = 0; i < active; i++)
+		if (closed[i] && firsts[i] >= 0)
+			seg_nos[nseg_nos++] = part->segs[i].seg_no;
+	if (!force && !compaction_due(topic, partition, seg_nos, nseg_nos))
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return false;
+	}
+	nseg_nos = 0;
 
 	/* pass 1, over the whole partition */
 	for (i = 0; i <= active; i++)
@@ -593,6 +674,7 @@ el_compact_partition(ElTopic *topic, Relation topic_rel, int partition,
 			continue;
 		}
 		(void) scan_segment(&c, s->relid, count_record, &cs);
+		seg_nos[nseg_nos++] = s->seg_no;
 		if (cs.dropped > 0)
 		{
 			char	   *oldname = get_rel_name(s->relid);
@@ -606,6 +688,7 @@ el_compact_partition(ElTopic *topic, Relation topic_rel, int partition,
 			changed = true;
 		}
 	}
+	mark_compacted(topic, partition, seg_nos, nseg_nos);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return changed;

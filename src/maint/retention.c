@@ -349,7 +349,7 @@ maintain_topic(Oid relid, PassReport *rep)
 			topic = el_topic_reload(relid);
 		}
 		for (p = 0; p < topic->nparts; p++)
-			changed |= el_compact_partition(topic, rel, p, report_fn, rep);
+			changed |= el_compact_partition(topic, rel, p, !rep->log, report_fn, rep);
 	}
 	if (changed)
 		CacheInvalidateRelcacheByRelid(relid);

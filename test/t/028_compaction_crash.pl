@@ -210,6 +210,16 @@ my $ncomp = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM eventlog.segments WHERE topic = 'cc' AND state = 'compacted'});
 ok($ncomp > 0, 'compacted segments are there');
 
+# ---- an idle worker leaves a compacted log alone: once every closed
+# segment has been through compaction, it is read again only after
+# max(1 min, delete_retention or min_compaction_lag)
+sleep(3);
+my $last_sql = q{SELECT max(compacted_at) FROM eventlog.segment_map WHERE topic = 'cc'};
+my $last = $node->safe_psql('postgres', $last_sql);
+sleep(2);
+is($node->safe_psql('postgres', $last_sql), $last,
+	'with nothing new, the worker (every 100 ms) did not compact the topic again');
+
 # ---- orphans: a dump taken while replaced relations await their drop
 # (a REPEATABLE READ transaction holds them back) restores them as tables
 # that no topic adopts; maintenance drops them once

@@ -20,7 +20,8 @@ struct ElTopic;
 typedef void (*ElReportFn) (void *arg, const char *action, const char *topic,
 							int partition, const char *segment, const char *detail);
 extern bool el_compact_partition(struct ElTopic *topic, Relation topic_rel,
-								 int partition, ElReportFn report, void *arg);
+								 int partition, bool force, ElReportFn report,
+								 void *arg);
 extern void el_register_launcher(void);
 extern void el_stop_db_worker(const char *dbname);
 
