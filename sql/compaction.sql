@@ -38,6 +38,16 @@ ok	{}
 -- nothing of those statements was appended
 SELECT count(*) FROM eventlog_topics.cmp;
 SELECT count(*), count(key) FROM eventlog_topics.cmp_plain;
+-- the check sees the row as stored: after the owner's BEFORE triggers
+SELECT eventlog.create_topic('cmp_trg', 1, cleanup_policy => 'compact');
+CREATE FUNCTION eventlog_topics.cmp_nokey() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN NEW.key := NULL; RETURN NEW; END $$;
+CREATE TRIGGER nokey BEFORE INSERT ON eventlog_topics.cmp_trg
+  FOR EACH ROW EXECUTE FUNCTION eventlog_topics.cmp_nokey();
+INSERT INTO eventlog_topics.cmp_trg (key, value) VALUES ('a', '{}');
+SELECT count(*) FROM eventlog_topics.cmp_trg;
+SELECT eventlog.drop_topic('cmp_trg');
+DROP FUNCTION eventlog_topics.cmp_nokey();
 -- keyed records and tombstones are fine
 SELECT partition, "offset" FROM eventlog.produce('cmp_plain', '{"v": 1}', key => 'k');
 SELECT partition, "offset" FROM eventlog.produce('cmp_plain', NULL, key => 'k');
