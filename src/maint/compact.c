@@ -20,11 +20,16 @@
  * Only what every snapshot agrees on is touched: a record counts (as a
  * later record of its key, or as one to remove) only if its transaction
  * ended before the oldest xid any snapshot that can read the topic may
- * still consider running (GetOldestNonRemovableTransactionId).  The cleanable prefix ends at the
- * first closed segment that holds a record not settled that way (a roll
- * does not wait for open transactions), so a tombstone is never removed
- * while an earlier record of its key could still be in an older segment
- * that this pass leaves alone.
+ * still consider running (GetOldestNonRemovableTransactionId).  The
+ * cleanable prefix ends at the first closed segment that holds a record
+ * not settled that way (a roll does not wait for open transactions), so a
+ * tombstone is never removed while an earlier record of its key could
+ * still be in an older segment that this pass leaves alone.
+ *
+ * When: run_maintenance() compacts every compacted partition; background
+ * passes only when compaction_due() (a closed segment new to compaction,
+ * or the oldest compaction older than delete_retention/min_compaction_lag),
+ * so that a log nothing new reached is not read at every pass.
  *
  * The swap, per rewritten segment, in the maintenance step's
  * subtransaction:
