@@ -325,6 +325,47 @@ report_fn(void *arg, const char *action, const char *topic, int partition,
 	report((PassReport *) arg, action, topic, partition, segment, detail);
 }
 
+/*
+ * Compact one partition in a subtransaction of its own: a compaction that
+ * fails (a lock timeout, a damaged page) is logged and retried at the next
+ * pass without undoing the rolls, spares and retention of this one, which
+ * producers need.
+ */
+static bool
+compact_guarded(ElTopic *topic, Relation rel, int p, PassReport *rep)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool changed = false;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		changed = el_compact_partition(topic, rel, p, !rep->log, report_fn, rep);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(rep->log ? LOG : NOTICE,
+				(errmsg("eventlog compaction of partition %d of topic \"%s\" skipped, retried at the next pass: %s",
+						p, NameStr(topic->name), edata->message)));
+		FreeErrorData(edata);
+		changed = false;
+	}
+	PG_END_TRY();
+	return changed;
+}
+
 static void
 maintain_topic(Oid relid, PassReport *rep)
 {
@@ -349,7 +390,7 @@ maintain_topic(Oid relid, PassReport *rep)
 			topic = el_topic_reload(relid);
 		}
 		for (p = 0; p < topic->nparts; p++)
-			changed |= el_compact_partition(topic, rel, p, !rep->log, report_fn, rep);
+			changed |= compact_guarded(topic, rel, p, rep);
 	}
 	if (changed)
 		CacheInvalidateRelcacheByRelid(relid);

@@ -257,6 +257,25 @@ $rr->query_safe('COMMIT');
 $rr->quit;
 passes();
 
+# ---- a compaction that cannot get its locks is skipped alone: the rest
+# of the pass (rolls, spares) goes on, and the next pass compacts
+produce_round(20, 600);
+my $locker = $primary->background_psql('postgres');
+$locker->query_safe(
+	q{BEGIN; SELECT count(*) FROM (SELECT 1 FROM eventlog.segment_map
+	   WHERE topic = 'ct' AND base_offset IS NOT NULL FOR UPDATE) l});
+my ($mout, $merr) = ('', '');
+$primary->psql('postgres', q{SELECT action FROM eventlog.run_maintenance('ct')},
+	stdout => \$mout, stderr => \$merr);
+like($merr, qr/compaction of partition \d+ of topic "ct" skipped, retried at the next pass/,
+	'a compaction whose segment_map row is locked is skipped after the lock timeout');
+like($mout, qr/created spare/, 'the rest of that pass was done');
+$locker->query_safe('COMMIT');
+$locker->quit;
+like($primary->safe_psql('postgres', q{SELECT string_agg(action, ',') FROM eventlog.run_maintenance('ct')}),
+	qr/compacted/, 'the next pass compacts');
+passes();
+
 # ---- logical decoding saw each produced record once, no rewrite
 $primary->safe_psql(
 	'postgres', q{
