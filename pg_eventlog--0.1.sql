@@ -33,7 +33,8 @@ CREATE TABLE eventlog.topic_config (
     segment_bytes    bigint,
     segment_interval interval,
     delete_retention interval,
-    created_at       timestamptz NOT NULL DEFAULT now()
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    min_compaction_lag interval
 );
 
 -- base_offset NULL: a spare segment, made ahead of time so that producers
@@ -49,6 +50,13 @@ CREATE TABLE eventlog.segment_map (
     base_offset bigint,
     created_at  timestamptz NOT NULL DEFAULT now(),
     min_offset  bigint,
+    -- compaction (src/maint/compact.c): the transaction that last swapped
+    -- segrel for a rewritten relation, and the relation it replaced while
+    -- that one is not dropped yet (snapshots older than the swap read it);
+    -- when compaction last went through the segment (rewritten or not)
+    compacted_xid   xid8,
+    replaced_segrel oid,
+    compacted_at    timestamptz,
     PRIMARY KEY (topic, partition, seg_no),
     UNIQUE (segrel)
 );
@@ -79,7 +87,8 @@ CREATE FUNCTION eventlog.create_topic(
     cleanup_policy text DEFAULT 'delete',
     segment_bytes bigint DEFAULT NULL,
     segment_interval interval DEFAULT NULL,
-    delete_retention interval DEFAULT NULL)
+    delete_retention interval DEFAULT NULL,
+    min_compaction_lag interval DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'eventlog_create_topic' LANGUAGE C VOLATILE;
 
@@ -91,7 +100,8 @@ CREATE FUNCTION eventlog.alter_topic(
     cleanup_policy text DEFAULT NULL,
     segment_bytes bigint DEFAULT NULL,
     segment_interval interval DEFAULT NULL,
-    delete_retention interval DEFAULT NULL)
+    delete_retention interval DEFAULT NULL,
+    min_compaction_lag interval DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'eventlog_alter_topic' LANGUAGE C VOLATILE;
 
@@ -183,7 +193,8 @@ AS 'MODULE_PATHNAME', 'eventlog_partition_stats' LANGUAGE C STABLE STRICT;
 CREATE VIEW eventlog.topics AS
 SELECT c.topic, c.partitions, c.retention, c.retention_bytes, c.cleanup_policy,
        c.created_at, c.segment_bytes, c.segment_interval, c.delete_retention,
-       format('%I.%I', 'eventlog_topics', c.topic)::regclass AS relation
+       format('%I.%I', 'eventlog_topics', c.topic)::regclass AS relation,
+       c.min_compaction_lag
   FROM eventlog.topic_config c;
 
 CREATE VIEW eventlog.partitions AS

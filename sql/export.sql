@@ -8,7 +8,7 @@ SELECT count(*) FROM generate_series(1, 30) g,
   LATERAL eventlog.produce('ex', jsonb_build_object('n', g), key => 'k' || (g % 5),
                            headers => jsonb_build_object('h', g::text));
 BEGIN;
-SELECT count(*) FROM eventlog.produce('ex', '{"aborted": true}', "partition" => 2);
+SELECT count(*) FROM eventlog.produce('ex', '{"aborted": true}', key => 'a', "partition" => 2);
 ROLLBACK;
 COPY eventlog_topics.ex TO '/tmp/pg_eventlog_ex.copy';
 
@@ -42,7 +42,7 @@ SELECT count(*) AS differing_rows FROM (
   (SELECT * FROM eventlog_topics.ex EXCEPT ALL SELECT * FROM eventlog_topics.ex_restored)
   UNION ALL
   (SELECT * FROM eventlog_topics.ex_restored EXCEPT ALL SELECT * FROM eventlog_topics.ex)) d;
-SELECT * FROM eventlog.produce('ex_restored', '{"after": "restore"}', "partition" => 2);
+SELECT * FROM eventlog.produce('ex_restored', '{"after": "restore"}', key => 'a', "partition" => 2);
 -- its segments go with it
 SELECT eventlog.drop_topic('ex_restored');
 SELECT count(*) AS catalog_rows FROM eventlog.segment_map WHERE topic = 'ex_restored';

@@ -142,6 +142,13 @@ _PG_init(void)
 							100, 1, 60 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.orphan_segment_grace",
+							"Age at which maintenance drops a segment relation that no topic uses.",
+							"Such relations come from a restore of a dump taken while removed or compacted segments awaited their drop; a restore in progress may still adopt one that is younger.",
+							&el_orphan_segment_grace,
+							3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("eventlog.max_stats_topics",
 							"Topics (per database) whose statistics shared memory keeps.",
 							"Counts of topics beyond it go to an overflow row of eventlog.stats.",

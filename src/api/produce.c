@@ -288,6 +288,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		rec->want_offset = DatumGetInt64(values[EL_ATTNUM_OFFSET - 1]);
 		check_explicit_offset(rel, rec->want_offset, "offset");
 	}
+
 	if (natts >= EL_ATTNUM_TS && isnull[EL_ATTNUM_TS - 1] &&
 		TupleDescAttr(desc, EL_ATTNUM_TS - 1)->atttypid == TIMESTAMPTZOID)
 	{
@@ -306,6 +307,20 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 				 errhint("Raise eventlog.max_record_bytes, or split the record.")));
 
 	rec->partition = el_choose_partition(topic, values, isnull);
+	/*
+	 * Compaction keeps the latest record per key: a record without one
+	 * could never be superseded (Kafka refuses it too).  A restore (an
+	 * explicit offset, owner only) brings back whatever the log held,
+	 * keyless records written before the topic became compacted included.
+	 */
+	if (topic->policy_compact && rec->want_offset < 0 &&
+		natts >= EL_ATTNUM_KEY && isnull[EL_ATTNUM_KEY - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("topic \"%s\" is compacted: a record needs a key",
+						RelationGetRelationName(rel)),
+				 errdetail("Compaction keeps the latest record of each key; a record without a key would never be removed."),
+				 errhint("Give the record a key, or produce keyless records to a topic whose cleanup_policy is \"delete\".")));
 	segment = el_active_segment(topic, rec->partition);
 
 	size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);

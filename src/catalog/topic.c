@@ -53,6 +53,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/xid8.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -108,12 +109,16 @@ static bool catalog_oids_valid = false;
 #define Anum_topic_config_cleanup_policy	5
 #define Anum_topic_config_segment_bytes	6
 #define Anum_topic_config_segment_interval	7
+#define Anum_topic_config_delete_retention	8
+#define Anum_topic_config_min_compaction_lag	10
 #define Anum_segment_map_topic			1
 #define Anum_segment_map_partition		2
 #define Anum_segment_map_seg_no			3
 #define Anum_segment_map_segrel			4
 #define Anum_segment_map_base_offset	5
 #define Anum_segment_map_min_offset		7
+#define Anum_segment_map_compacted_xid	8
+#define Anum_segment_map_replaced_segrel	9
 
 static void
 topic_inval_callback(Datum arg, Oid relid)
@@ -286,6 +291,8 @@ catalog_lookup(void)
 	check_catalog_column(rel, Anum_topic_config_cleanup_policy, "cleanup_policy", TEXTOID);
 	check_catalog_column(rel, Anum_topic_config_segment_bytes, "segment_bytes", INT8OID);
 	check_catalog_column(rel, Anum_topic_config_segment_interval, "segment_interval", INTERVALOID);
+	check_catalog_column(rel, Anum_topic_config_delete_retention, "delete_retention", INTERVALOID);
+	check_catalog_column(rel, Anum_topic_config_min_compaction_lag, "min_compaction_lag", INTERVALOID);
 	table_close(rel, AccessShareLock);
 	rel = table_open(map_relid, AccessShareLock);
 	check_catalog_column(rel, Anum_segment_map_topic, "topic", TEXTOID);
@@ -294,6 +301,8 @@ catalog_lookup(void)
 	check_catalog_column(rel, Anum_segment_map_segrel, "segrel", REGCLASSOID);
 	check_catalog_column(rel, Anum_segment_map_base_offset, "base_offset", INT8OID);
 	check_catalog_column(rel, Anum_segment_map_min_offset, "min_offset", INT8OID);
+	check_catalog_column(rel, Anum_segment_map_compacted_xid, "compacted_xid", XID8OID);
+	check_catalog_column(rel, Anum_segment_map_replaced_segrel, "replaced_segrel", OIDOID);
 	table_close(rel, AccessShareLock);
 
 	topic_config_relid = cfg_relid;
@@ -369,6 +378,7 @@ int8_setting(HeapTuple tup, int attnum, TupleDesc desc)
 #define EL_MIN_DERIVED_SEGMENT_BYTES	(INT64CONST(1024) * 1024)
 #define EL_DEFAULT_SEGMENT_INTERVAL	USECS_PER_DAY
 #define EL_MIN_DERIVED_SEGMENT_INTERVAL	(60 * USECS_PER_SEC)
+#define EL_DEFAULT_DELETE_RETENTION	USECS_PER_DAY
 
 static void
 topic_settings(ElTopic *topic, HeapTuple tup, TupleDesc desc)
@@ -380,6 +390,14 @@ topic_settings(ElTopic *topic, HeapTuple tup, TupleDesc desc)
 	topic->retention_bytes = int8_setting(tup, Anum_topic_config_retention_bytes, desc);
 	d = heap_getattr(tup, Anum_topic_config_cleanup_policy, desc, &isnull);
 	topic->policy_delete = isnull || strstr(TextDatumGetCString(d), "delete") != NULL;
+	topic->policy_compact = !isnull && strstr(TextDatumGetCString(d), "compact") != NULL;
+	/* defaults (README "Compaction"): tombstones stay a day, no lag */
+	topic->delete_retention_us = interval_usecs(tup, Anum_topic_config_delete_retention, desc);
+	if (topic->delete_retention_us < 0)
+		topic->delete_retention_us = EL_DEFAULT_DELETE_RETENTION;
+	topic->min_compaction_lag_us = interval_usecs(tup, Anum_topic_config_min_compaction_lag, desc);
+	if (topic->min_compaction_lag_us < 0)
+		topic->min_compaction_lag_us = 0;
 	topic->segment_bytes = int8_setting(tup, Anum_topic_config_segment_bytes, desc);
 	if (topic->segment_bytes < 0)
 	{
@@ -513,6 +531,18 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 			DatumGetInt64(heap_getattr(tup, Anum_segment_map_min_offset, desc, &isnull));
 		if (isnull)
 			rows[nrows].min_offset = -1;
+		{
+			Datum		cx = heap_getattr(tup, Anum_segment_map_compacted_xid, desc, &isnull);
+			Datum		old;
+
+			rows[nrows].seg.compacted = !isnull;
+			rows[nrows].seg.swap_xid = isnull ? InvalidTransactionId :
+				XidFromFullTransactionId(DatumGetFullTransactionId(cx));
+			old = heap_getattr(tup, Anum_segment_map_replaced_segrel, desc, &isnull);
+			rows[nrows].seg.prev_relid = isnull ? InvalidOid : DatumGetObjectId(old);
+			if (!OidIsValid(rows[nrows].seg.prev_relid))
+				rows[nrows].seg.swap_xid = InvalidTransactionId;
+		}
 		nrows++;
 	}
 	systable_endscan(scan);
@@ -808,6 +838,7 @@ el_append_partition(ElTopic *topic, int partition, char **entries, Size *lens,
 			EL_SEGMENT_NOT_STARTED;
 		target.max_blocks = (BlockNumber) Min(Max(topic->segment_bytes / BLCKSZ, 1),
 											  (int64) MaxBlockNumber);
+		target.rewrite = false;
 		seg = try_relation_open(segment->relid, RowExclusiveLock);
 		if (seg == NULL)
 		{
@@ -1082,16 +1113,17 @@ el_segment_topic(Oid segrelid)
 	return topic;
 }
 
-/* Create segment seg_no of a partition and record it.  Inside SPI. */
-void
-el_create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
-				  int64 base_offset, Oid owner)
+/*
+ * Create a segment relation of a topic, named segname in the segments
+ * schema and owned by owner, and return it; nothing records it.  Inside
+ * SPI.
+ */
+Oid
+el_create_segment_relation(const char *topic, const char *segname, Oid owner)
 {
-	char		segname[NAMEDATALEN];
 	char	   *sql;
 	Oid			segrelid;
 
-	snprintf(segname, sizeof(segname), "t%u_p%d_s%d", topic_relid, partition, seg_no);
 	sql = psprintf("CREATE TABLE %s.%s (LIKE %s.%s) USING eventlog",
 				   EL_SEGMENTS_SCHEMA, quote_identifier(segname),
 				   EL_TOPICS_SCHEMA, quote_identifier(topic));
@@ -1099,22 +1131,35 @@ el_create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
 	pfree(sql);
 	segrelid = get_relname_relid(segname, schema_oid(EL_SEGMENTS_SCHEMA));
 	el_set_segment_owner(segrelid, owner);
+	return segrelid;
+}
+
+/* Create segment seg_no of a partition and record it.  Inside SPI. */
+void
+el_create_segment(Oid topic_relid, const char *topic, int partition, int seg_no,
+				  int64 base_offset, Oid owner)
+{
+	char		segname[NAMEDATALEN];
+	Oid			segrelid;
+
+	snprintf(segname, sizeof(segname), "t%u_p%d_s%d", topic_relid, partition, seg_no);
+	segrelid = el_create_segment_relation(topic, segname, owner);
 	el_register_segment(segrelid, topic_relid, topic, partition, seg_no, base_offset);
 }
 
-#define NSETTINGS 6
+#define NSETTINGS 7
 static const char *const setting_names[NSETTINGS] = {
 	"retention", "retention_bytes", "cleanup_policy", "segment_bytes",
-	"segment_interval", "delete_retention"
+	"segment_interval", "delete_retention", "min_compaction_lag"
 };
 static const Oid setting_types[NSETTINGS] = {
-	INTERVALOID, INT8OID, TEXTOID, INT8OID, INTERVALOID, INTERVALOID
+	INTERVALOID, INT8OID, TEXTOID, INT8OID, INTERVALOID, INTERVALOID, INTERVALOID
 };
 
 /*
  * SPI arguments for topic_config: $1 the topic name, $2 the partition count
  * (argument 1, NULL = unchanged for alter), $3.. the settings (arguments
- * 2..7).
+ * 2..8).
  */
 static void
 catalog_args(FunctionCallInfo fcinfo, const char *topic, Oid *types,
@@ -1168,19 +1213,23 @@ el_check_settings(const Datum *values, const bool *isnull)
 		if (setting_types[i] == INTERVALOID)
 		{
 			Interval   *iv = DatumGetIntervalP(values[i]);
+			bool		zero_ok = strcmp(setting_names[i], "delete_retention") == 0 ||
+				strcmp(setting_names[i], "min_compaction_lag") == 0;
 
+			/* compaction's two intervals may be 0 (as in Kafka) */
 			if (iv->time < 0 || iv->day < 0 || iv->month < 0 ||
-				(iv->time == 0 && iv->day == 0 && iv->month == 0))
+				(!zero_ok && iv->time == 0 && iv->day == 0 && iv->month == 0))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s must be a positive interval", setting_names[i])));
+						 errmsg(zero_ok ? "%s must not be negative" :
+								"%s must be a positive interval", setting_names[i])));
 		}
 		if (setting_types[i] == TEXTOID)
 			check_cleanup_policy(TextDatumGetCString(values[i]));
 	}
 }
 
-/* The settings arguments (2..7) of create/alter_topic. */
+/* The settings arguments (2..8) of create/alter_topic. */
 static void
 check_settings(FunctionCallInfo fcinfo)
 {
@@ -1267,7 +1316,8 @@ eventlog_create_topic(PG_FUNCTION_ARGS)
 	catalog_args(fcinfo, topic, types, values, nulls);
 	el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
 			 " retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
-			 " delete_retention) VALUES ($1, $2, $3, $4, coalesce($5, 'delete'), $6, $7, $8)",
+			 " delete_retention, min_compaction_lag)"
+			 " VALUES ($1, $2, $3, $4, coalesce($5, 'delete'), $6, $7, $8, $9)",
 			 2 + NSETTINGS, types, values, nulls, SPI_OK_INSERT);
 
 	for (i = 0; i < partitions; i++)
@@ -1334,7 +1384,8 @@ eventlog_alter_topic(PG_FUNCTION_ARGS)
 			 " cleanup_policy = coalesce($5, cleanup_policy),"
 			 " segment_bytes = coalesce($6, segment_bytes),"
 			 " segment_interval = coalesce($7, segment_interval),"
-			 " delete_retention = coalesce($8, delete_retention)"
+			 " delete_retention = coalesce($8, delete_retention),"
+			 " min_compaction_lag = coalesce($9, min_compaction_lag)"
 			 " WHERE topic = $1",
 			 2 + NSETTINGS, types, values, nulls, SPI_OK_UPDATE);
 	el_catalog_owner_end(&catowner);

@@ -18,6 +18,7 @@
  *	 {"eventlog_topic_export": 1, "partitions": n, "retention": ...,
  *	  "retention_bytes": ..., "cleanup_policy": ..., "segment_bytes": ...,
  *	  "segment_interval": ..., "delete_retention": ..., "created_at": ...,
+ *	  "min_compaction_lag": ...,
  *	  "segments": [{"partition": p, "seg_no": s, "relation": name,
  *					"base_offset": o}, ...]}
  *
@@ -91,6 +92,7 @@ el_topic_export_header(ElTopic *topic)
 							  " 'segment_interval', c.segment_interval,"
 							  " 'delete_retention', c.delete_retention,"
 							  " 'created_at', c.created_at,"
+							  " 'min_compaction_lag', c.min_compaction_lag,"
 							  " 'segments', (SELECT coalesce(pg_catalog.jsonb_agg("
 							  "     pg_catalog.jsonb_build_object('partition', m.partition,"
 							  "       'seg_no', m.seg_no, 'relation', r.relname,"
@@ -134,8 +136,8 @@ el_is_topic_header(TupleTableSlot *slot)
 typedef struct ExportHeader
 {
 	int			partitions;
-	Datum		settings[6];	/* in the order of topic_config's columns */
-	bool		settings_null[6];
+	Datum		settings[7];	/* in the order of create_topic's arguments */
+	bool		settings_null[7];
 	Datum		created_at;
 	bool		created_at_null;
 	int			nsegs;
@@ -200,7 +202,8 @@ parse_header(Datum hdr, ExportHeader *h)
 							  " (h->>'segment_bytes')::bigint,"
 							  " (h->>'segment_interval')::interval,"
 							  " (h->>'delete_retention')::interval,"
-							  " (h->>'created_at')::timestamptz"
+							  " (h->>'created_at')::timestamptz,"
+							  " (h->>'min_compaction_lag')::interval"
 							  " FROM (SELECT $1 AS h) s",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not parse a topic export header");
@@ -210,6 +213,7 @@ parse_header(Datum hdr, ExportHeader *h)
 	el_check_partition_count(h->partitions);
 	for (i = 0; i < 6; i++)
 		h->settings[i] = SPI_getbinval(tup, td, 2 + i, &h->settings_null[i]);
+	h->settings[6] = SPI_getbinval(tup, td, 9, &h->settings_null[6]);
 	el_check_settings(h->settings, h->settings_null);
 	h->created_at = SPI_getbinval(tup, td, 8, &h->created_at_null);
 
@@ -388,10 +392,10 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 	char	   *topic = pstrdup(RelationGetRelationName(rel));
 	Datum		hdr = slot->tts_values[EL_ATTNUM_VALUE - 1];
 	ExportHeader h;
-	Oid			argtypes[9] = {TEXTOID, INT4OID, INTERVALOID, INT8OID, TEXTOID,
-	INT8OID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID};
-	Datum		values[9];
-	char		nulls[9];
+	Oid			argtypes[10] = {TEXTOID, INT4OID, INTERVALOID, INT8OID, TEXTOID,
+	INT8OID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID, INTERVALOID};
+	Datum		values[10];
+	char		nulls[10];
 	int			oldparts;
 	ElCatalogOwner catowner;
 	int			level;
@@ -445,11 +449,13 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 		}
 		values[8] = h.created_at;
 		nulls[8] = h.created_at_null ? 'n' : ' ';
+		values[9] = h.settings[6];
+		nulls[9] = h.settings_null[6] ? 'n' : ' ';
 		el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
 					" retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
-					" delete_retention, created_at) VALUES ($1, $2, $3, $4,"
-					" coalesce($5, 'delete'), $6, $7, $8, coalesce($9, now()))",
-					9, argtypes, values, nulls, SPI_OK_INSERT);
+					" delete_retention, created_at, min_compaction_lag) VALUES ($1, $2, $3, $4,"
+					" coalesce($5, 'delete'), $6, $7, $8, coalesce($9, now()), $10)",
+					10, argtypes, values, nulls, SPI_OK_INSERT);
 	}
 	else
 	{

@@ -19,7 +19,8 @@
  *			 longer find it, the log start offset moves;
  *	 dropped a later pass drops the relation once no snapshot can still
  *			 see its segment_map row: removed_xid precedes the oldest xmin of
- *			 every backend (GetOldestNonRemovableTransactionId), and an
+ *			 every backend that can read this database's tables
+ *			 (GetOldestNonRemovableTransactionId), and an
  *			 ACCESS EXCLUSIVE lock is granted at once (a reader holding the
  *			 segment keeps it; the pass never waits).
  *
@@ -37,6 +38,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "common/relpath.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -55,6 +57,9 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include <sys/stat.h>
+#include <time.h>
+
 #include "eventlog/elstore.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
@@ -63,6 +68,7 @@
 #include "eventlog/topic.h"
 
 int			el_maintenance_lock_timeout = 100;
+int			el_orphan_segment_grace = 3600;
 
 /* What one pass did, for run_maintenance()'s result and the worker's log. */
 typedef struct PassReport
@@ -78,7 +84,12 @@ report(PassReport *rep, const char *action, const char *topic, int partition,
 	   const char *segment, const char *detail)
 {
 	rep->actions++;
-	if (rep->log)
+	if (rep->log && topic == NULL)
+		ereport(LOG,
+				(errmsg("eventlog maintenance: %s %s%s%s",
+						action, segment ? segment : "",
+						detail ? ": " : "", detail ? detail : "")));
+	else if (rep->log)
 		ereport(LOG,
 				(errmsg("eventlog maintenance: %s %s of partition %d of topic \"%s\"%s%s",
 						action, segment ? segment : "", partition, topic,
@@ -86,10 +97,10 @@ report(PassReport *rep, const char *action, const char *topic, int partition,
 	if (rep->store)
 	{
 		Datum		values[5];
-		bool		nulls[5] = {false, false, false, segment == NULL, detail == NULL};
+		bool		nulls[5] = {false, topic == NULL, topic == NULL, segment == NULL, detail == NULL};
 
 		values[0] = CStringGetTextDatum(action);
-		values[1] = CStringGetTextDatum(topic);
+		values[1] = topic ? CStringGetTextDatum(topic) : (Datum) 0;
 		values[2] = Int32GetDatum(partition);
 		values[3] = segment ? CStringGetTextDatum(segment) : (Datum) 0;
 		values[4] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
@@ -240,6 +251,7 @@ maintain_partition(ElTopic *topic, int p, Oid owner, PassReport *rep)
 		target.next_relid = part->segs[active + 1].relid;
 		target.next_base = part->segs[active + 1].base_offset;
 		target.max_blocks = 0;
+		target.rewrite = false;
 		if (el_segment_roll(seg, next, &target))
 		{
 			report(rep, "rolled", name, p, seg_name(part->segs[active].relid),
@@ -307,6 +319,54 @@ maintain_partition(ElTopic *topic, int p, Oid owner, PassReport *rep)
 }
 
 static void
+report_fn(void *arg, const char *action, const char *topic, int partition,
+		  const char *segment, const char *detail)
+{
+	report((PassReport *) arg, action, topic, partition, segment, detail);
+}
+
+/*
+ * Compact one partition in a subtransaction of its own: a compaction that
+ * fails (a lock timeout, a damaged page) is logged and retried at the next
+ * pass without undoing the rolls, spares and retention of this one, which
+ * producers need.
+ */
+static bool
+compact_guarded(ElTopic *topic, Relation rel, int p, PassReport *rep)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool changed = false;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		changed = el_compact_partition(topic, rel, p, !rep->log, report_fn, rep);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(rep->log ? LOG : NOTICE,
+				(errmsg("eventlog compaction of partition %d of topic \"%s\" skipped, retried at the next pass: %s",
+						p, NameStr(topic->name), edata->message)));
+		FreeErrorData(edata);
+		changed = false;
+	}
+	PG_END_TRY();
+	return changed;
+}
+
+static void
 maintain_topic(Oid relid, PassReport *rep)
 {
 	Relation	rel;
@@ -321,9 +381,135 @@ maintain_topic(Oid relid, PassReport *rep)
 	topic = el_topic_reload(relid);
 	for (p = 0; p < topic->nparts; p++)
 		changed |= maintain_partition(topic, p, rel->rd_rel->relowner, rep);
+	if (topic->policy_compact)
+	{
+		/* compaction (compact.c) works on the segment list as changed above */
+		if (changed)
+		{
+			CommandCounterIncrement();
+			topic = el_topic_reload(relid);
+		}
+		for (p = 0; p < topic->nparts; p++)
+			changed |= compact_guarded(topic, rel, p, rep);
+	}
 	if (changed)
 		CacheInvalidateRelcacheByRelid(relid);
 	relation_close(rel, NoLock);
+}
+
+/*
+ * A compacted segment that kept no record and whose replaced relation is
+ * now dropped leaves segment_map (into segment_trash, dropped later): no
+ * snapshot can read anything in it any more, and readers step over the
+ * offsets it covered like any gap.  Compaction never merges segments, so
+ * this keeps a compacted topic from piling up empty relations.  Not the
+ * partition's first segment: the log start offset stays where it was.
+ */
+static void
+remove_if_emptied(PassReport *rep, const char *topic, int partition, int seg_no,
+				  Oid segrel)
+{
+	Oid			types[4] = {TEXTOID, INT4OID, INT4OID, OIDOID};
+	Datum		values[4];
+	Relation	rel;
+	int64		records;
+	ElSegment	s;
+	char	   *name;
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	values[3] = ObjectIdGetDatum(segrel);
+	el_spi_exec("SELECT 1 FROM eventlog.segment_map"
+				" WHERE topic = $1 AND partition = $2 AND seg_no < $3"
+				"   AND EXISTS (SELECT 1 FROM eventlog.segment_map"
+				"                WHERE segrel = $4::regclass AND compacted_xid IS NOT NULL)"
+				" LIMIT 1",
+				4, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+	rel = try_relation_open(segrel, AccessShareLock);
+	if (rel == NULL)
+		return;
+	records = el_segment_records(rel);
+	name = pstrdup(RelationGetRelationName(rel));
+	relation_close(rel, AccessShareLock);
+	if (records > 0)
+		return;
+	s.relid = segrel;
+	if (remove_segment(topic, &s))
+		report(rep, "removed", topic, partition, name,
+			   "compacted to no record");
+}
+
+/*
+ * Drop segment relations that no topic uses: in the segments schema, of
+ * the eventlog access method, in neither segment_map nor segment_trash.
+ * A restore makes them: pg_dump writes every relation of the segments
+ * schema, also those that awaited their drop in segment_trash (removed by
+ * retention, or replaced by compaction), which the topic's export header
+ * does not list, so that no COPY adopts them.  (A compaction interrupted by
+ * a crash leaves none: its relation belongs to an aborted transaction.)
+ * Only one that was created by a transaction every snapshot sees committed
+ * (its pg_class row's xmin precedes the horizon), whose file has not
+ * changed for eventlog.orphan_segment_grace (a restore in progress adopts
+ * the segments it created when it loads the topic's data: it may still
+ * adopt a younger one) and that can be locked at once is dropped.
+ */
+static void
+drop_orphans(PassReport *rep, TransactionId horizon)
+{
+	uint64		n;
+	uint64		i;
+	SPITupleTable *tt;
+	time_t		now = time(NULL);
+
+	el_spi_exec("SELECT c.oid, c.xmin::text::bigint FROM pg_catalog.pg_class c"
+				"  JOIN pg_catalog.pg_am a ON a.oid = c.relam"
+				" WHERE c.relnamespace = 'eventlog_segments'::regnamespace"
+				"   AND c.relkind = 'r' AND a.amname = 'eventlog'"
+				"   AND NOT EXISTS (SELECT 1 FROM eventlog.segment_map m WHERE m.segrel = c.oid)"
+				"   AND NOT EXISTS (SELECT 1 FROM eventlog.segment_trash t WHERE t.segrel = c.oid)",
+				0, NULL, NULL, NULL, SPI_OK_SELECT);
+	n = SPI_processed;
+	tt = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		TransactionId xmin = (TransactionId) DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		Relation	rel;
+		char	   *path;
+		struct stat st;
+		bool		young;
+		char	   *name;
+		ObjectAddress addr;
+
+		if (TransactionIdIsNormal(xmin) && !TransactionIdPrecedes(xmin, horizon))
+			continue;
+		if (!ConditionalLockRelationOid(relid, AccessExclusiveLock))
+			continue;
+		rel = try_relation_open(relid, NoLock);
+		if (rel == NULL)
+		{
+			UnlockRelationOid(relid, AccessExclusiveLock);
+			continue;
+		}
+		path = relpathbackend(rel->rd_node, InvalidBackendId, MAIN_FORKNUM);
+		young = stat(path, &st) == 0 &&
+			(int64) (now - st.st_mtime) < (int64) el_orphan_segment_grace;
+		name = pstrdup(RelationGetRelationName(rel));
+		relation_close(rel, NoLock);
+		if (young)
+		{
+			UnlockRelationOid(relid, AccessExclusiveLock);
+			continue;
+		}
+		ObjectAddressSet(addr, RelationRelationId, relid);
+		performDeletion(&addr, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+		report(rep, "dropped orphan", NULL, -1, name,
+			   "a segment relation no topic uses (left by a restore)");
+	}
 }
 
 /*
@@ -334,15 +520,34 @@ maintain_topic(Oid relid, PassReport *rep)
 static void
 drop_trash(PassReport *rep)
 {
-	TransactionId horizon = GetOldestNonRemovableTransactionId(NULL);
+	TransactionId horizon;
+	Relation	trash;
 	uint64		n;
 	uint64		i;
 	SPITupleTable *tt;
 
+	/*
+	 * The successor's records may point into this segment's TOAST table
+	 * unless compaction rewrote them (their values are then in the
+	 * rewritten relation's own); the relation a compaction replaced still
+	 * has them until it is dropped itself.
+	 */
+	/*
+	 * The horizon of this database's user tables (segment_map is one): a
+	 * logical slot's catalog xmin does not hold segments back.
+	 */
+	trash = table_open(get_relname_relid("segment_trash", get_namespace_oid("eventlog", false)),
+					   AccessShareLock);
+	horizon = GetOldestNonRemovableTransactionId(trash);
+	table_close(trash, AccessShareLock);
+
 	el_spi_exec("SELECT t.segrel, t.topic, t.partition, t.removed_xid::text::bigint,"
 				"   EXISTS (SELECT 1 FROM eventlog.segment_map m"
 				"            WHERE m.topic = t.topic AND m.partition = t.partition"
-				"              AND m.seg_no = t.seg_no + 1)"
+				"              AND m.seg_no = t.seg_no + 1 AND m.compacted_xid IS NULL)"
+				"   OR EXISTS (SELECT 1 FROM eventlog.segment_trash n"
+				"               WHERE n.topic = t.topic AND n.partition = t.partition"
+				"                 AND n.seg_no = t.seg_no + 1)"
 				" FROM eventlog.segment_trash t ORDER BY t.removed_at",
 				0, NULL, NULL, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
@@ -396,7 +601,24 @@ drop_trash(PassReport *rep)
 		values[0] = ObjectIdGetDatum(segrel);
 		el_spi_exec("DELETE FROM eventlog.segment_trash WHERE segrel = $1",
 					1, types, values, NULL, SPI_OK_DELETE);
+		/* a compacted segment's readers no longer need what it replaced */
+		el_spi_exec("UPDATE eventlog.segment_map SET replaced_segrel = NULL"
+					" WHERE replaced_segrel = $1 RETURNING segrel::oid, seg_no",
+					1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+		if (SPI_processed > 0)
+		{
+			Oid			topic_relid = el_topic_relid(topic, true);
+			Oid			cur = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+			int			seg_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 2, &isnull));
+
+			remove_if_emptied(rep, topic, partition, seg_no, cur);
+			if (OidIsValid(topic_relid))
+				CacheInvalidateRelcacheByRelid(topic_relid);
+		}
 	}
+	drop_orphans(rep, horizon);
 }
 
 /*
@@ -709,7 +931,8 @@ eventlog_segment_info(PG_FUNCTION_ARGS)
 			nulls[7] = info.first < 0;
 			values[8] = TimestampTzGetDatum(info.last_ts);
 			nulls[8] = info.last_ts == PG_INT64_MIN;
-			values[9] = CStringGetTextDatum(info.closed ? "closed" :
+			values[9] = CStringGetTextDatum(info.closed && part->segs[i].compacted ? "compacted" :
+											info.closed ? "closed" :
 											info.first >= 0 ? "active" :
 											part->segs[i].base_offset != EL_SEGMENT_NOT_STARTED ?
 											"active" : "spare");

@@ -48,6 +48,8 @@ typedef struct AppendBatch
 	int64	   *offsets;
 	TransactionId xid;			/* inserting (sub)transaction */
 	CommandId	cid;
+	uint16		run_flags;		/* of the runs it writes: EL_RUN_FROZEN for
+								 * a rewrite (ElAppendTarget.rewrite) */
 	int			ts_natts;		/* > 0: stored columns, the first a timestamptz */
 	int			done;			/* records placed so far */
 	const char *topic;			/* for messages */
@@ -133,11 +135,11 @@ check_batch(const AppendBatch *b, int64 next)
 
 /* Write a run header starting at base; returns its size. */
 static Size
-put_run(char *buf, TransactionId xid, CommandId cid, int64 base)
+put_run(char *buf, uint16 flags, TransactionId xid, CommandId cid, int64 base)
 {
 	ElRun		run;
 
-	run.flags = 0;
+	run.flags = flags;
 	run.xid = xid;
 	run.cid = cid;
 	run.base_offset = base;
@@ -172,7 +174,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 		ElRun		last;
 
 		el_read_run((const char *) page + opaque->last_run, &last);
-		run_open = (last.xid == xid && last.cid == cid && last.flags == 0);
+		run_open = (last.xid == xid && last.cid == cid && last.flags == b->run_flags);
 	}
 
 	*nplaced = 0;
@@ -215,7 +217,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			{
 				if (n + EL_RUN_SIZE > space)
 					break;
-				n += put_run(buf + n, xid, cid, want);
+				n += put_run(buf + n, b->run_flags, xid, cid, want);
 				run_open = true;
 				next = want;
 			}
@@ -241,7 +243,7 @@ plan_bytes(AppendBatch *b, Page page, char *buf, int *nplaced)
 			break;
 		if (new_run)
 		{
-			n += put_run(buf + n, xid, cid, offset);
+			n += put_run(buf + n, b->run_flags, xid, cid, offset);
 			run_open = true;
 		}
 		if (compact)
@@ -276,7 +278,8 @@ decode_info(Relation seg, AppendBatch *b, const char *bytes, Size n,
 	int64		first = -1;
 	int			nrecords = 0;
 
-	if (!RelationIsLogicallyLogged(seg))
+	/* a rewrite's records were decoded when they were first appended */
+	if (!RelationIsLogicallyLogged(seg) || b->target->rewrite)
 		return NULL;
 	el_entry_walk_init(&walk, bytes, n, next);
 	while ((kind = el_entry_walk_next(&walk, &pos, &len)) != EL_ENTRY_END)
@@ -438,7 +441,17 @@ plan_new_page(AppendBatch *b, int64 first_offset, char *buf_bytes, NewPagePlan *
 	el_page_init(scratch.data, first_offset, np->base_ts, np->init_xid,
 				 b->ts_natts, PG_INT64_MIN);
 	np->n = plan_bytes(b, scratch.data, buf_bytes, &np->nplaced);
-	if (np->nplaced == 0)
+
+	/*
+	 * Nothing placed is right only for a segment's first page when the
+	 * next record belongs to the next segment (a restore of a segment that
+	 * compaction emptied): the page is started empty, and the append rolls
+	 * from it.
+	 */
+	if (np->nplaced == 0 &&
+		!(b->target->next_base != EL_SEGMENT_NOT_STARTED &&
+		  OidIsValid(b->target->next_relid) && b->wants &&
+		  b->wants[b->done] >= b->target->next_base))
 		elog(ERROR, "eventlog record of %zu bytes does not fit an empty page",
 			 b->lens[b->done]);
 }
@@ -593,6 +606,15 @@ roll_due(const AppendBatch *b, BlockNumber tail, bool full)
 	if (t->next_base != EL_SEGMENT_NOT_STARTED && b->wants &&
 		b->wants[b->done] >= t->next_base)
 		return true;
+
+	/*
+	 * A known next base (a restore) decides alone: the segment may have
+	 * grown past segment_bytes where it was dumped (no spare was ready),
+	 * and rolling early would start the next one at its base, above
+	 * offsets still to come.
+	 */
+	if (t->next_base != EL_SEGMENT_NOT_STARTED)
+		return false;
 	return full && t->max_blocks > 0 && tail + 1 >= t->max_blocks;
 }
 
@@ -644,6 +666,34 @@ el_segment_roll(Relation seg, Relation next, const ElAppendTarget *target)
 		UnlockReleaseBuffer(buf);
 		return true;
 	}
+}
+
+/*
+ * Close a segment that compaction has just written (its relation is new,
+ * visible to no one else yet): mark its tail SEALED | CLOSED, so that
+ * readers go on into the next segment and its log end stays where the
+ * last record or log-end marker put it.  The tail goes to WAL as a full
+ * page image, which redo reproduces exactly and logical decoding ignores;
+ * it happens once per rewritten segment.
+ */
+void
+el_segment_close(Relation seg)
+{
+	BlockNumber tail = last_valid_block(seg);
+	Buffer		buf;
+
+	if (tail == InvalidBlockNumber)
+		elog(ERROR, "eventlog segment \"%s\" has no page to close",
+			 RelationGetRelationName(seg));
+	buf = ReadBuffer(seg, tail);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	START_CRIT_SECTION();
+	ElPageGetOpaque(BufferGetPage(buf))->flags |= EL_PAGE_SEALED | EL_PAGE_CLOSED;
+	MarkBufferDirty(buf);
+	if (RelationNeedsWAL(seg))
+		log_newpage_buffer(buf, true);
+	END_CRIT_SECTION();
+	UnlockReleaseBuffer(buf);
 }
 
 /* Records on a segment's pages (aborted ones included): the page headers' sum. */
@@ -731,6 +781,7 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.offsets = offsets;
 	b.xid = xid;
 	b.cid = cid;
+	b.run_flags = target->rewrite ? EL_RUN_FROZEN : 0;
 	b.ts_natts = target->ts_natts;
 	b.done = 0;
 	b.topic = target->topic_name;

@@ -29,6 +29,22 @@
 #include "eventlog/elvisibility.h"
 #include "eventlog/eventlog.h"
 
+/*
+ * The relation a reader with this snapshot reads for a segment: the
+ * compacted one, unless the snapshot predates the compaction that swapped
+ * it in; then the one it replaced, which holds exactly what the snapshot
+ * saw (maintenance drops it only when no snapshot can be that old).  So a
+ * REPEATABLE READ transaction reads the same records before and after a
+ * compaction, whenever its copy of the segment list was loaded.
+ */
+Oid
+el_segment_relid_for(const ElSegment *seg, Snapshot snapshot)
+{
+	if (OidIsValid(seg->prev_relid) && !el_xid_visible_to(seg->swap_xid, snapshot))
+		return seg->prev_relid;
+	return seg->relid;
+}
+
 void
 el_cursor_init(ElCursor *cur, const ElPartitionStore *part,
 			   int64 from_offset, Snapshot snapshot, ElReadMode mode)
@@ -40,6 +56,8 @@ el_cursor_init(ElCursor *cur, const ElPartitionStore *part,
 	cur->nsegs = part->nsegs;
 	cur->segs = palloc(sizeof(ElSegment) * Max(part->nsegs, 1));
 	memcpy(cur->segs, part->segs, sizeof(ElSegment) * part->nsegs);
+	for (i = 0; i < cur->nsegs; i++)
+		cur->segs[i].relid = el_segment_relid_for(&cur->segs[i], snapshot);
 	cur->snapshot = snapshot;
 	cur->mode = mode;
 	/* records below the log start are deleted (delete_records) */

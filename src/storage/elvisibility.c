@@ -20,6 +20,10 @@
  *	 el_run_status()			ANALYZE: live, dead or in progress
  *	 el_run_freeze_flag(), el_page_init_xid_freezable()
  *								VACUUM's freezing (elvacuum.c)
+ *	 el_run_settled_status()	compaction (compact.c): settled for every
+ *								snapshot that exists or will
+ *	 el_xid_visible_to()		readers choosing between a compacted segment
+ *								and the relation it replaced (elscan.c)
  *
  * Keeping them together keeps them consistent: a run VACUUM marks DEAD must
  * be one no reader could ever see, a run it marks FROZEN one every later
@@ -210,4 +214,44 @@ el_page_init_xid_freezable(Page page, TransactionId freeze_limit)
 
 	return TransactionIdIsNormal(init_xid) &&
 		TransactionIdPrecedes(init_xid, freeze_limit);
+}
+
+/*
+ * Compaction may only rewrite what every snapshot, running or future,
+ * agrees on: a run whose transaction ended before horizon (the oldest xid
+ * any backend may still consider running: GetOldestNonRemovableTransactionId)
+ * is EL_STATUS_LIVE if it committed and EL_STATUS_DEAD otherwise (aborted,
+ * or cut short by a crash); anything younger is EL_STATUS_IN_PROGRESS,
+ * whatever it did since: a snapshot taken before it ended may still be
+ * reading.
+ */
+ElRunStatus
+el_run_settled_status(const ElRun *run, TransactionId horizon)
+{
+	if (run->flags & EL_RUN_FROZEN)
+		return EL_STATUS_LIVE;
+	if (run->flags & EL_RUN_DEAD)
+		return EL_STATUS_DEAD;
+	if (!TransactionIdIsNormal(run->xid) || !TransactionIdPrecedes(run->xid, horizon))
+		return EL_STATUS_IN_PROGRESS;
+	return TransactionIdDidCommit(run->xid) ? EL_STATUS_LIVE : EL_STATUS_DEAD;
+}
+
+/*
+ * Does this snapshot see top-level transaction xid as committed?  (Our own
+ * transaction counts as seen.)  Snapshots that are not MVCC read the
+ * present state.
+ */
+bool
+el_xid_visible_to(TransactionId xid, Snapshot snapshot)
+{
+	if (!TransactionIdIsValid(xid))
+		return true;
+	if (TransactionIdIsCurrentTransactionId(xid))
+		return true;
+	if (snapshot == NULL || snapshot->snapshot_type != SNAPSHOT_MVCC)
+		return true;
+	if (XidInMVCCSnapshot(xid, snapshot))
+		return false;
+	return TransactionIdDidCommit(xid);
 }

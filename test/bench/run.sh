@@ -18,6 +18,9 @@
 #                                     # with row triggers, and commit-to-view
 #                                     # freshness under load (~5 min; knobs
 #                                     # BENCH_VIEW_N, _REPS, _TPS, _FRESH_SECS)
+#   bash test/bench/run.sh --compaction  # only compaction.pl: records/s of a
+#                                     # compacting maintenance pass (~1 min;
+#                                     # BENCH_CMP_N, BENCH_CMP_KEYS, BENCH_CMP_REPS)
 #   bash test/bench/run.sh --decode   # only sections 10 (wal_level = logical)
 #                                     # and 11 (logical decoding: test_decoding
 #                                     # and subscription throughput, apply lag;
@@ -54,6 +57,7 @@ smoke=${EVENTLOG_BENCH_SMOKE:-0}
 walonly=0
 retonly=0
 viewsonly=0
+cmponly=0
 decode=0
 for arg in "$@"; do
     case $arg in
@@ -61,8 +65,9 @@ for arg in "$@"; do
         --wal) walonly=1 ;;
         --retention) retonly=1 ;;
         --views) viewsonly=1 ;;
+        --compaction) cmponly=1 ;;
         --decode) walonly=1; decode=1 ;;
-        -h|--help) sed -n '2,44p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -203,6 +208,11 @@ fi
 if ((viewsonly)); then
     echo "=== running the views benchmark (smoke=$smoke)"
     run_perl "$here/views.pl"
+    exit 0
+fi
+if ((cmponly)); then
+    echo "=== running the compaction benchmark (smoke=$smoke)"
+    run_perl "$here/compaction.pl"
     exit 0
 fi
 if ((!walonly)); then

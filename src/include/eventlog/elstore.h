@@ -35,6 +35,16 @@ typedef struct ElSegment
 	Oid			relid;
 	int32		seg_no;
 	int64		base_offset;
+
+	/*
+	 * Compaction swapped relid in for prev_relid in transaction swap_xid
+	 * (a top-level xid): a snapshot that does not see swap_xid committed
+	 * reads prev_relid, which maintenance drops only once no snapshot can
+	 * be that old.  InvalidOid/InvalidTransactionId: no such relation.
+	 */
+	Oid			prev_relid;
+	TransactionId swap_xid;
+	bool		compacted;		/* relid is a compacted rewrite */
 } ElSegment;
 
 #define EL_SEGMENT_NOT_STARTED	PG_INT64_MAX
@@ -111,6 +121,14 @@ typedef struct ElAppendTarget
 	Oid			next_relid;
 	int64		next_base;
 	BlockNumber max_blocks;
+
+	/*
+	 * Compaction's rewrite of records that are already in the log: runs
+	 * are written frozen (every snapshot sees them: their transactions
+	 * committed before every running snapshot) and nothing is logged for
+	 * logical decoding, which must not see them a second time.
+	 */
+	bool		rewrite;
 } ElAppendTarget;
 
 extern int	el_append_batch(Relation seg, int64 base_offset, char **entries,
@@ -119,6 +137,7 @@ extern int	el_append_batch(Relation seg, int64 base_offset, char **entries,
 							const ElAppendTarget *target);
 extern bool el_segment_roll(Relation seg, Relation next,
 							const ElAppendTarget *target);
+extern void el_segment_close(Relation seg);
 extern int64 el_segment_records(Relation seg);
 extern void el_segment_bounds(Relation seg, int64 *first, int64 *next,
 							  int64 *first_ts, int64 *last_ts, bool *closed);
@@ -174,6 +193,7 @@ typedef struct ElCursor
 	int64		page_base_ts;	/* the current page's base time */
 } ElCursor;
 
+extern Oid	el_segment_relid_for(const ElSegment *seg, Snapshot snapshot);
 extern void el_cursor_init(ElCursor *cur, const ElPartitionStore *part,
 						   int64 from_offset, Snapshot snapshot, ElReadMode mode);
 extern bool el_cursor_next(ElCursor *cur, int64 *offset, Datum *values, bool *isnull);

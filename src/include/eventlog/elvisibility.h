@@ -41,5 +41,7 @@ extern bool el_earlier_pages_settled(Page page, Snapshot snapshot);
 extern ElRunStatus el_run_status(const ElRun *run);
 extern uint16 el_run_freeze_flag(const ElRun *run, TransactionId freeze_limit);
 extern bool el_page_init_xid_freezable(Page page, TransactionId freeze_limit);
+extern bool el_xid_visible_to(TransactionId xid, Snapshot snapshot);
+extern ElRunStatus el_run_settled_status(const ElRun *run, TransactionId horizon);
 
 #endif							/* EVENTLOG_ELVISIBILITY_H */

@@ -28,6 +28,9 @@ typedef struct ElTopic
 	int64		retention_us;
 	int64		retention_bytes;
 	bool		policy_delete;	/* cleanup_policy includes "delete" */
+	bool		policy_compact; /* cleanup_policy includes "compact" */
+	int64		delete_retention_us;	/* tombstones kept this long */
+	int64		min_compaction_lag_us;	/* records younger stay uncompacted */
 	int64		segment_bytes;
 	int64		segment_interval_us;
 	bool		valid;
@@ -83,6 +86,8 @@ extern void el_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 						const char *nulls, int expected);
 extern void el_create_segment(Oid topic_relid, const char *topic, int partition,
 							  int seg_no, int64 base_offset, Oid owner);
+extern Oid	el_create_segment_relation(const char *topic, const char *segname,
+									   Oid owner);
 extern void el_register_segment(Oid segrelid, Oid topic_relid, const char *topic,
 								int partition, int seg_no, int64 base_offset);
 extern void el_set_segment_owner(Oid segrelid, Oid owner);

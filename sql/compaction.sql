@@ -1,0 +1,133 @@
+-- Log compaction: settings, keyless records refused, a deterministic
+-- compaction through run_maintenance().  (The background worker is off in
+-- this cluster: test/eventlog.conf.)
+
+-- settings and their defaults
+SELECT eventlog.create_topic('cmp', 1, cleanup_policy => 'compact', segment_bytes => 16384,
+                             delete_retention => '1 hour');
+SELECT eventlog.create_topic('cmp_lag', 1, cleanup_policy => 'compact,delete',
+                             segment_bytes => 16384, min_compaction_lag => '1 hour');
+SELECT eventlog.create_topic('cmp_plain', 1);
+SELECT topic, cleanup_policy, delete_retention, min_compaction_lag
+  FROM eventlog.topics WHERE topic LIKE 'cmp%' ORDER BY topic;
+-- bad settings change nothing
+SELECT eventlog.create_topic('cmp_bad', cleanup_policy => 'compaction');
+SELECT eventlog.create_topic('cmp_bad', cleanup_policy => 'compact', delete_retention => '-1 s');
+SELECT eventlog.create_topic('cmp_bad', cleanup_policy => 'compact', min_compaction_lag => '-1 day');
+SELECT eventlog.alter_topic('cmp_plain', min_compaction_lag => '-1 s');
+SELECT eventlog.alter_topic('cmp_plain', cleanup_policy => 'keep');
+SELECT count(*) FROM eventlog.topics WHERE topic = 'cmp_bad';
+SELECT cleanup_policy, min_compaction_lag FROM eventlog.topics WHERE topic = 'cmp_plain';
+-- zero is allowed for both
+SELECT eventlog.alter_topic('cmp_plain', delete_retention => '0', min_compaction_lag => '0');
+SELECT delete_retention, min_compaction_lag FROM eventlog.topics WHERE topic = 'cmp_plain';
+
+-- keyless records: accepted by a delete topic, refused by a compacted one
+SELECT partition, "offset" FROM eventlog.produce('cmp_plain', '{"keyless": 1}');
+SELECT eventlog.alter_topic('cmp_plain', cleanup_policy => 'compact');
+SELECT cleanup_policy FROM eventlog.topics WHERE topic = 'cmp_plain';
+\set VERBOSITY default
+SELECT * FROM eventlog.produce('cmp_plain', '{"keyless": 2}');
+INSERT INTO eventlog_topics.cmp_plain (value) VALUES ('{"keyless": 3}');
+INSERT INTO eventlog_topics.cmp (key, value) VALUES ('ok', '{}'), (NULL, '{"keyless": 4}');
+COPY eventlog_topics.cmp (key, value) FROM stdin;
+ok	{}
+\N	{"keyless": 5}
+\.
+\set VERBOSITY terse
+-- nothing of those statements was appended
+SELECT count(*) FROM eventlog_topics.cmp;
+SELECT count(*), count(key) FROM eventlog_topics.cmp_plain;
+-- the check sees the row as stored: after the owner's BEFORE triggers
+SELECT eventlog.create_topic('cmp_trg', 1, cleanup_policy => 'compact');
+CREATE FUNCTION eventlog_topics.cmp_nokey() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN NEW.key := NULL; RETURN NEW; END $$;
+CREATE TRIGGER nokey BEFORE INSERT ON eventlog_topics.cmp_trg
+  FOR EACH ROW EXECUTE FUNCTION eventlog_topics.cmp_nokey();
+INSERT INTO eventlog_topics.cmp_trg (key, value) VALUES ('a', '{}');
+SELECT count(*) FROM eventlog_topics.cmp_trg;
+SELECT eventlog.drop_topic('cmp_trg');
+DROP FUNCTION eventlog_topics.cmp_nokey();
+-- keyed records and tombstones are fine
+SELECT partition, "offset" FROM eventlog.produce('cmp_plain', '{"v": 1}', key => 'k');
+SELECT partition, "offset" FROM eventlog.produce('cmp_plain', NULL, key => 'k');
+
+-- a deterministic compaction.  Keys k0..k4 in turn (offsets 0..99, large
+-- enough for segment_bytes to roll), then: a tombstone of k1 written two
+-- hours ago, a tombstone of k2 written now, and one more k3.
+SELECT action FROM eventlog.run_maintenance('cmp');
+INSERT INTO eventlog_topics.cmp (key, value)
+SELECT 'k' || (g % 5), jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(0, 99) g;
+INSERT INTO eventlog_topics.cmp (ts, key, value) VALUES (now() - interval '2 hours', 'k1', NULL);
+INSERT INTO eventlog_topics.cmp (key, value) VALUES ('k2', NULL);
+INSERT INTO eventlog_topics.cmp (key, value) VALUES ('k3', '{"n": 102}');
+CREATE TEMP TABLE cmp_before AS SELECT * FROM eventlog_topics.cmp;
+-- the maintenance passes roll the full segment, compact what is closed;
+-- the last record (offset 102) is in the active segment
+SELECT action, detail FROM eventlog.run_maintenance('cmp') WHERE action <> 'dropped';
+SELECT action, detail FROM eventlog.run_maintenance('cmp') WHERE action <> 'dropped';
+SELECT seg_no, base_offset, end_offset, records, state
+  FROM eventlog.segments WHERE topic = 'cmp' ORDER BY seg_no;
+SELECT log_start_offset, log_end_offset, stable_offset FROM eventlog.partitions WHERE topic = 'cmp';
+-- the latest record of each key, offsets unchanged; k1's old tombstone is
+-- gone, k2's young one stays; k3's earlier records went with 102 in the
+-- active segment
+SELECT "offset", key, value->>'n' AS n FROM eventlog.fetch('cmp', 0, 0, 1000);
+SELECT "offset", key FROM eventlog_topics.cmp ORDER BY "offset";
+-- the same set computed from a heap copy taken before: the latest record
+-- of each key unless it is a tombstone older than delete_retention, and
+-- whatever is in the active segment
+SELECT count(*) AS differences FROM (
+  (SELECT "offset", key, value FROM eventlog.fetch('cmp', 0, 0, 1000)
+   EXCEPT ALL
+   SELECT "offset", key, value FROM cmp_before b
+    WHERE "offset" >= (SELECT base_offset FROM eventlog.segments
+                        WHERE topic = 'cmp' AND state = 'active')
+       OR ("offset" = (SELECT max("offset") FROM cmp_before l WHERE l.key = b.key)
+           AND NOT (value IS NULL AND ts < now() - interval '1 hour')))
+  UNION ALL
+  (SELECT "offset", key, value FROM cmp_before b
+    WHERE "offset" >= (SELECT base_offset FROM eventlog.segments
+                        WHERE topic = 'cmp' AND state = 'active')
+       OR ("offset" = (SELECT max("offset") FROM cmp_before l WHERE l.key = b.key)
+           AND NOT (value IS NULL AND ts < now() - interval '1 hour'))
+   EXCEPT ALL
+   SELECT "offset", key, value FROM eventlog.fetch('cmp', 0, 0, 1000))) d;
+-- from inside a gap: the next surviving record
+SELECT "offset", key FROM eventlog.fetch('cmp', 0, 10, 2);
+SELECT "offset", key FROM eventlog.fetch('cmp', 0, 96, 1);
+SELECT eventlog.offset_for_time('cmp', 0, '-infinity');
+-- a pass with nothing to remove rewrites nothing
+SELECT action, detail FROM eventlog.run_maintenance('cmp') WHERE action = 'compacted';
+-- delete_retention 0: the young tombstone goes at the next compaction
+SELECT eventlog.alter_topic('cmp', delete_retention => '0');
+SELECT action FROM eventlog.run_maintenance('cmp') WHERE action = 'compacted';
+SELECT action FROM eventlog.run_maintenance('cmp') WHERE action = 'compacted';
+SELECT "offset", key, value->>'n' AS n FROM eventlog.fetch('cmp', 0, 0, 1000);
+SELECT seg_no, base_offset, end_offset, records, state
+  FROM eventlog.segments WHERE topic = 'cmp' ORDER BY seg_no;
+-- producing goes on after the log end
+SELECT partition, "offset" FROM eventlog.produce('cmp', '{"n": 103}', key => 'k0');
+-- compacted relations replaced the originals, which were dropped later
+SELECT count(*) AS replaced_awaiting_drop FROM eventlog.segment_trash WHERE topic = 'cmp';
+SELECT count(*) FROM eventlog.segment_map WHERE topic = 'cmp' AND compacted_xid IS NOT NULL;
+
+-- min_compaction_lag: records younger than it stay, older ones go
+SELECT action FROM eventlog.run_maintenance('cmp_lag');
+INSERT INTO eventlog_topics.cmp_lag (ts, key, value)
+SELECT now() - interval '2 hours', 'k' || (g % 5), jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(0, 49) g;
+INSERT INTO eventlog_topics.cmp_lag (key, value)
+SELECT 'k' || (g % 5), jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(50, 99) g;
+SELECT action, detail FROM eventlog.run_maintenance('cmp_lag') WHERE action <> 'dropped';
+SELECT action, detail FROM eventlog.run_maintenance('cmp_lag') WHERE action = 'compacted';
+-- the old ones went (every key has younger records), the young ones stay
+SELECT count(*), min("offset"), max("offset") FROM eventlog.fetch('cmp_lag', 0, 0, 1000);
+
+SELECT eventlog.drop_topic('cmp');
+SELECT eventlog.drop_topic('cmp_lag');
+SELECT eventlog.drop_topic('cmp_plain');
+SELECT count(*) FROM eventlog.segment_map WHERE topic LIKE 'cmp%';
+SELECT count(*) FROM eventlog.segment_trash WHERE topic LIKE 'cmp%';
