@@ -6,7 +6,10 @@
 # one per partition, 200/s in all) and
 # the background worker run together: the topic has 16 kB segments and
 # retention_bytes 64 kB, so the active segments roll many times a second and
-# the worker (every 200 ms) makes spares, removes and drops segments.
+# the worker (every 200 ms) makes spares, removes and drops segments.  A
+# second topic with cleanup_policy `compact,delete` (keyed records, the same
+# small segments) is compacted by the worker at every roll, and a
+# materialized view of each topic is kept current by it meanwhile.
 # Meanwhile another session keeps long-running readers of the topic open: a
 # REPEATABLE READ transaction that scanned it and a cursor in the middle of a
 # scan, each held for a few seconds, then replaced.  Every produce and fetch
@@ -39,7 +42,11 @@ $node->start;
 $node->safe_psql('postgres', q{
 CREATE EXTENSION pg_eventlog;
 SELECT eventlog.create_topic('stall', 2, segment_bytes => 16384, retention_bytes => 65536);
+SELECT eventlog.create_topic('stall_c', 2, segment_bytes => 16384, retention_bytes => 131072,
+                             cleanup_policy => 'compact,delete', delete_retention => '0');
 SELECT count(*) FROM eventlog.run_maintenance();
+SELECT eventlog.create_view('stall_count', 'stall', kind => 'count', group_by => 'partition');
+SELECT eventlog.create_view('stall_latest', 'stall_c');
 });
 ok( $node->poll_query_until('postgres', q{
 SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_eventlog maintenance'}),
@@ -52,15 +59,22 @@ my $cons_sql = "$dir/fetch.sql";
 PostgreSQL::Test::Utils::append_to_file($prod_sql, q{BEGIN;
 INSERT INTO eventlog_topics.stall (value) SELECT jsonb_build_object('i', g, 'pad', repeat('x', 150)) FROM generate_series(1, 4) g;
 SELECT eventlog.produce('stall', '{"single": true}');
+INSERT INTO eventlog_topics.stall_c (key, value) SELECT 'k' || (random() * 40)::int, jsonb_build_object('i', g, 'pad', repeat('x', 150)) FROM generate_series(1, 3) g;
 COMMIT;
 });
 # each consumer client follows one partition from the log start on; a
-# consumer that fell below the log start (retention) resumes there
+# consumer that fell below the log start (retention) resumes there.  It
+# also reads the tail of the compacted topic (well above its log start,
+# which may move between reading it and fetching: a tail reader does not
+# race it).
 PostgreSQL::Test::Utils::append_to_file($cons_sql, q{\set p :client_id % 2
 SELECT coalesce(max(f."offset") + 1, max(s.start)) AS off
   FROM (SELECT greatest(:off, log_start_offset) AS start FROM eventlog.partitions
          WHERE topic = 'stall' AND "partition" = :p) s
   LEFT JOIN LATERAL eventlog.fetch('stall', :p, s.start, 200, '200ms') f ON true \gset
+SELECT count(*) FROM eventlog.partitions p,
+       eventlog.fetch('stall_c', :p, greatest(p.log_start_offset, p.log_end_offset - 50), 100) f
+ WHERE p.topic = 'stall_c' AND p."partition" = :p;
 });
 
 my $connstr = $node->connstr('postgres');
@@ -141,11 +155,22 @@ ok($lstart > 0, 'retention moved the log start during the probe');
 my $removed = () = $log =~ /eventlog maintenance: removed /g;
 my $dropped = () = $log =~ /eventlog maintenance: dropped /g;
 my $spares = () = $log =~ /eventlog maintenance: created spare /g;
+my $compacted = () = $log =~ /eventlog maintenance: compacted /g;
 my $skipped = () = $log =~ /skipped, retried at the next pass/g;
 diag("worker: $spares spares created, $removed segments removed, $dropped dropped, $skipped passes skipped on a lock timeout");
 # a spare is made only once the previous one has started: each is a roll
 ok($spares > 20, "the active segments rolled many times ($spares spares made)");
 ok($dropped > 0, 'the worker dropped segments during the probe');
+diag("worker: $compacted segments compacted");
+ok($compacted > 5, "the worker compacted segments during the probe ($compacted)");
+# the views kept up: refresh_view() finds little left to apply
+my $applied = $node->safe_psql('postgres',
+	q{SELECT eventlog.refresh_view('stall_count') + eventlog.refresh_view('stall_latest')});
+my $total = $node->safe_psql('postgres', q{SELECT sum(log_end_offset) FROM eventlog.partitions WHERE topic LIKE 'stall%'});
+diag("views: $applied of $total records left for refresh_view after the probe");
+ok($applied < $total / 10, 'the worker kept the views current during the probe');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM eventlog.views WHERE last_error IS NOT NULL}),
+	'0', 'no view reports an error');
 my $waits = () = $log =~ /still waiting for/g;
 diag("lock waits logged (log_lock_waits, > 100 ms): $waits");
 
