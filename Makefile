@@ -34,7 +34,8 @@ OBJS = \
 	src/consume/viewapply.o \
 	src/maint/compact.o \
 	src/maint/retention.o \
-	src/maint/worker.o
+	src/maint/worker.o \
+	src/util/subxact.o
 
 EXTENSION = pg_eventlog
 DATA = pg_eventlog--0.1.sql

@@ -27,6 +27,7 @@
 #include "eventlog/quota.h"
 #include "eventlog/stats.h"
 #include "eventlog/sqlargs.h"
+#include "eventlog/subxact.h"
 
 /*
  * Bytes the current fetch() or poll() may still read (-1: no limit): set
@@ -294,45 +295,36 @@ el_may_see_topic_stats(Oid relid)
  * cancel (or statement timeout) is not swallowed.  Returns whether the
  * figures were computed.
  */
+typedef struct PartitionStatsArgs
+{
+	ElPartitionStore *part;
+	ElPartitionStats *st;
+} PartitionStatsArgs;
+
+static void
+partition_stats_step(void *arg)
+{
+	PartitionStatsArgs *a = (PartitionStatsArgs *) arg;
+
+	/* (the caller flushed this backend's buffered records) */
+	el_partition_stats(a->part, GetActiveSnapshot(), a->st);
+}
+
 static bool
 partition_stats_guarded(ElTopic *topic, int partition, ElPartitionStats *st)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		ok = true;
+	PartitionStatsArgs a = {&topic->parts[partition], st};
+	ErrorData  *edata = el_subxact_run(partition_stats_step, &a);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		/* (the caller flushed this backend's buffered records) */
-		el_partition_stats(&topic->parts[partition], GetActiveSnapshot(), st);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("could not read partition %d of topic \"%s\": %s",
-						partition, NameStr(topic->name), edata->message),
-				 errdetail("The partition's figures are shown as NULL.")));
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	if (edata == NULL)
+		return true;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not read partition %d of topic \"%s\": %s",
+					partition, NameStr(topic->name), edata->message),
+			 errdetail("The partition's figures are shown as NULL.")));
+	FreeErrorData(edata);
+	return false;
 }
 
 /*

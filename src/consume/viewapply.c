@@ -50,6 +50,7 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
+#include "eventlog/subxact.h"
 #include "eventlog/topic.h"
 #include "eventlog/view.h"
 
@@ -967,6 +968,7 @@ typedef struct PassItem
 	char	   *name;
 	bool		due;
 	double		wait_ms;
+	bool		more;			/* worker_refresh_step: work is left */
 } PassItem;
 
 /*
@@ -975,48 +977,33 @@ typedef struct PassItem
  * and logged, and the view is retried after its back-off.  Returns 1 when
  * more work is left (busy, or the batch limit reached), else 0.
  */
+static void
+worker_refresh_step(void *arg)
+{
+	PassItem   *item = (PassItem *) arg;
+	bool		busy;
+
+	/* records applied: there may be more than the batch limit took */
+	item->more = el_view_refresh(item->schema, item->name, false, false, 20, &busy) > 0 || busy;
+}
+
 static int
 worker_refresh_one(PassItem *item)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	int			result = 0;
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		bool		busy;
-
-		/* records applied: there may be more than the batch limit took */
-		if (el_view_refresh(item->schema, item->name, false, false, 20, &busy) > 0 || busy)
-			result = 1;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("could not maintain materialized view \"%s.%s\": %s",
-						item->schema, item->name, edata->message),
-				 errdetail("The error is recorded in eventlog.views; the view is retried with a back-off.")));
-		record_error(item->schema, item->name, edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return result;
+	item->more = false;
+	edata = el_subxact_run(worker_refresh_step, item);
+	if (edata == NULL)
+		return item->more ? 1 : 0;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not maintain materialized view \"%s.%s\": %s",
+					item->schema, item->name, edata->message),
+			 errdetail("The error is recorded in eventlog.views; the view is retried with a back-off.")));
+	record_error(item->schema, item->name, edata->message);
+	FreeErrorData(edata);
+	return 0;
 }
 
 /*

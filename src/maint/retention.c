@@ -65,6 +65,7 @@
 #include "eventlog/fetch.h"
 #include "eventlog/maint.h"
 #include "eventlog/sqlargs.h"
+#include "eventlog/subxact.h"
 #include "eventlog/topic.h"
 
 int			el_maintenance_lock_timeout = 100;
@@ -325,6 +326,24 @@ report_fn(void *arg, const char *action, const char *topic, int partition,
 	report((PassReport *) arg, action, topic, partition, segment, detail);
 }
 
+typedef struct CompactArgs
+{
+	ElTopic    *topic;
+	Relation	rel;
+	int			partition;
+	PassReport *rep;
+	bool		changed;
+} CompactArgs;
+
+static void
+compact_step(void *arg)
+{
+	CompactArgs *a = (CompactArgs *) arg;
+
+	a->changed = el_compact_partition(a->topic, a->rel, a->partition, !a->rep->log,
+									  report_fn, a->rep);
+}
+
 /*
  * Compact one partition in a subtransaction of its own: a compaction that
  * fails (a lock timeout, a damaged page) is logged and retried at the next
@@ -334,36 +353,16 @@ report_fn(void *arg, const char *action, const char *topic, int partition,
 static bool
 compact_guarded(ElTopic *topic, Relation rel, int p, PassReport *rep)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool changed = false;
+	CompactArgs a = {topic, rel, p, rep, false};
+	ErrorData  *edata = el_subxact_run(compact_step, &a);
 
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		changed = el_compact_partition(topic, rel, p, !rep->log, report_fn, rep);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(rep->log ? LOG : NOTICE,
-				(errmsg("eventlog compaction of partition %d of topic \"%s\" skipped, retried at the next pass: %s",
-						p, NameStr(topic->name), edata->message)));
-		FreeErrorData(edata);
-		changed = false;
-	}
-	PG_END_TRY();
-	return changed;
+	if (edata == NULL)
+		return a.changed;
+	ereport(rep->log ? LOG : NOTICE,
+			(errmsg("eventlog compaction of partition %d of topic \"%s\" skipped, retried at the next pass: %s",
+					p, NameStr(topic->name), edata->message)));
+	FreeErrorData(edata);
+	return false;
 }
 
 static void
@@ -637,6 +636,27 @@ set_short_lock_timeout(void)
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
+typedef struct StepArgs
+{
+	Oid			relid;
+	PassReport *rep;
+} StepArgs;
+
+static void
+pass_step(void *arg)
+{
+	StepArgs   *a = (StepArgs *) arg;
+	ElCatalogOwner catowner;
+
+	set_short_lock_timeout();
+	el_catalog_owner_begin(&catowner);
+	if (OidIsValid(a->relid))
+		maintain_topic(a->relid, a->rep);
+	else
+		drop_trash(a->rep);
+	el_catalog_owner_end(&catowner);
+}
+
 /*
  * Run one step of a pass (a topic's maintenance, or the drops) in a
  * subtransaction as the catalog owner, with the short lock timeout.
@@ -646,39 +666,14 @@ set_short_lock_timeout(void)
 static char *
 guarded_step(Oid relid, PassReport *rep)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ElCatalogOwner catowner;
-	char	   *failure = NULL;
+	StepArgs	a = {relid, rep};
+	ErrorData  *edata = el_subxact_run(pass_step, &a);
+	char	   *failure;
 
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
-	{
-		set_short_lock_timeout();
-		el_catalog_owner_begin(&catowner);
-		if (OidIsValid(relid))
-			maintain_topic(relid, rep);
-		else
-			drop_trash(rep);
-		el_catalog_owner_end(&catowner);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		failure = pstrdup(edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return NULL;
+	failure = pstrdup(edata->message);
+	FreeErrorData(edata);
 	return failure;
 }
 
