@@ -36,6 +36,7 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
+#include "eventlog/sqlargs.h"
 #include "eventlog/topic.h"
 #include "eventlog/view.h"
 
@@ -236,10 +237,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	bool		busy;
 	int			p;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("view_name, topic and kind must not be NULL")));
+	el_require_args(fcinfo, 3, "view_name, topic and kind");
 	view_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	kindstr = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	kind = el_view_kind(kindstr);
@@ -452,10 +450,7 @@ eventlog_refresh_view(PG_FUNCTION_ARGS)
 	bool		busy;
 	AclResult	acl;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("view_name must not be NULL")));
+	el_require_args(fcinfo, 1, "view_name");
 	relid = resolve_view(PG_GETARG_TEXT_PP(0), &schema, &name);
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
@@ -473,10 +468,7 @@ eventlog_rebuild_view(PG_FUNCTION_ARGS)
 	Oid			relid;
 	bool		busy;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("view_name must not be NULL")));
+	el_require_args(fcinfo, 1, "view_name");
 	relid = resolve_view(PG_GETARG_TEXT_PP(0), &schema, &name);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, name);
@@ -494,10 +486,7 @@ eventlog_drop_view(PG_FUNCTION_ARGS)
 	ElCatalogOwner catowner;
 	Datum		values[2];
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("view_name must not be NULL")));
+	el_require_args(fcinfo, 1, "view_name");
 	relid = resolve_view(PG_GETARG_TEXT_PP(0), &schema, &name);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, name);
