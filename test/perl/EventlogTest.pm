@@ -18,7 +18,7 @@ use Time::HiRes qw(usleep);
 use Exporter 'import';
 our @EXPORT =
   qw(fetch_partition produce_and_record_sql wait_until block_size postmaster_pid
-  savepoint_producer_script start_savepoint_producers);
+  savepoint_producer_script start_savepoint_producers crash_node restart_node);
 
 # Call $cond until it returns true, every 50 ms, for at most timeout_default
 # seconds (the same bound as poll_query_until).  Returns whether it did.
@@ -55,6 +55,56 @@ sub postmaster_pid
 	close($fh);
 	chomp $pid;
 	return $pid;
+}
+
+# Direct children of a pid, from /proc.
+sub children_of
+{
+	my ($ppid) = @_;
+	my @kids;
+	opendir(my $dh, '/proc') or die "cannot open /proc: $!";
+	for my $pid (grep { /^\d+$/ } readdir($dh))
+	{
+		open(my $fh, '<', "/proc/$pid/stat") or next;
+		my $stat = <$fh>;
+		close($fh);
+		next unless defined $stat;
+		# pid (comm) state ppid ...; comm may contain spaces and parens
+		push @kids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $ppid;
+	}
+	closedir($dh);
+	return @kids;
+}
+
+# SIGKILL the postmaster and then each of its children (as in a power loss,
+# nobody gets to write anything after the kill), and wait until they are
+# all gone, so that a new postmaster can start (a start fails while they
+# hold the shared memory; restart_node() retries for zombies not yet
+# reaped).  Returns how many children were killed.
+sub crash_node
+{
+	my ($node) = @_;
+	my $pm = postmaster_pid($node);
+	my @kids = children_of($pm);
+	$node->kill9;
+	kill 'KILL', @kids;
+	wait_until(sub { !grep { -e "/proc/$_" } ($pm, @kids) })
+	  or Test::More::diag("processes of postmaster $pm still present after SIGKILL");
+	return scalar(@kids);
+}
+
+# Start $node again after a crash; a start can fail while the killed
+# server's shared memory or socket is still being released, so retry (for
+# at most timeout_default seconds) until it succeeds, else bail out.
+sub restart_node
+{
+	my ($node) = @_;
+	wait_until(
+		sub {
+			$node->{_pid} = undef;	# a failed start may have read a stale pid file
+			return $node->start(fail_ok => 1);
+		}) or Test::More::BAIL_OUT('node did not restart after the crash');
+	return 1;
 }
 
 # Every record of one partition as fetch() returns it, read in chunks of

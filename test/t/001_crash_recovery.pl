@@ -83,48 +83,6 @@ sub committed_count
 	return $node->safe_psql('postgres', 'SELECT count(*) FROM committed_ids');
 }
 
-# Direct children of a pid, from /proc.
-sub children_of
-{
-	my ($ppid) = @_;
-	my @kids;
-	opendir(my $dh, '/proc') or die "cannot open /proc: $!";
-	for my $pid (grep { /^\d+$/ } readdir($dh))
-	{
-		open(my $fh, '<', "/proc/$pid/stat") or next;
-		my $stat = <$fh>;
-		close($fh);
-		next unless defined $stat;
-		# pid (comm) state ppid ...; comm may contain spaces and parens
-		push @kids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $ppid;
-	}
-	closedir($dh);
-	return @kids;
-}
-
-# SIGKILL the postmaster and then each of its children (as in a power loss,
-# nobody gets to write anything after the kill).
-sub crash
-{
-	my $pm = postmaster_pid($node);
-	my @kids = children_of($pm);
-	$node->kill9;
-	kill 'KILL', @kids;
-	# wait until they are all gone, so the new postmaster can start
-	# (a start fails while they hold the shared memory; zombies not yet
-	# reaped may linger, restart_after_crash() retries then)
-	wait_until(sub { !grep { -e "/proc/$_" } ($pm, @kids) })
-	  or diag("processes of postmaster $pm still present after SIGKILL");
-	note "killed postmaster $pm and " . scalar(@kids) . " children";
-}
-
-# Start again; a start can fail while the killed server's shared memory
-# or socket is still being released, so retry until it succeeds.
-sub restart_after_crash
-{
-	wait_until(sub { $node->start(fail_ok => 1) })
-	  or BAIL_OUT('node did not restart after the crash');
-}
 
 # Offsets as "partition offset" text lines of fetch(), read in chunks.
 sub fetch_all
@@ -295,10 +253,10 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) >= $mark + 1000 FROM committed_ids")
   or die 'producers made no progress after the checkpoint';
 my $pre = max_offsets();
-crash();
+crash_node($node);
 finish_quietly($h);
 finish_quietly($open->{run});
-restart_after_crash();
+restart_node($node);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM eventlog_topics.t WHERE value ? 'open'}),
 	'0', 'cycle 1: the record of a transaction open at the crash is gone');
 check_after_restart(1, $pre);
@@ -310,9 +268,9 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) >= $mark + 1000 FROM committed_ids")
   or die 'producers made no progress after the restart';
 $pre = max_offsets();
-crash();
+crash_node($node);
 finish_quietly($h);
-restart_after_crash();
+restart_node($node);
 check_after_restart(2, $pre);
 
 ok($node->log_contains('database system was not properly shut down'),

@@ -16,6 +16,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -134,16 +137,9 @@ for my $cycle (1 .. 4)
 	my $h = $node->background_psql('postgres', on_error_stop => 0);
 	$h->query_until(qr/started/, "\\echo started\n" . (produce_batch(50) x 20));
 	usleep(200_000 + int(rand(800_000)));
-	$node->kill9;
+	crash_node($node);
 	eval { $h->finish; };
-	my $started = 0;
-	for (1 .. 100)
-	{
-		usleep(300_000);
-		$node->{_pid} = undef;	# a failed start may have read a stale pid file
-		last if ($started = $node->start(fail_ok => 1));
-	}
-	ok($started, "crash $cycle: restarted");
+	ok(restart_node($node), "crash $cycle: restarted");
 	my $c = check_log("crash $cycle");
 	for my $p (0, 1)
 	{

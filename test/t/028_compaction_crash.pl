@@ -79,33 +79,6 @@ sub start_pgbench
 		'>', \$out, '2>', \$err);
 }
 
-sub children_of
-{
-	my ($ppid) = @_;
-	my @kids;
-	opendir(my $dh, '/proc') or die "cannot open /proc: $!";
-	for my $pid (grep { /^\d+$/ } readdir($dh))
-	{
-		open(my $sfh, '<', "/proc/$pid/stat") or next;
-		my $stat = <$sfh>;
-		close($sfh);
-		next unless defined $stat;
-		push @kids, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $ppid;
-	}
-	closedir($dh);
-	return @kids;
-}
-
-sub crash
-{
-	my $pm = postmaster_pid($node);
-	my @kids = children_of($pm);
-	$node->kill9;
-	kill 'KILL', @kids;
-	wait_until(sub { !grep { -e "/proc/$_" } ($pm, @kids) })
-	  or diag("processes of postmaster $pm still present after SIGKILL");
-	return;
-}
 
 sub finish_quietly
 {
@@ -179,11 +152,10 @@ for my $cycle (1 .. $cycles)
 	  or die 'producers made no progress';
 	usleep(int(rand(1_500_000)));
 	my $pre = max_offsets();
-	crash();
+	crash_node($node);
 	finish_quietly($prod);
 	finish_quietly($maint);
-	wait_until(sub { $node->start(fail_ok => 1) })
-	  or BAIL_OUT('node did not restart after the crash');
+	restart_node($node);
 
 	check("cycle $cycle, after restart");
 	my $post = max_offsets();

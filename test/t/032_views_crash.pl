@@ -133,16 +133,8 @@ SELECT sum(eventlog.refresh_view(v)) FROM unnest(ARRAY['app.v_latest', 'app.v_su
 sub restart_after_kill
 {
 	my ($cycle) = @_;
-	$node->kill9;
-	my $started = 0;
-	for (1 .. 100)
-	{
-		usleep(300_000);
-		$node->{_pid} = undef;	# a failed start may have read a stale pid file
-		last if ($started = $node->start(fail_ok => 1));
-	}
-	ok($started, "crash $cycle: restarted");
-	BAIL_OUT("server does not restart") unless $started;
+	crash_node($node);
+	ok(restart_node($node), "crash $cycle: restarted");
 }
 
 sub set_worker
