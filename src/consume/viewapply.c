@@ -306,6 +306,17 @@ typedef struct ApplyState
 	FmgrInfo	reducer;
 } ApplyState;
 
+/* one group's folded state, as a row of the states tuplestore */
+static void
+put_state(ApplyState *st, Tuplestorestate *states, const char *key,
+		  Datum state, bool state_null)
+{
+	Datum		values[2] = {CStringGetTextDatum(key), state};
+	bool		nulls[2] = {false, state_null};
+
+	tuplestore_putvalues(states, st->statedesc, values, nulls);
+}
+
 /*
  * Fold the batch's records into each group's state, in offset order, and
  * write the states with one statement.  A NULL state deletes the group's
@@ -322,8 +333,6 @@ apply_reduce(ApplyState *st)
 	int64		ngroups = 0;
 	uint64		i;
 	int			ret;
-	Datum		sv[2];
-	bool		sn[2];
 	MemoryContext foldcxt;
 
 	if (pg_proc_aclcheck(st->def->reducer, st->owner, ACL_EXECUTE) != ACLCHECK_OK)
@@ -361,11 +370,7 @@ apply_reduce(ApplyState *st)
 		{
 			if (cur != NULL)
 			{
-				sv[0] = CStringGetTextDatum(cur);
-				sn[0] = false;
-				sv[1] = state;
-				sn[1] = state_null;
-				tuplestore_putvalues(states, st->statedesc, sv, sn);
+				put_state(st, states, cur, state, state_null);
 				ngroups++;
 			}
 			cur = g;
@@ -403,11 +408,7 @@ apply_reduce(ApplyState *st)
 	}
 	if (cur != NULL)
 	{
-		sv[0] = CStringGetTextDatum(cur);
-		sn[0] = false;
-		sv[1] = state;
-		sn[1] = state_null;
-		tuplestore_putvalues(states, st->statedesc, sv, sn);
+		put_state(st, states, cur, state, state_null);
 		ngroups++;
 	}
 	SPI_freetuptable(tt);

@@ -15,34 +15,22 @@
 # Asserts nothing.
 use strict;
 use warnings;
-use DBI;
-use DBD::Pg;
+use FindBin;
+use lib $FindBin::RealBin;
+use BenchCommon;
 use Time::HiRes qw(time sleep);
 
 $| = 1;
 
-my %C = map { $_ => $ENV{"BENCH_$_"} } qw(HOST PORT DB SMOKE);
-for (keys %C) { die "BENCH_$_ not set (run test/bench/run.sh --compaction)\n" unless defined $C{$_} }
+my %C = bench_settings('--compaction', qw(HOST PORT DB SMOKE));
 my $N = $ENV{BENCH_CMP_N} // ($C{SMOKE} ? 20000 : 500000);
 my $KEYS = $ENV{BENCH_CMP_KEYS} // ($C{SMOKE} ? 1000 : 10000);
 my $REPS = $ENV{BENCH_CMP_REPS} // ($C{SMOKE} ? 1 : 3);
 
-my $dbh = DBI->connect("dbi:Pg:dbname=$C{DB};host=$C{HOST};port=$C{PORT}", 'postgres', '',
-	{ RaiseError => 1, PrintError => 0, AutoCommit => 1 })
-  or die "connect: $DBI::errstr\n";
-$dbh->do("SET client_min_messages = warning");
-sub one { my ($sql) = @_; my @r = $dbh->selectrow_array($sql); return $r[0] }
+my $dbh = db();
 
 # the passes are this script's: the worker stays out of the way
-$dbh->do("ALTER SYSTEM SET eventlog.maintenance = off");
-$dbh->do("SELECT pg_reload_conf()");
-sleep(0.5);
-
-sub median
-{
-	my @s = sort { $a <=> $b } @_;
-	return $s[ int($#s / 2) ];
-}
+set_maintenance(0);
 
 my (@rates, @kept, @before, @after, @secs, @inputs);
 for my $rep (1 .. $REPS)

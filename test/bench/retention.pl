@@ -20,30 +20,21 @@
 # Asserts nothing.
 use strict;
 use warnings;
-use DBI;
-use DBD::Pg;
+use FindBin;
+use lib $FindBin::RealBin;
+use BenchCommon;
 use IPC::Open3;
 use Time::HiRes qw(time sleep);
 
 $| = 1;
 
-my %C = map { $_ => $ENV{"BENCH_$_"} } qw(HOST PORT DB DIR PGBENCH WORK SMOKE);
-for (keys %C) { die "BENCH_$_ not set (run test/bench/run.sh --retention)\n" unless defined $C{$_} }
+my %C = bench_settings('--retention', qw(HOST PORT DB DIR PGBENCH WORK SMOKE));
 my $T = $ENV{BENCH_RET_SECS} // ($C{SMOKE} ? 4 : 15);	# retention period, s
 my $RATE = $ENV{BENCH_RET_RATE} // 100;					# 10-record xacts/s per system
 my $TPS_T = $ENV{BENCH_RET_TPS_T} // ($C{SMOKE} ? 2 : 10);
 my $REPS = $ENV{BENCH_RET_REPS} // ($C{SMOKE} ? 1 : 2);
 
-my $DSN = "dbi:Pg:dbname=$C{DB};host=$C{HOST};port=$C{PORT}";
-sub db
-{
-	my $d = DBI->connect($DSN, 'postgres', '', { RaiseError => 1, PrintError => 0, AutoCommit => 1 })
-	  or die "connect: $DBI::errstr\n";
-	$d->do("SET client_min_messages = warning");
-	return $d;
-}
 my $dbh = db();
-sub one { my ($sql) = @_; my @r = $dbh->selectrow_array($sql); return $r[0] }
 sub mb { sprintf '%.1f MB', $_[0] / 1048576 }
 
 # autovacuum for the outbox (the cluster runs with autovacuum off)
@@ -175,6 +166,5 @@ for my $rep (1 .. $REPS)
 }
 my $segs = one(q{SELECT count(*) FROM eventlog.segments WHERE topic = 'ret_on'});
 my $start = one(q{SELECT min(log_start_offset) FROM eventlog.partitions WHERE topic = 'ret_on'});
-sub med { my @v = sort { $a <=> $b } @_; return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2 }
 printf "  median: without %.0f tps, with %.0f tps (ratio %.3f); the retained topic has %d segments now, log start %d\n",
-  med(@{ $rate{off} }), med(@{ $rate{on} }), med(@{ $rate{on} }) / med(@{ $rate{off} }), $segs, $start;
+  median(@{ $rate{off} }), median(@{ $rate{on} }), median(@{ $rate{on} }) / median(@{ $rate{off} }), $segs, $start;

@@ -21,49 +21,22 @@
 # Asserts nothing.
 use strict;
 use warnings;
-use DBI;
-use DBD::Pg;
+use FindBin;
+use lib $FindBin::RealBin;
+use BenchCommon;
 use IPC::Open3;
 use Time::HiRes qw(time sleep);
 
 $| = 1;
 
-my %C = map { $_ => $ENV{"BENCH_$_"} } qw(HOST PORT DB DIR PGBENCH WORK SMOKE);
-for (keys %C) { die "BENCH_$_ not set (run test/bench/run.sh --views)\n" unless defined $C{$_} }
+my %C = bench_settings('--views', qw(HOST PORT DB DIR PGBENCH WORK SMOKE));
 my $N = $ENV{BENCH_VIEW_N} // ($C{SMOKE} ? 20000 : 1000000);
 my $REPS = $ENV{BENCH_VIEW_REPS} // ($C{SMOKE} ? 1 : 3);
 my $TPS = $ENV{BENCH_VIEW_TPS} // 100;
 my $SECS = $ENV{BENCH_VIEW_FRESH_SECS} // ($C{SMOKE} ? 3 : 30);
 
-my $DSN = "dbi:Pg:dbname=$C{DB};host=$C{HOST};port=$C{PORT}";
-sub db
-{
-	my $d = DBI->connect($DSN, 'postgres', '', { RaiseError => 1, PrintError => 0, AutoCommit => 1 })
-	  or die "connect: $DBI::errstr\n";
-	$d->do("SET client_min_messages = warning");
-	return $d;
-}
 my $dbh = db();
-sub one { my ($sql) = @_; my @r = $dbh->selectrow_array($sql); return $r[0] }
 sub timed { my ($sql) = @_; my $t = time(); $dbh->do($sql); return time() - $t }
-sub med { my @v = sort { $a <=> $b } @_; return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2 }
-sub pct { my ($p, @v) = @_; @v = sort { $a <=> $b } @v; return $v[ int($p / 100 * $#v + 0.5) ] }
-
-sub set_worker
-{
-	my ($on) = @_;
-	$dbh->do("ALTER SYSTEM SET eventlog.maintenance = " . ($on ? 'on' : 'off'));
-	$dbh->do("SELECT pg_reload_conf()");
-	# the launcher starts this database's worker again within seconds
-	my $t = time();
-	while (time() - $t < 60)
-	{
-		my $n = one(q{SELECT count(*) FROM pg_stat_activity
-		               WHERE backend_type = 'pg_eventlog maintenance' AND datname = current_database()});
-		last if ($on ? $n > 0 : $n == 0);
-		sleep(0.1);
-	}
-}
 
 # the records: key c<g % 10000>, every 100th a tombstone
 my $records = qq{
@@ -98,7 +71,7 @@ END $$;
 });
 
 print "\n=== V1. records applied per second, $N records (10000 keys, 1% tombstones), $REPS reps\n";
-set_worker(0);
+set_maintenance(0);
 my (%apply, %e2e);
 for my $rep (1 .. $REPS)
 {
@@ -153,16 +126,16 @@ for my $rep (1 .. $REPS)
 printf "  %-40s | %12s | %12s | %8s\n", 'median records/s', 'E view', 'T trigger', 'E / T';
 for my $k (qw(latest sum))
 {
-	my ($e, $tr) = (med(@{ $apply{"E_$k"} }), med(@{ $apply{"T_$k"} }));
+	my ($e, $tr) = (median(@{ $apply{"E_$k"} }), median(@{ $apply{"T_$k"} }));
 	printf "  %-40s | %12.0f | %12.0f | %8.2f\n", "apply only, $k", $e, $tr, $e / $tr;
-	($e, $tr) = (med(@{ $e2e{"E_$k"} }), med(@{ $e2e{"T_$k"} }));
+	($e, $tr) = (median(@{ $e2e{"E_$k"} }), median(@{ $e2e{"T_$k"} }));
 	printf "  %-40s | %12.0f | %12.0f | %8.2f\n", "load + apply, $k", $e, $tr, $e / $tr;
 }
 
 print "\n=== V2. commit-to-view freshness, background maintenance, ${TPS} x 10 records/s for $SECS s\n";
 $dbh->do("SELECT eventlog.create_topic('vw_f', 4)");
 $dbh->do("SELECT eventlog.create_view('vw_fresh', 'vw_f')");
-set_worker(1);
+set_maintenance(1);
 my $f = "$C{WORK}/vw_load.sql";
 open my $fh, '>', $f or die "$f: $!";
 print $fh "INSERT INTO eventlog_topics.vw_f (key, value) SELECT 'c' || (random() * 10000)::int,"
@@ -203,5 +176,5 @@ waitpid($pid, 0);
 my ($tps) = $txt =~ /^tps = ([\d.]+)/m;
 printf "  load achieved %.0f records/s; %d probes, %d not visible within 5 s\n", 10 * ($tps // 0), scalar @lat, $missed // 0;
 printf "  freshness ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n",
-  pct(50, @lat), pct(90, @lat), pct(99, @lat), pct(100, @lat)
+  percentile(50, @lat), percentile(90, @lat), percentile(99, @lat), percentile(100, @lat)
   if @lat;
