@@ -45,3 +45,13 @@ SELECT * FROM order_totals ORDER BY customer;
 \echo '== 8. The group is caught up: lag 0 on every partition.'
 SELECT group_id, "partition", committed_offset, log_end_offset, lag
   FROM eventlog.consumer_lag ORDER BY "partition";
+
+\echo
+\echo '== 9. A materialized view: the same per-customer totals, kept current from'
+\echo '==    the log by the background worker (refresh_view catches up at once).'
+SELECT eventlog.create_view('customer_totals', 'orders', kind => 'sum',
+                            expr => $$(value->>'total')::numeric$$);
+SELECT eventlog.produce('orders', '{"id": 200, "total": 1}', key => 'customer-1');
+SELECT eventlog.refresh_view('customer_totals');
+SELECT key AS customer, value AS total FROM customer_totals ORDER BY key;
+SELECT view_name, "partition", "position", lag FROM eventlog.views ORDER BY "partition";
