@@ -126,6 +126,18 @@ SELECT action, detail FROM eventlog.run_maintenance('cmp_lag') WHERE action = 'c
 -- the old ones went (every key has younger records), the young ones stay
 SELECT count(*), min("offset"), max("offset") FROM eventlog.fetch('cmp_lag', 0, 0, 1000);
 
+-- passes repeated in one transaction make one spare: the topic cache
+-- leaves out the spare this transaction made, the pass must not
+SELECT eventlog.create_topic('cmp_tx', 1, cleanup_policy => 'compact');
+BEGIN;
+SELECT action, segment FROM eventlog.run_maintenance('cmp_tx');
+SELECT action, segment FROM eventlog.run_maintenance('cmp_tx');
+SELECT action, segment FROM eventlog.run_maintenance('cmp_tx');
+COMMIT;
+SELECT seg_no, state FROM eventlog.segments WHERE topic = 'cmp_tx' ORDER BY seg_no;
+SELECT action, segment FROM eventlog.run_maintenance('cmp_tx');
+SELECT eventlog.drop_topic('cmp_tx');
+
 SELECT eventlog.drop_topic('cmp');
 SELECT eventlog.drop_topic('cmp_lag');
 SELECT eventlog.drop_topic('cmp_plain');

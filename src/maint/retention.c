@@ -199,6 +199,29 @@ next_seg_no(const char *topic, int partition)
 	return DatumGetInt32(d);
 }
 
+/*
+ * Does the partition have a spare past its last listed segment (seg_no)?
+ * The topic cache leaves out a spare this transaction made (a roll into
+ * it would outlive a rollback that drops it), so a second pass in the same
+ * transaction would not see it and make another; SPI's snapshot sees our
+ * own rows.
+ */
+static bool
+has_unlisted_spare(const char *topic, int partition, int seg_no)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	el_spi_exec("SELECT 1 FROM eventlog.segment_map"
+				" WHERE topic = $1 AND partition = $2 AND seg_no > $3 AND base_offset IS NULL"
+				" LIMIT 1",
+				3, types, values, NULL, SPI_OK_SELECT);
+	return SPI_processed > 0;
+}
+
 /* Index of the active segment: the last started one (or the first). */
 static int
 active_of(const SegInfo *infos, int nsegs)
@@ -307,7 +330,8 @@ maintain_partition(ElTopic *topic, int p, Oid owner, PassReport *rep)
 	}
 
 	/* a spare after the active segment, so that producers can roll */
-	if (active == nsegs - 1)
+	if (active == nsegs - 1 &&
+		!has_unlisted_spare(name, p, part->segs[nsegs - 1].seg_no))
 	{
 		int			seg_no = next_seg_no(name, p);
 
