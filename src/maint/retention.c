@@ -553,7 +553,9 @@ drop_trash(PassReport *rep)
 	 * The successor's records may point into this segment's TOAST table
 	 * unless compaction rewrote them (their values are then in the
 	 * rewritten relation's own); the relation a compaction replaced still
-	 * has them until it is dropped itself.
+	 * has them until it is dropped itself.  Only the relation producers
+	 * appended to can be pointed into: a compaction's rewrite (a later
+	 * trash row of the same segment) holds its own records' values only.
 	 */
 	/*
 	 * The horizon of this database's user tables (segment_map is one): a
@@ -565,12 +567,15 @@ drop_trash(PassReport *rep)
 	table_close(trash, AccessShareLock);
 
 	el_spi_exec("SELECT t.segrel, t.topic, t.partition, t.removed_xid::text::bigint,"
-				"   EXISTS (SELECT 1 FROM eventlog.segment_map m"
+				"   NOT EXISTS (SELECT 1 FROM eventlog.segment_trash o"
+				"                WHERE o.topic = t.topic AND o.partition = t.partition"
+				"                  AND o.seg_no = t.seg_no AND o.removed_xid < t.removed_xid)"
+				"   AND (EXISTS (SELECT 1 FROM eventlog.segment_map m"
 				"            WHERE m.topic = t.topic AND m.partition = t.partition"
 				"              AND m.seg_no = t.seg_no + 1 AND m.compacted_xid IS NULL)"
 				"   OR EXISTS (SELECT 1 FROM eventlog.segment_trash n"
 				"               WHERE n.topic = t.topic AND n.partition = t.partition"
-				"                 AND n.seg_no = t.seg_no + 1)"
+				"                 AND n.seg_no = t.seg_no + 1))"
 				" FROM eventlog.segment_trash t ORDER BY t.removed_at",
 				0, NULL, NULL, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
@@ -587,6 +592,7 @@ drop_trash(PassReport *rep)
 		Oid			types[1] = {OIDOID};
 		Datum		values[1];
 		char	   *name;
+		bool		held_for_toast = false;
 
 		if (!TransactionIdPrecedes(xid, horizon))
 			continue;
@@ -615,16 +621,27 @@ drop_trash(PassReport *rep)
 				relation_close(toast, AccessShareLock);
 			}
 			relation_close(seg, NoLock);
-			if (toast_used && successor)
-				continue;
-			ObjectAddressSet(addr, RelationRelationId, segrel);
-			performDeletion(&addr, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
-			report(rep, "dropped", topic, partition, name, NULL);
+			held_for_toast = toast_used && successor;
+			if (held_for_toast)
+				UnlockRelationOid(segrel, AccessExclusiveLock);
+			else
+			{
+				ObjectAddressSet(addr, RelationRelationId, segrel);
+				performDeletion(&addr, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+				report(rep, "dropped", topic, partition, name, NULL);
+			}
 		}
 		values[0] = ObjectIdGetDatum(segrel);
-		el_spi_exec("DELETE FROM eventlog.segment_trash WHERE segrel = $1",
-					1, types, values, NULL, SPI_OK_DELETE);
-		/* a compacted segment's readers no longer need what it replaced */
+		if (!held_for_toast)
+			el_spi_exec("DELETE FROM eventlog.segment_trash WHERE segrel = $1",
+						1, types, values, NULL, SPI_OK_DELETE);
+
+		/*
+		 * A compacted segment's readers no longer need what it replaced:
+		 * every snapshot sees the swap.  Also when that relation stays for
+		 * its TOAST table only, or the segment could never be compacted
+		 * again while its successor is not rewritten.
+		 */
 		el_spi_exec("UPDATE eventlog.segment_map SET replaced_segrel = NULL"
 					" WHERE replaced_segrel = $1 RETURNING segrel::oid, seg_no",
 					1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
