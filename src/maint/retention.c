@@ -61,6 +61,7 @@
 #include <time.h>
 
 #include "eventlog/elstore.h"
+#include "eventlog/elwal.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
 #include "eventlog/maint.h"
@@ -653,6 +654,12 @@ drop_trash(PassReport *rep)
 			int			seg_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 															 SPI_tuptable->tupdesc, 2, &isnull));
 
+			/*
+			 * A standby's snapshot may be older than any here: cancel those
+			 * that would not see the swap before they read the compacted
+			 * relation (elwal.h, XLOG_EL_CONFLICT).
+			 */
+			el_log_snapshot_conflict(xid);
 			remove_if_emptied(rep, topic, partition, seg_no, cur);
 			if (OidIsValid(topic_relid))
 				CacheInvalidateRelcacheByRelid(topic_relid);
