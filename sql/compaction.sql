@@ -190,6 +190,41 @@ DROP VIEW cmp_toast_check;
 DROP TABLE cmp_toast_copy;
 DROP FUNCTION cmp_big(int);
 
+-- gaps: offset_for_time gives the first surviving record at or after the
+-- time; a group whose committed offset lies inside a gap polls on from the
+-- next surviving record
+SELECT eventlog.create_topic('cmp_gap', 1, cleanup_policy => 'compact', segment_bytes => 16384);
+SELECT action FROM eventlog.run_maintenance('cmp_gap');
+INSERT INTO eventlog_topics.cmp_gap (ts, key, value)
+SELECT timestamptz '2026-01-01' + g * interval '1 s', CASE WHEN g = 5 THEN 'solo' ELSE 'k' || (g % 5) END, jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(0, 99) g;
+SELECT action, detail FROM eventlog.run_maintenance('cmp_gap') WHERE action = 'compacted';
+SELECT t, eventlog.offset_for_time('cmp_gap', 0, timestamptz '2026-01-01' + t * interval '1 s')
+  FROM unnest(ARRAY[-1, 5, 6, 10, 63, 64, 65, 99, 100]) t;
+SELECT eventlog.seek('cmp_gap_group', 'cmp_gap', 0, 3);
+SELECT "offset", key FROM eventlog.poll('cmp_gap_group', 'cmp_gap', 2);
+SELECT eventlog.seek('cmp_gap_group', 'cmp_gap', 0, 10);
+SELECT "offset", key FROM eventlog.poll('cmp_gap_group', 'cmp_gap', 2);
+SELECT eventlog.leave('cmp_gap_group', 'cmp_gap');
+SELECT eventlog.drop_topic('cmp_gap');
+
+-- keys are equal only when their bytes are (as in Kafka): the NFC and NFD
+-- forms of é, and 'A' and 'a', are four keys whatever the collation
+SELECT eventlog.create_topic('cmp_bytes', 1, cleanup_policy => 'compact', segment_bytes => 16384);
+SELECT action FROM eventlog.run_maintenance('cmp_bytes');
+SELECT count(*) FROM eventlog.produce('cmp_bytes', '{"v": 1}', key => U&'\00E9');
+SELECT count(*) FROM eventlog.produce('cmp_bytes', '{"v": 1}', key => U&'\0065\0301');
+SELECT count(*) FROM eventlog.produce('cmp_bytes', '{"v": 1}', key => 'A');
+SELECT count(*) FROM eventlog.produce('cmp_bytes', '{"v": 1}', key => 'a' COLLATE "C");
+SELECT count(*) FROM generate_series(1, 70) g,
+       LATERAL eventlog.produce('cmp_bytes', jsonb_build_object('pad', repeat('x', 200), 'g', g), key => 'pad') p;
+SELECT count(*) FROM eventlog.produce('cmp_bytes', '{"v": 2}', key => U&'\00E9');
+SELECT count(*) FROM eventlog.produce('cmp_bytes', '{"v": 2}', key => 'a');
+SELECT action, detail FROM eventlog.run_maintenance('cmp_bytes') WHERE action = 'compacted';
+SELECT "offset", key = U&'\00E9' AS nfc, key = U&'\0065\0301' AS nfd, key, value->>'v' AS v
+  FROM eventlog.fetch('cmp_bytes', 0, 0, 1000) WHERE key <> 'pad';
+SELECT eventlog.drop_topic('cmp_bytes');
+
 -- passes repeated in one transaction make one spare: the topic cache
 -- leaves out the spare this transaction made, the pass must not
 SELECT eventlog.create_topic('cmp_tx', 1, cleanup_policy => 'compact');

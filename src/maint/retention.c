@@ -167,6 +167,31 @@ remove_segment(const char *topic, const ElSegment *s)
 	return SPI_processed > 0;
 }
 
+/*
+ * remove_segment() by segment number: for delete_records(), which runs
+ * once and must not miss a segment that a compaction swapped to a new
+ * relation since the caller loaded the segment list (it waits for that
+ * compaction's row lock, then finds the row under its new relation).
+ */
+static bool
+remove_segment_no(const char *topic, int partition, int seg_no)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	el_spi_exec("WITH d AS (DELETE FROM eventlog.segment_map"
+				"   WHERE topic = $1 AND partition = $2 AND seg_no = $3"
+				"   RETURNING segrel, topic, partition, seg_no)"
+				" INSERT INTO eventlog.segment_trash (segrel, topic, partition, seg_no, removed_xid)"
+				" SELECT d.segrel::oid, d.topic, d.partition, d.seg_no, pg_catalog.pg_current_xact_id()"
+				"   FROM d",
+				3, types, values, NULL, SPI_OK_INSERT);
+	return SPI_processed > 0;
+}
+
 static void
 set_base(const ElSegment *s, int64 base)
 {
@@ -881,7 +906,8 @@ eventlog_delete_records(PG_FUNCTION_ARGS)
 			set_base(&part->segs[i], infos[i].first);
 		if (first_kept < 0 && i < active && infos[i].closed && infos[i].next <= before)
 		{
-			(void) remove_segment(NameStr(topic->name), &part->segs[i]);
+			(void) remove_segment_no(NameStr(topic->name), partition,
+									 part->segs[i].seg_no);
 			continue;
 		}
 		if (first_kept < 0)
@@ -889,15 +915,18 @@ eventlog_delete_records(PG_FUNCTION_ARGS)
 	}
 	if (first_kept >= 0)
 	{
-		Oid			types[2] = {OIDOID, INT8OID};
-		Datum		values[2];
+		Oid			types[4] = {TEXTOID, INT4OID, INT4OID, INT8OID};
+		Datum		values[4];
 
-		values[0] = ObjectIdGetDatum(part->segs[first_kept].relid);
-		values[1] = Int64GetDatum(before);
+		/* by segment number, as above: compaction may have swapped it */
+		values[0] = CStringGetTextDatum(NameStr(topic->name));
+		values[1] = Int32GetDatum(partition);
+		values[2] = Int32GetDatum(part->segs[first_kept].seg_no);
+		values[3] = Int64GetDatum(before);
 		el_spi_exec("UPDATE eventlog.segment_map"
-					" SET min_offset = greatest(coalesce(min_offset, 0), $2)"
-					" WHERE segrel = $1::regclass",
-					2, types, values, NULL, SPI_OK_UPDATE);
+					" SET min_offset = greatest(coalesce(min_offset, 0), $4)"
+					" WHERE topic = $1 AND partition = $2 AND seg_no = $3",
+					4, types, values, NULL, SPI_OK_UPDATE);
 	}
 	el_catalog_owner_end(&catowner);
 	SPI_finish();
