@@ -190,6 +190,22 @@ DROP VIEW cmp_toast_check;
 DROP TABLE cmp_toast_copy;
 DROP FUNCTION cmp_big(int);
 
+-- min_compaction_lag also keeps a young tombstone (delete_retention 0):
+-- records younger than the lag are never removed
+SELECT eventlog.create_topic('cmp_lagt', 1, cleanup_policy => 'compact', segment_bytes => 16384,
+                             delete_retention => '0', min_compaction_lag => '1 hour');
+SELECT action FROM eventlog.run_maintenance('cmp_lagt');
+INSERT INTO eventlog_topics.cmp_lagt (ts, key, value)
+SELECT now() - interval '2 hours', 'k' || (g % 5), jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(0, 69) g;
+INSERT INTO eventlog_topics.cmp_lagt (key, value) VALUES ('k1', NULL);
+SELECT eventlog.alter_topic('cmp_lagt', segment_interval => '1 s');
+SELECT pg_sleep(1.1);
+SELECT action, detail FROM eventlog.run_maintenance('cmp_lagt') WHERE action IN ('rolled', 'compacted');
+SELECT action, detail FROM eventlog.run_maintenance('cmp_lagt') WHERE action IN ('rolled', 'compacted');
+SELECT "offset", key, value FROM eventlog.fetch('cmp_lagt', 0, 0, 1000) WHERE key = 'k1';
+SELECT eventlog.drop_topic('cmp_lagt');
+
 -- gaps: offset_for_time gives the first surviving record at or after the
 -- time; a group whose committed offset lies inside a gap polls on from the
 -- next surviving record
