@@ -10,8 +10,9 @@
  *	  active segment included) goes, unless it is younger than
  *	  min_compaction_lag;
  *	- the latest record of a key stays; if it is a tombstone (NULL value)
- *	  it goes once it is older than delete_retention and no earlier record
- *	  of its key is left (one kept by min_compaction_lag would come back);
+ *	  it goes once it is older than delete_retention and min_compaction_lag
+ *	  and no earlier record of its key is left (one kept by
+ *	  min_compaction_lag would come back);
  *	- keyless records (written before the topic became compacted) stay;
  *	- records of aborted transactions and records below the log start go.
  * Offsets never change: kept records keep theirs, and a compacted segment
@@ -262,8 +263,13 @@ keep_record(Compaction *c, Rec *r, bool note)
 		}
 		return false;
 	}
+	/*
+	 * A tombstone goes once older than delete_retention, and never while
+	 * younger than min_compaction_lag: no record that young is removed.
+	 */
 	if (r->offset == e->latest && r->tombstone && !e->older_kept &&
-		r->ts != PG_INT64_MIN && c->now - r->ts >= c->topic->delete_retention_us)
+		r->ts != PG_INT64_MIN && c->now - r->ts >= c->topic->delete_retention_us &&
+		c->now - r->ts >= c->topic->min_compaction_lag_us)
 		return false;
 	return true;
 }

@@ -61,6 +61,7 @@
 #include <time.h>
 
 #include "eventlog/elstore.h"
+#include "eventlog/elwal.h"
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
 #include "eventlog/maint.h"
@@ -166,6 +167,31 @@ remove_segment(const char *topic, const ElSegment *s)
 	return SPI_processed > 0;
 }
 
+/*
+ * remove_segment() by segment number: for delete_records(), which runs
+ * once and must not miss a segment that a compaction swapped to a new
+ * relation since the caller loaded the segment list (it waits for that
+ * compaction's row lock, then finds the row under its new relation).
+ */
+static bool
+remove_segment_no(const char *topic, int partition, int seg_no)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	el_spi_exec("WITH d AS (DELETE FROM eventlog.segment_map"
+				"   WHERE topic = $1 AND partition = $2 AND seg_no = $3"
+				"   RETURNING segrel, topic, partition, seg_no)"
+				" INSERT INTO eventlog.segment_trash (segrel, topic, partition, seg_no, removed_xid)"
+				" SELECT d.segrel::oid, d.topic, d.partition, d.seg_no, pg_catalog.pg_current_xact_id()"
+				"   FROM d",
+				3, types, values, NULL, SPI_OK_INSERT);
+	return SPI_processed > 0;
+}
+
 static void
 set_base(const ElSegment *s, int64 base)
 {
@@ -197,6 +223,29 @@ next_seg_no(const char *topic, int partition)
 				2, types, values, NULL, SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return DatumGetInt32(d);
+}
+
+/*
+ * Does the partition have a spare past its last listed segment (seg_no)?
+ * The topic cache leaves out a spare this transaction made (a roll into
+ * it would outlive a rollback that drops it), so a second pass in the same
+ * transaction would not see it and make another; SPI's snapshot sees our
+ * own rows.
+ */
+static bool
+has_unlisted_spare(const char *topic, int partition, int seg_no)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT4OID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(topic);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int32GetDatum(seg_no);
+	el_spi_exec("SELECT 1 FROM eventlog.segment_map"
+				" WHERE topic = $1 AND partition = $2 AND seg_no > $3 AND base_offset IS NULL"
+				" LIMIT 1",
+				3, types, values, NULL, SPI_OK_SELECT);
+	return SPI_processed > 0;
 }
 
 /* Index of the active segment: the last started one (or the first). */
@@ -307,7 +356,8 @@ maintain_partition(ElTopic *topic, int p, Oid owner, PassReport *rep)
 	}
 
 	/* a spare after the active segment, so that producers can roll */
-	if (active == nsegs - 1)
+	if (active == nsegs - 1 &&
+		!has_unlisted_spare(name, p, part->segs[nsegs - 1].seg_no))
 	{
 		int			seg_no = next_seg_no(name, p);
 
@@ -529,7 +579,9 @@ drop_trash(PassReport *rep)
 	 * The successor's records may point into this segment's TOAST table
 	 * unless compaction rewrote them (their values are then in the
 	 * rewritten relation's own); the relation a compaction replaced still
-	 * has them until it is dropped itself.
+	 * has them until it is dropped itself.  Only the relation producers
+	 * appended to can be pointed into: a compaction's rewrite (a later
+	 * trash row of the same segment) holds its own records' values only.
 	 */
 	/*
 	 * The horizon of this database's user tables (segment_map is one): a
@@ -541,12 +593,15 @@ drop_trash(PassReport *rep)
 	table_close(trash, AccessShareLock);
 
 	el_spi_exec("SELECT t.segrel, t.topic, t.partition, t.removed_xid::text::bigint,"
-				"   EXISTS (SELECT 1 FROM eventlog.segment_map m"
+				"   NOT EXISTS (SELECT 1 FROM eventlog.segment_trash o"
+				"                WHERE o.topic = t.topic AND o.partition = t.partition"
+				"                  AND o.seg_no = t.seg_no AND o.removed_xid < t.removed_xid)"
+				"   AND (EXISTS (SELECT 1 FROM eventlog.segment_map m"
 				"            WHERE m.topic = t.topic AND m.partition = t.partition"
 				"              AND m.seg_no = t.seg_no + 1 AND m.compacted_xid IS NULL)"
 				"   OR EXISTS (SELECT 1 FROM eventlog.segment_trash n"
 				"               WHERE n.topic = t.topic AND n.partition = t.partition"
-				"                 AND n.seg_no = t.seg_no + 1)"
+				"                 AND n.seg_no = t.seg_no + 1))"
 				" FROM eventlog.segment_trash t ORDER BY t.removed_at",
 				0, NULL, NULL, NULL, SPI_OK_SELECT);
 	n = SPI_processed;
@@ -563,6 +618,7 @@ drop_trash(PassReport *rep)
 		Oid			types[1] = {OIDOID};
 		Datum		values[1];
 		char	   *name;
+		bool		held_for_toast = false;
 
 		if (!TransactionIdPrecedes(xid, horizon))
 			continue;
@@ -591,16 +647,27 @@ drop_trash(PassReport *rep)
 				relation_close(toast, AccessShareLock);
 			}
 			relation_close(seg, NoLock);
-			if (toast_used && successor)
-				continue;
-			ObjectAddressSet(addr, RelationRelationId, segrel);
-			performDeletion(&addr, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
-			report(rep, "dropped", topic, partition, name, NULL);
+			held_for_toast = toast_used && successor;
+			if (held_for_toast)
+				UnlockRelationOid(segrel, AccessExclusiveLock);
+			else
+			{
+				ObjectAddressSet(addr, RelationRelationId, segrel);
+				performDeletion(&addr, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+				report(rep, "dropped", topic, partition, name, NULL);
+			}
 		}
 		values[0] = ObjectIdGetDatum(segrel);
-		el_spi_exec("DELETE FROM eventlog.segment_trash WHERE segrel = $1",
-					1, types, values, NULL, SPI_OK_DELETE);
-		/* a compacted segment's readers no longer need what it replaced */
+		if (!held_for_toast)
+			el_spi_exec("DELETE FROM eventlog.segment_trash WHERE segrel = $1",
+						1, types, values, NULL, SPI_OK_DELETE);
+
+		/*
+		 * A compacted segment's readers no longer need what it replaced:
+		 * every snapshot sees the swap.  Also when that relation stays for
+		 * its TOAST table only, or the segment could never be compacted
+		 * again while its successor is not rewritten.
+		 */
 		el_spi_exec("UPDATE eventlog.segment_map SET replaced_segrel = NULL"
 					" WHERE replaced_segrel = $1 RETURNING segrel::oid, seg_no",
 					1, types, values, NULL, SPI_OK_UPDATE_RETURNING);
@@ -612,6 +679,12 @@ drop_trash(PassReport *rep)
 			int			seg_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 															 SPI_tuptable->tupdesc, 2, &isnull));
 
+			/*
+			 * A standby's snapshot may be older than any here: cancel those
+			 * that would not see the swap before they read the compacted
+			 * relation (elwal.h, XLOG_EL_CONFLICT).
+			 */
+			el_log_snapshot_conflict(xid);
 			remove_if_emptied(rep, topic, partition, seg_no, cur);
 			if (OidIsValid(topic_relid))
 				CacheInvalidateRelcacheByRelid(topic_relid);
@@ -833,7 +906,8 @@ eventlog_delete_records(PG_FUNCTION_ARGS)
 			set_base(&part->segs[i], infos[i].first);
 		if (first_kept < 0 && i < active && infos[i].closed && infos[i].next <= before)
 		{
-			(void) remove_segment(NameStr(topic->name), &part->segs[i]);
+			(void) remove_segment_no(NameStr(topic->name), partition,
+									 part->segs[i].seg_no);
 			continue;
 		}
 		if (first_kept < 0)
@@ -841,15 +915,18 @@ eventlog_delete_records(PG_FUNCTION_ARGS)
 	}
 	if (first_kept >= 0)
 	{
-		Oid			types[2] = {OIDOID, INT8OID};
-		Datum		values[2];
+		Oid			types[4] = {TEXTOID, INT4OID, INT4OID, INT8OID};
+		Datum		values[4];
 
-		values[0] = ObjectIdGetDatum(part->segs[first_kept].relid);
-		values[1] = Int64GetDatum(before);
+		/* by segment number, as above: compaction may have swapped it */
+		values[0] = CStringGetTextDatum(NameStr(topic->name));
+		values[1] = Int32GetDatum(partition);
+		values[2] = Int32GetDatum(part->segs[first_kept].seg_no);
+		values[3] = Int64GetDatum(before);
 		el_spi_exec("UPDATE eventlog.segment_map"
-					" SET min_offset = greatest(coalesce(min_offset, 0), $2)"
-					" WHERE segrel = $1::regclass",
-					2, types, values, NULL, SPI_OK_UPDATE);
+					" SET min_offset = greatest(coalesce(min_offset, 0), $4)"
+					" WHERE topic = $1 AND partition = $2 AND seg_no = $3",
+					4, types, values, NULL, SPI_OK_UPDATE);
 	}
 	el_catalog_owner_end(&catowner);
 	SPI_finish();

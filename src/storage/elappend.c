@@ -436,8 +436,15 @@ plan_new_page(AppendBatch *b, int64 first_offset, char *buf_bytes, NewPagePlan *
 	np->first_offset = first_offset;
 	/* the first record's time, so the records arriving with it are compact */
 	np->base_ts = page_base_ts(b);
-	/* every xid on earlier pages precedes this one (see elscan.c) */
-	np->init_xid = ReadNextTransactionId();
+	/*
+	 * Every xid on earlier pages precedes this one (see elscan.c).  A
+	 * compaction's rewrite holds only runs settled for every snapshot that
+	 * reads it, after segments that hold only such runs (compact.c's
+	 * cleanable prefix): nothing before its pages can be unsettled, as
+	 * after VACUUM's freezing, so a stop-mode reader need not walk back
+	 * through the compacted log while an older transaction runs.
+	 */
+	np->init_xid = b->target->rewrite ? FrozenTransactionId : ReadNextTransactionId();
 	el_page_init(scratch.data, first_offset, np->base_ts, np->init_xid,
 				 b->ts_natts, PG_INT64_MIN);
 	np->n = plan_bytes(b, scratch.data, buf_bytes, &np->nplaced);

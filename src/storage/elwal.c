@@ -9,9 +9,13 @@
 #include "postgres.h"
 
 #include "access/bufmask.h"
+#include "access/xlog.h"
 #include "access/xlog_internal.h"
+#include "access/xloginsert.h"
 #include "access/xlogutils.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/standby.h"
 
 #include "eventlog/elpage.h"
 #include "eventlog/elwal.h"
@@ -87,9 +91,37 @@ el_redo(XLogReaderState *record)
 			}
 			break;
 
+		case XLOG_EL_CONFLICT:
+			if (InHotStandby)
+			{
+				xl_el_conflict *xlrec = (xl_el_conflict *) XLogRecGetData(record);
+				RelFileNode node = {InvalidOid, xlrec->dbid, InvalidOid};
+
+				ResolveRecoveryConflictWithSnapshot(xlrec->xid, node);
+			}
+			break;
+
 		default:
 			elog(PANIC, "eventlog redo: unknown op code %u", info);
 	}
+}
+
+/*
+ * Log an XLOG_EL_CONFLICT for transaction xid (elwal.h) in the current
+ * database, when standbys can run queries.
+ */
+void
+el_log_snapshot_conflict(TransactionId xid)
+{
+	xl_el_conflict xlrec;
+
+	if (!XLogStandbyInfoActive() || !TransactionIdIsNormal(xid))
+		return;
+	xlrec.xid = xid;
+	xlrec.dbid = MyDatabaseId;
+	XLogBeginInsert();
+	XLogRegisterData((char *) &xlrec, sizeof(xlrec));
+	(void) XLogInsert(EL_RMGR_ID, XLOG_EL_CONFLICT);
 }
 
 /*
@@ -190,6 +222,13 @@ el_desc(StringInfo buf, XLogReaderState *record)
 	else if (info == XLOG_EL_NEW_PAGE || info == XLOG_EL_ROLL)
 		appendStringInfo(buf, "first_offset " INT64_FORMAT " ",
 						 ((xl_el_new_page *) XLogRecGetData(record))->first_offset);
+	else if (info == XLOG_EL_CONFLICT)
+	{
+		xl_el_conflict *xlrec = (xl_el_conflict *) XLogRecGetData(record);
+
+		appendStringInfo(buf, "xid %u db %u", xlrec->xid, xlrec->dbid);
+		return;
+	}
 	if (XLogRecHasBlockRef(record, 0))
 		data = XLogRecGetBlockData(record, 0, &len);
 	appendStringInfo(buf, "bytes %zu", len);
@@ -219,6 +258,8 @@ el_identify(uint8 info)
 			return "NEW_PAGE";
 		case XLOG_EL_ROLL:
 			return "ROLL";
+		case XLOG_EL_CONFLICT:
+			return "CONFLICT";
 	}
 	return NULL;
 }

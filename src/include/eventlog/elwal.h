@@ -75,6 +75,9 @@
 									 * block 0 is page 0 of the new segment,
 									 * block 1 the old segment's tail, which
 									 * becomes SEALED | CLOSED */
+#define XLOG_EL_CONFLICT	0x30	/* no block; main data xl_el_conflict:
+									 * hot standby snapshots that may not
+									 * see xid committed are cancelled */
 #define XLOG_EL_OPMASK		0x70
 #define XLOG_EL_DECODE		0x80	/* main data ends with an xl_el_decode */
 
@@ -89,6 +92,22 @@ typedef struct xl_el_new_page
 	TransactionId init_xid;
 	uint16		ts_natts;
 } xl_el_new_page;
+
+/*
+ * CONFLICT: a relation that compaction replaced in transaction xid stops
+ * being read by snapshots that do not see xid committed (maintenance
+ * clears segment_map.replaced_segrel once the primary has no such
+ * snapshot).  A standby's snapshot can be older than anything on the
+ * primary (without hot_standby_feedback), and would then read the
+ * compacted relation while records that superseded the removed ones are
+ * not visible to it yet; redo cancels such snapshots first, as heap
+ * pruning's conflicts do.
+ */
+typedef struct xl_el_conflict
+{
+	TransactionId xid;
+	Oid			dbid;
+} xl_el_conflict;
 
 /* What a logical decoder needs besides the block data; see above. */
 typedef struct xl_el_decode
@@ -117,6 +136,7 @@ extern void el_redo(XLogReaderState *record);
 extern void el_desc(StringInfo buf, XLogReaderState *record);
 extern const char *el_identify(uint8 info);
 extern void el_mask(char *pagedata, BlockNumber blkno);
+extern void el_log_snapshot_conflict(TransactionId xid);
 extern bool el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd,
 							  TransactionId *topxid);
 
