@@ -422,22 +422,51 @@ apply_reduce(ApplyState *st)
 }
 
 /*
+ * Everything that can run code of the view's owner (its expressions, its
+ * reducer, triggers, index expressions and defaults of its table) runs as
+ * the owner, in a security-restricted operation, with the search_path of
+ * create_view: never with the rights of the worker or of the caller.
+ */
+typedef struct OwnerContext
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			level;
+} OwnerContext;
+
+static void
+owner_begin(ApplyState *st, OwnerContext *oc)
+{
+	GetUserIdAndSecContext(&oc->save_userid, &oc->save_sec);
+	SetUserIdAndSecContext(st->owner, oc->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	oc->level = NewGUCNestLevel();
+	(void) set_config_option("search_path", st->def->search_path, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+static void
+owner_end(OwnerContext *oc)
+{
+	/*
+	 * Undo every setting the owner's code changed, a plain SET too (as
+	 * REFRESH MATERIALIZED VIEW does): they must not reach the session that
+	 * refreshes, nor the worker that applies other owners' views next.
+	 */
+	AtEOXact_GUC(false, oc->level);
+	SetUserIdAndSecContext(oc->save_userid, oc->save_sec);
+}
+
+/*
  * Apply one batch as the view's owner.
  */
 static void
 apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 {
-	Oid			save_userid;
-	int			save_sec;
-	int			level;
+	OwnerContext oc;
 
 	register_tuplestore(EL_VIEW_BATCH_NAME, st->recdesc, batch, n);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(st->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	level = NewGUCNestLevel();
-	(void) set_config_option("search_path", st->def->search_path, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	owner_begin(st, &oc);
 	el_view_applying_relid = st->relid;
 	PG_TRY();
 	{
@@ -456,8 +485,7 @@ apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 		el_view_applying_relid = InvalidOid;
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(true, level);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	owner_end(&oc);
 	SPI_unregister_relation(EL_VIEW_BATCH_NAME);
 }
 

@@ -1,0 +1,38 @@
+-- Materialized views against hostile owners: what a view's owner can put
+-- into its expressions, reducers and table must not reach other roles'
+-- sessions or rights, nor write the table behind the maintainer's back.
+\set VERBOSITY terse
+CREATE ROLE regress_vh_owner;
+CREATE ROLE regress_vh_reader;
+GRANT CREATE ON SCHEMA eventlog_topics TO regress_vh_owner;
+CREATE SCHEMA vh AUTHORIZATION regress_vh_owner;
+GRANT USAGE ON SCHEMA vh TO regress_vh_reader;
+SET ROLE regress_vh_owner;
+SET search_path = vh;
+SELECT eventlog.create_topic('vh_t', 2);
+SELECT count(*) FROM generate_series(1, 6) g,
+       eventlog.produce('vh_t', jsonb_build_object('n', g), 'k' || (g % 3));
+
+-- 1. A setting changed by an expression (a plain SET, not SET LOCAL) stays
+-- inside the apply: it must not leak into the session that refreshes (nor
+-- into the worker's, which applies every owner's views).
+CREATE FUNCTION vh.set_work_mem(v jsonb) RETURNS int LANGUAGE sql
+AS $$ SELECT length(set_config('work_mem', '77kB', false)) $$;
+SELECT eventlog.create_view('leaky', 'vh_t', 'sum', expr => 'vh.set_work_mem(value)');
+GRANT SELECT ON leaky TO regress_vh_reader;
+SHOW work_mem;
+SELECT count(*) FROM eventlog.produce('vh_t', '{"n": 7}', 'k1');
+RESET ROLE;
+SET ROLE regress_vh_reader;
+SELECT eventlog.refresh_view('vh.leaky');
+SHOW work_mem;
+RESET ROLE;
+
+
+-- clean up
+RESET ROLE;
+RESET search_path;
+DROP SCHEMA vh CASCADE;
+SELECT eventlog.drop_topic('vh_t');
+DROP OWNED BY regress_vh_owner, regress_vh_reader;
+DROP ROLE regress_vh_owner, regress_vh_reader;
