@@ -29,6 +29,20 @@ SHOW work_mem;
 RESET ROLE;
 
 
+-- 2. rebuild_view empties the table as the view's owner: a trigger the
+-- owner put on the table never runs with the rights of whoever rebuilds
+-- (here a superuser).
+SET ROLE regress_vh_owner;
+CREATE TABLE vh.trigger_log (who text, op text);
+CREATE FUNCTION vh.note() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN INSERT INTO vh.trigger_log VALUES (current_user, TG_OP); RETURN OLD; END $$;
+SELECT eventlog.create_view('counted', 'vh_t', 'count');
+CREATE TRIGGER note BEFORE DELETE ON counted FOR EACH ROW EXECUTE FUNCTION vh.note();
+RESET ROLE;
+SELECT eventlog.rebuild_view('vh.counted');
+SELECT DISTINCT who = 'regress_vh_owner' AS as_owner, op FROM vh.trigger_log;
+SELECT * FROM vh.counted ORDER BY key;
+
 -- clean up
 RESET ROLE;
 RESET search_path;

@@ -718,7 +718,10 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	else
 	{
 		int			ret;
+		OwnerContext oc;
 
+		/* the table's triggers and rules are the owner's: they run as such */
+		owner_begin(&st, &oc);
 		el_view_applying_relid = relid;
 		PG_TRY();
 		{
@@ -729,6 +732,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			el_view_applying_relid = InvalidOid;
 		}
 		PG_END_TRY();
+		owner_end(&oc);
 		if (ret != SPI_OK_DELETE)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	}
