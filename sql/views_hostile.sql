@@ -43,6 +43,42 @@ SELECT eventlog.rebuild_view('vh.counted');
 SELECT DISTINCT who = 'regress_vh_owner' AS as_owner, op FROM vh.trigger_log;
 SELECT * FROM vh.counted ORDER BY key;
 
+-- 3. Code of the owner that runs during an apply (an expression, a reducer,
+-- a trigger of the table) may not write the table either: the guard lets
+-- through the maintainer's own statement only.
+SET ROLE regress_vh_owner;
+CREATE FUNCTION vh.sneak(k text) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN INSERT INTO vh.sneaky VALUES ('forged ' || k, 1000) ON CONFLICT DO NOTHING; RETURN k; END $$;
+SELECT eventlog.create_view('sneaky', 'vh_t', 'count', group_by => 'vh.sneak(key)');
+SELECT eventlog.create_view('sneaky', 'vh_t', 'count', group_by => 'key');
+CREATE OR REPLACE FUNCTION vh.sneak_fold(s jsonb, r eventlog_topics.vh_t) RETURNS jsonb LANGUAGE plpgsql
+AS $$ BEGIN INSERT INTO vh.folded VALUES ('forged', '{}') ON CONFLICT DO NOTHING;
+          RETURN jsonb_build_object('n', coalesce((s->>'n')::int, 0) + 1); END $$;
+SELECT eventlog.create_view('folded', 'vh_t', 'reduce', reducer => 'vh.sneak_fold(jsonb, eventlog_topics.vh_t)');
+CREATE FUNCTION vh.fold(s jsonb, r eventlog_topics.vh_t) RETURNS jsonb LANGUAGE sql
+AS $$ SELECT jsonb_build_object('n', coalesce((s->>'n')::int, 0) + 1) $$;
+SELECT eventlog.create_view('folded', 'vh_t', 'reduce', reducer => 'vh.fold(jsonb, eventlog_topics.vh_t)');
+-- triggers the owner attaches to the table: a row trigger, and a statement
+-- trigger whose name sorts before the guard's
+CREATE FUNCTION vh.forge() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN
+  IF pg_trigger_depth() = 1 THEN
+    INSERT INTO vh.sneaky VALUES ('forged', 1000) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER forge AFTER INSERT OR UPDATE ON sneaky FOR EACH ROW EXECUTE FUNCTION vh.forge();
+SELECT count(*) FROM eventlog.produce('vh_t', '{"n": 8}', 'k2');
+SELECT eventlog.refresh_view('sneaky');
+DROP TRIGGER forge ON sneaky;
+CREATE TRIGGER a_forge BEFORE INSERT ON sneaky FOR EACH STATEMENT EXECUTE FUNCTION vh.forge();
+SELECT count(*) FROM eventlog.produce('vh_t', '{"n": 9}', 'k2');
+SELECT eventlog.refresh_view('sneaky');
+DROP TRIGGER a_forge ON sneaky;
+SELECT eventlog.refresh_view('sneaky');
+SELECT * FROM sneaky ORDER BY key;
+SELECT count(*) AS forged FROM folded WHERE key = 'forged';
+
 -- clean up
 RESET ROLE;
 RESET search_path;

@@ -55,6 +55,10 @@
 #include "eventlog/view.h"
 
 Oid			el_view_applying_relid = InvalidOid;
+CommandId	el_view_applying_cid = InvalidCommandId;
+
+/* a batch is being applied: code of a view's owner may be running */
+static bool applying = false;
 
 /* this transaction created a view (see el_view_created) */
 bool		el_view_created_in_xact = false;
@@ -318,6 +322,38 @@ put_state(ApplyState *st, Tuplestorestate *states, const char *key,
 }
 
 /*
+ * Run one of the maintainer's own writes to a view's table.  The guard
+ * lets through only the statement run here, recognized by its table and
+ * by its command id: a write that the owner's code (an expression, a
+ * reducer, a trigger of the table) runs while it is under way runs with a
+ * later command id, and is refused as any other write.
+ */
+static int
+exec_own_write(Oid relid, const char *sql)
+{
+	int			ret;
+
+	/*
+	 * SPI advances the command counter before a statement that writes; once
+	 * the current command id counts as used, that gives the next one.
+	 */
+	(void) GetCurrentCommandId(true);
+	el_view_applying_cid = GetCurrentCommandId(false) + 1;
+	el_view_applying_relid = relid;
+	PG_TRY();
+	{
+		ret = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		el_view_applying_relid = InvalidOid;
+		el_view_applying_cid = InvalidCommandId;
+	}
+	PG_END_TRY();
+	return ret;
+}
+
+/*
  * Fold the batch's records into each group's state, in offset order, and
  * write the states with one statement.  A NULL state deletes the group's
  * row; its next record starts again from the initial state.
@@ -413,7 +449,7 @@ apply_reduce(ApplyState *st)
 	}
 	SPI_freetuptable(tt);
 	register_tuplestore(EL_VIEW_STATES_NAME, st->statedesc, states, ngroups);
-	ret = SPI_execute(st->states_sql, false, 0);
+	ret = exec_own_write(st->relid, st->states_sql);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	SPI_unregister_relation(EL_VIEW_STATES_NAME);
@@ -467,14 +503,14 @@ apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 
 	register_tuplestore(EL_VIEW_BATCH_NAME, st->recdesc, batch, n);
 	owner_begin(st, &oc);
-	el_view_applying_relid = st->relid;
+	applying = true;
 	PG_TRY();
 	{
 		if (st->def->kind == EL_VIEW_REDUCE)
 			apply_reduce(st);
 		else
 		{
-			int			ret = SPI_execute(st->sql, false, 0);
+			int			ret = exec_own_write(st->relid, st->sql);
 
 			if (ret != SPI_OK_INSERT)
 				elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
@@ -482,7 +518,7 @@ apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 	}
 	PG_FINALLY();
 	{
-		el_view_applying_relid = InvalidOid;
+		applying = false;
 	}
 	PG_END_TRY();
 	owner_end(&oc);
@@ -572,7 +608,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	 * A view's expression that refreshes a view would apply records that
 	 * the outer refresh has read but not yet counted in its positions.
 	 */
-	if (OidIsValid(el_view_applying_relid))
+	if (applying)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot refresh a materialized view while a view's records are being applied")));
@@ -722,14 +758,14 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 
 		/* the table's triggers and rules are the owner's: they run as such */
 		owner_begin(&st, &oc);
-		el_view_applying_relid = relid;
+		applying = true;
 		PG_TRY();
 		{
-			ret = SPI_execute(psprintf("DELETE FROM %s", st.qualname), false, 0);
+			ret = exec_own_write(relid, psprintf("DELETE FROM %s", st.qualname));
 		}
 		PG_FINALLY();
 		{
-			el_view_applying_relid = InvalidOid;
+			applying = false;
 		}
 		PG_END_TRY();
 		owner_end(&oc);

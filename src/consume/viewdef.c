@@ -30,6 +30,7 @@
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
@@ -526,7 +527,8 @@ eventlog_view_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("eventlog.view_guard() must be called as a trigger")));
 	if (OidIsValid(el_view_applying_relid) &&
-		RelationGetRelid(td->tg_relation) == el_view_applying_relid)
+		RelationGetRelid(td->tg_relation) == el_view_applying_relid &&
+		ActiveSnapshotSet() && GetActiveSnapshot()->curcid == el_view_applying_cid)
 		return PointerGetDatum(NULL);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		op = "INSERT";

@@ -44,8 +44,12 @@ typedef struct ElViewDef
 	bool		has_error;		/* last_error is set */
 } ElViewDef;
 
-/* the relation the maintainer is writing to right now (the guard lets it) */
+/*
+ * The relation the maintainer is writing to right now, and the command id
+ * of its statement: the guard lets that statement through, and only it.
+ */
 extern Oid	el_view_applying_relid;
+extern CommandId el_view_applying_cid;
 
 #define EL_VIEW_BATCH_NAME	"eventlog_batch"
 #define EL_VIEW_STATES_NAME "eventlog_states"
