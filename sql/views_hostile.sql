@@ -79,6 +79,31 @@ SELECT eventlog.refresh_view('sneaky');
 SELECT * FROM sneaky ORDER BY key;
 SELECT count(*) AS forged FROM folded WHERE key = 'forged';
 
+-- 4. An expression that drops the view's own topic (which detaches the
+-- view) or the view: the refresh fails and undoes it, instead of writing
+-- positions of a view that no longer exists (or reading a dropped topic).
+SET ROLE regress_vh_owner;
+SELECT eventlog.create_topic('vh_gone', 1);
+CREATE FUNCTION vh.drop_my_topic(v jsonb) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  IF to_regclass('eventlog_topics.vh_gone') IS NOT NULL THEN
+    PERFORM eventlog.drop_topic('vh_gone');
+  END IF;
+  RETURN 1;
+END $$;
+SELECT eventlog.create_view('gone', 'vh_gone', 'sum', expr => 'vh.drop_my_topic(value)');
+SELECT count(*) FROM eventlog.produce('vh_gone', '{"n": 1}', 'k1');
+SELECT eventlog.refresh_view('gone');
+SELECT to_regclass('eventlog_topics.vh_gone') IS NOT NULL AS topic_kept;
+SELECT "partition", "position", lag FROM eventlog.views WHERE table_name = 'gone';
+RESET ROLE;
+SELECT count(*) AS orphan_positions FROM eventlog.view_position p
+ WHERE NOT EXISTS (SELECT 1 FROM eventlog.view_def d
+                    WHERE d.view_schema = p.view_schema AND d.view_name = p.view_name);
+SET ROLE regress_vh_owner;
+SELECT eventlog.drop_view('gone');
+SELECT eventlog.drop_topic('vh_gone');
+
 -- clean up
 RESET ROLE;
 RESET search_path;

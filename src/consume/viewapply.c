@@ -555,6 +555,31 @@ write_positions(ElViewDef *def, int nparts, int64 *pos, int64 *skipped)
 }
 
 /*
+ * The owner's code run by a batch may have dropped the view's topic (which
+ * detaches the view) or the view itself: then neither reading on nor
+ * writing the positions is right, and the whole refresh is undone.
+ */
+static void
+check_still_there(ElViewDef *def, Oid topic_relid)
+{
+	Oid			types[3] = {NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(def->schema));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(def->name));
+	values[2] = CStringGetTextDatum(def->topic);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic_relid)) ||
+		catalog_exec("SELECT 1 FROM eventlog.view_def WHERE view_schema = $1"
+					 " AND view_name = $2 AND topic = $3",
+					 3, types, values, NULL, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("materialized view \"%s.%s\" or its topic \"%s\" was dropped while the view was being refreshed",
+						def->schema, def->name, def->topic),
+				 errdetail("Code run by the view's expressions, reducer or table dropped it.")));
+}
+
+/*
  * Is the view's guard trigger there and enabled?  Its table is written only
  * with it: a pg_restore creates it after the table's rows and positions
  * are loaded, so nothing is applied to a half-restored view.
@@ -831,7 +856,10 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			pos[p] = next;
 		}
 		if (n > 0)
+		{
 			apply_batch(&st, batch, n);
+			check_still_there(&def, topic_relid);
+		}
 		tuplestore_end(batch);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(batchcxt);
