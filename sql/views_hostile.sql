@@ -104,6 +104,33 @@ SET ROLE regress_vh_owner;
 SELECT eventlog.drop_view('gone');
 SELECT eventlog.drop_topic('vh_gone');
 
+-- 5. Objects of the table that would silently change or hide the rows the
+-- maintainer writes stop the maintenance with an error: an INSTEAD rule on
+-- DELETE (a rebuild kept the old rows and added the log to them again), a
+-- BEFORE row trigger that skips a row, an inheritance child.
+SET ROLE regress_vh_owner;
+SELECT eventlog.create_view('ruled', 'vh_t', 'count');
+SELECT sum(value) AS records FROM ruled;
+CREATE RULE keep AS ON DELETE TO ruled DO INSTEAD DELETE FROM vh.trigger_log;
+SELECT eventlog.rebuild_view('ruled');
+SELECT sum(value) AS records FROM ruled;
+DROP RULE keep ON ruled;
+CREATE FUNCTION vh.skip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER skip BEFORE INSERT OR UPDATE OR DELETE ON ruled FOR EACH ROW EXECUTE FUNCTION vh.skip();
+SELECT eventlog.rebuild_view('ruled');
+SELECT count(*) FROM eventlog.produce('vh_t', '{"n": 10}', 'k0');
+SELECT eventlog.refresh_view('ruled');
+SELECT sum(value) AS records FROM ruled;
+ALTER TABLE ruled DISABLE TRIGGER skip;
+CREATE TABLE vh.ruled_child () INHERITS (ruled);
+SELECT eventlog.refresh_view('ruled');
+DROP TABLE vh.ruled_child;
+-- an AFTER trigger is fine
+CREATE TRIGGER after_ok AFTER INSERT ON ruled FOR EACH STATEMENT EXECUTE FUNCTION vh.skip();
+SELECT eventlog.refresh_view('ruled');
+SELECT eventlog.rebuild_view('ruled');
+SELECT sum(value) AS records, (SELECT count(*) FROM eventlog_topics.vh_t) AS in_topic FROM ruled;
+
 -- clean up
 RESET ROLE;
 RESET search_path;

@@ -597,6 +597,44 @@ guard_present(Oid relid)
 }
 
 /*
+ * Objects of the table that would change or hide the rows the maintainer
+ * writes without an error: a rule (an INSTEAD rule on DELETE made a
+ * rebuild keep the old rows and add the log to them again), a BEFORE row
+ * trigger (which may skip or rewrite a row while the position moves on),
+ * an inheritance parent or child (whose writes and rows bypass the guard).
+ * The view is not maintained while its table has one.
+ */
+static void
+check_table_objects(Oid relid, const char *schema, const char *name)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	if (catalog_exec("SELECT what FROM ("
+					 " SELECT 1, 'rule ' || pg_catalog.quote_ident(rulename::text)"
+					 "   FROM pg_catalog.pg_rewrite WHERE ev_class = $1"
+					 " UNION ALL"
+					 " SELECT 2, 'BEFORE row trigger ' || pg_catalog.quote_ident(tgname::text)"
+					 "   FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal"
+					 "    AND tgenabled <> 'D' AND (tgtype::pg_catalog.int4 & 3) = 3"
+					 " UNION ALL"
+					 " SELECT 3, 'inheritance parent ' || inhparent::pg_catalog.regclass::text"
+					 "   FROM pg_catalog.pg_inherits WHERE inhrelid = $1"
+					 " UNION ALL"
+					 " SELECT 4, 'inheritance child ' || inhrelid::pg_catalog.regclass::text"
+					 "   FROM pg_catalog.pg_inherits WHERE inhparent = $1"
+					 ") o(n, what) ORDER BY n, what LIMIT 1",
+					 1, types, values, NULL, SPI_OK_SELECT) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("materialized view \"%s.%s\" cannot be maintained while its table has %s",
+						schema, name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("Rules, BEFORE row triggers and inheritance parents or children of a view's table could change or hide the rows pg_eventlog writes."),
+				 errhint("Drop it; AFTER triggers, indexes and grants work on a view's table.")));
+}
+
+/*
  * Catch a view up with what its topic holds now (or, for rebuild, empty it
  * and start again from each partition's log start).  Inside a transaction;
  * connects to SPI itself.  With wait false, returns 0 and sets *busy when
@@ -692,6 +730,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 						schema, name),
 				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
 	}
+	check_table_objects(relid, schema, name);
 	if (wait)
 		topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
 	else
