@@ -479,6 +479,9 @@ owner_begin(ApplyState *st, OwnerContext *oc)
 	oc->level = NewGUCNestLevel();
 	(void) set_config_option("search_path", st->def->search_path, PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/* string literals read as create_view read them */
+	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
 static void

@@ -237,6 +237,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	ElCatalogOwner catowner;
 	bool		busy;
 	int			p;
+	int			guclevel;
 
 	el_require_args(fcinfo, 3, "view_name, topic and kind");
 	view_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -279,6 +280,15 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 						 errhint("A reducer is a function (state jsonb, rec eventlog_topics.<topic>) RETURNS jsonb.")));
 			break;
 	}
+
+	/*
+	 * Expressions are read as every apply reads them (viewapply.c), with
+	 * standard_conforming_strings on: a backslash in a string literal must
+	 * not end it here and not there.
+	 */
+	guclevel = NewGUCNestLevel();
+	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	check_expression("expr", def.expr);
 	check_expression("group_by", def.group_by);
 	check_expression("filter", def.filter);
@@ -433,6 +443,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	/* populate it from what the topic holds, as CREATE MATERIALIZED VIEW */
 	CommandCounterIncrement();
 	(void) el_view_refresh(def.schema, def.name, true, false, 0, &busy);
+	AtEOXact_GUC(false, guclevel);
 	el_view_created_in_xact = true;
 	PG_RETURN_VOID();
 }
