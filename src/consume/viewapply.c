@@ -604,8 +604,10 @@ guard_present(Oid relid)
  * writes without an error: a rule (an INSTEAD rule on DELETE made a
  * rebuild keep the old rows and add the log to them again), a BEFORE row
  * trigger (which may skip or rewrite a row while the position moves on),
- * an inheritance parent or child (whose writes and rows bypass the guard).
- * The view is not maintained while its table has one.
+ * an inheritance parent or child (whose writes and rows bypass the guard),
+ * row level security forced on the owner (a policy that hides a row from
+ * DELETE made a rebuild or a tombstone leave it).  The view is not
+ * maintained while its table has one.
  */
 static void
 check_table_objects(Oid relid, const char *schema, const char *name)
@@ -614,6 +616,9 @@ check_table_objects(Oid relid, const char *schema, const char *name)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 
 	if (catalog_exec("SELECT what FROM ("
+					 " SELECT 0, 'FORCE ROW LEVEL SECURITY'"
+					 "   FROM pg_catalog.pg_class WHERE oid = $1 AND relrowsecurity AND relforcerowsecurity"
+					 " UNION ALL"
 					 " SELECT 1, 'rule ' || pg_catalog.quote_ident(rulename::text)"
 					 "   FROM pg_catalog.pg_rewrite WHERE ev_class = $1"
 					 " UNION ALL"
@@ -633,7 +638,7 @@ check_table_objects(Oid relid, const char *schema, const char *name)
 				 errmsg("materialized view \"%s.%s\" cannot be maintained while its table has %s",
 						schema, name,
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-				 errdetail("Rules, BEFORE row triggers and inheritance parents or children of a view's table could change or hide the rows pg_eventlog writes."),
+				 errdetail("Rules, BEFORE row triggers, inheritance parents or children and forced row level security of a view's table could change or hide the rows pg_eventlog writes."),
 				 errhint("Drop it; AFTER triggers, indexes and grants work on a view's table.")));
 }
 
