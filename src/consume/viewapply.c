@@ -1113,22 +1113,29 @@ typedef struct PassItem
 	bool		due;
 	double		wait_ms;
 	bool		more;			/* worker_refresh_step: work is left */
+	bool		busy;			/* another session writes the view */
 } PassItem;
+
+/* what a view's turn left to do */
+#define EL_TURN_DONE	0
+#define EL_TURN_MORE	1		/* the batch limit was reached */
+#define EL_TURN_BUSY	2		/* the view or its topic was locked */
+
+/* passes in a row that found a view busy */
+static int	busy_streak = 0;
 
 /*
  * One view's turn in the worker, in a subtransaction: an error (a cast
  * that fails on one record, a revoked privilege) is recorded in view_def
- * and logged, and the view is retried after its back-off.  Returns 1 when
- * more work is left (busy, or the batch limit reached), else 0.
+ * and logged, and the view is retried after its back-off.
  */
 static void
 worker_refresh_step(void *arg)
 {
 	PassItem   *item = (PassItem *) arg;
-	bool		busy;
 
 	/* records applied: there may be more than the batch limit took */
-	item->more = el_view_refresh(item->schema, item->name, false, false, 20, &busy) > 0 || busy;
+	item->more = el_view_refresh(item->schema, item->name, false, false, 20, &item->busy) > 0;
 }
 
 static int
@@ -1137,9 +1144,10 @@ worker_refresh_one(PassItem *item)
 	ErrorData  *edata;
 
 	item->more = false;
+	item->busy = false;
 	edata = el_subxact_run(worker_refresh_step, item);
 	if (edata == NULL)
-		return item->more ? 1 : 0;
+		return item->more ? EL_TURN_MORE : item->busy ? EL_TURN_BUSY : EL_TURN_DONE;
 	ereport(WARNING,
 			(errcode(edata->sqlerrcode),
 			 errmsg("could not maintain materialized view \"%s.%s\": %s",
@@ -1147,7 +1155,7 @@ worker_refresh_one(PassItem *item)
 			 errdetail("The error is recorded in eventlog.views; the view is retried with a back-off.")));
 	record_error(item->schema, item->name, edata->message);
 	FreeErrorData(edata);
-	return 0;
+	return EL_TURN_DONE;
 }
 
 /*
@@ -1164,6 +1172,7 @@ el_view_pass(void)
 	ListCell   *lc;
 	long		next = -1;
 	uint32		created = 0;
+	bool		any_busy = false;
 
 	if (my_slot != NULL)
 		created = pg_atomic_read_u32(&my_slot->created);
@@ -1221,12 +1230,36 @@ el_view_pass(void)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (worker_refresh_one(item) > 0)
-			next = (next < 0) ? 20 : Min(next, 20);
+		switch (worker_refresh_one(item))
+		{
+			case EL_TURN_MORE:
+				next = (next < 0) ? 20 : Min(next, 20);
+				break;
+			case EL_TURN_BUSY:
+				any_busy = true;
+				break;
+		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextDelete(pass);
+
+	/*
+	 * A view another session holds (any role that may read its table can
+	 * keep a refresh_view open) is looked at again after 40 ms, 80 ms, ...
+	 * at most 1 s: not 50 times a second for as long as it is held.  The
+	 * holder applies what it finds; commits on the topic still wake us.
+	 */
+	if (any_busy)
+	{
+		long		w;
+
+		busy_streak = Min(busy_streak + 1, 6);
+		w = Min(20L << busy_streak, 1000L);
+		next = (next < 0) ? w : Min(next, w);
+	}
+	else
+		busy_streak = 0;
 	return next;
 }
