@@ -167,6 +167,24 @@ SET ROLE regress_vh_owner;
 ALTER TABLE counted SET UNLOGGED;
 SELECT relpersistence FROM pg_class WHERE oid = 'vh.counted'::regclass;
 
+-- 9. A refreshing role's temporary table does not stand in for a table an
+-- expression names (pg_temp, implicit, would be searched first).
+SET ROLE regress_vh_owner;
+CREATE TABLE vh.rates (k text, r int);
+INSERT INTO vh.rates VALUES ('k1', 1);
+SELECT eventlog.create_view('rated', 'vh_t', 'sum', expr => '(SELECT r FROM rates WHERE k = key)');
+GRANT SELECT ON rated TO regress_vh_reader;
+SELECT count(*) FROM eventlog.produce('vh_t', '{"n": 12}', 'k1');
+RESET ROLE;
+SET ROLE regress_vh_reader;
+CREATE TEMP TABLE rates (k text, r int);
+INSERT INTO rates VALUES ('k1', 1000000);
+GRANT SELECT ON rates TO regress_vh_owner;
+SELECT eventlog.refresh_view('vh.rated');
+SELECT * FROM vh.rated ORDER BY key;
+DROP TABLE rates;
+RESET ROLE;
+
 -- clean up
 RESET ROLE;
 RESET search_path;

@@ -477,8 +477,15 @@ owner_begin(ApplyState *st, OwnerContext *oc)
 	SetUserIdAndSecContext(st->owner, oc->save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	oc->level = NewGUCNestLevel();
-	(void) set_config_option("search_path", st->def->search_path, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * pg_temp last: left implicit, it would be searched first for tables,
+	 * and the temporary tables of whoever calls refresh_view would stand
+	 * in for the ones the owner's expressions name.
+	 */
+	(void) set_config_option("search_path",
+							 psprintf("%s, pg_temp", st->def->search_path),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	/* string literals read as create_view read them */
 	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
