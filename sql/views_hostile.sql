@@ -185,6 +185,19 @@ SELECT * FROM vh.rated ORDER BY key;
 DROP TABLE rates;
 RESET ROLE;
 
+-- 10. Expressions are per record: an aggregate, a window function or a
+-- set-returning function in expr or group_by made a value depend on how
+-- the records were cut into batches (or multiplied records).
+SET ROLE regress_vh_owner;
+SELECT eventlog.create_view('per_batch', 'vh_t', 'sum', expr => 'count(*)', group_by => '''all''');
+SELECT eventlog.create_view('per_batch', 'vh_t', 'sum', expr => 'count(*) OVER ()');
+SELECT eventlog.create_view('per_batch', 'vh_t', 'count', group_by => 'generate_series(1, 3)::text');
+SELECT eventlog.create_view('per_batch', 'vh_t', 'max', expr => 'jsonb_array_elements(''[1,2]'')');
+SELECT to_regclass('vh.per_batch');
+-- a subquery's own aggregate is per record
+SELECT eventlog.create_view('per_batch', 'vh_t', 'max', expr => '(SELECT max(r) FROM vh.rates)');
+SELECT eventlog.drop_view('per_batch');
+
 -- clean up
 RESET ROLE;
 RESET search_path;

@@ -200,6 +200,16 @@ check_reducer(Oid reducer, Oid rowtype, const char *topic)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(reducer));
 }
 
+/* Plan the expression where only a per-record expression is accepted. */
+static void
+check_per_record(StringInfo sql, const char *expr)
+{
+	resetStringInfo(sql);
+	appendStringInfo(sql, "SELECT 1 FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS NULL", expr);
+	if (SPI_prepare(sql->data, 0, NULL) == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+}
+
 /* The type of the first column of a query over the empty batch. */
 static char *
 result_type(const char *sql)
@@ -335,8 +345,20 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	register_empty_batch(recdesc);
 
-	/* the value column's type: the aggregate's over the topic's columns */
+	/*
+	 * An expression is computed per record: an aggregate, a window function
+	 * or a set-returning function would make a value depend on how the
+	 * records were cut into batches (or multiply them).  Where a WHERE
+	 * clause refuses them, with PostgreSQL's own message.
+	 */
 	initStringInfo(&sql);
+	if (def.expr)
+		check_per_record(&sql, def.expr);
+	if (def.group_by)
+		check_per_record(&sql, def.group_by);
+
+	/* the value column's type: the aggregate's over the topic's columns */
+	resetStringInfo(&sql);
 	if (kind != EL_VIEW_LATEST && kind != EL_VIEW_REDUCE)
 	{
 		const char *agg = kind == EL_VIEW_COUNT ? (def.expr ? "count(eventlog_x)" : "count(*)") :
