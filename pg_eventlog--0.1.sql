@@ -621,6 +621,18 @@ BEGIN
         RAISE NOTICE 'materialized view %.% of topic "%" is detached: its table stays as an ordinary table',
             quote_ident(v.view_schema), quote_ident(v.view_name), v.topic;
     END LOOP;
+    -- a view's reducer is named by oid: it goes after its views, as a
+    -- dependency would have it
+    SELECT o.object_identity, d.view_schema, d.view_name INTO v
+      FROM pg_event_trigger_dropped_objects() o
+      JOIN eventlog.view_def d ON o.object_type = 'function' AND d.reducer::oid = o.objid
+     ORDER BY 2, 3 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop function % because materialized view %.% uses it as its reducer',
+            v.object_identity, quote_ident(v.view_schema), quote_ident(v.view_name)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop the view with eventlog.drop_view() first.';
+    END IF;
 END
 $$;
 CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop

@@ -198,6 +198,14 @@ SELECT to_regclass('vh.per_batch');
 SELECT eventlog.create_view('per_batch', 'vh_t', 'max', expr => '(SELECT max(r) FROM vh.rates)');
 SELECT eventlog.drop_view('per_batch');
 
+-- 11. A view's reducer cannot be dropped while the view uses it (each
+-- refresh failed with "cache lookup failed" after that).
+SET ROLE regress_vh_owner;
+DROP FUNCTION vh.fold(jsonb, eventlog_topics.vh_t);
+SELECT eventlog.refresh_view('folded') >= 0 AS refreshed;
+SELECT eventlog.drop_view('folded');
+DROP FUNCTION vh.fold(jsonb, eventlog_topics.vh_t);
+
 -- clean up
 RESET ROLE;
 RESET search_path;
