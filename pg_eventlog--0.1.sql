@@ -498,6 +498,7 @@ CREATE TABLE eventlog.view_def (
     initial       jsonb,
     value_type    text,            -- aggregates: the type of the value column
     search_path   text NOT NULL,   -- expressions resolve names as at create_view
+    settings      text[],          -- 'name=value': how values print, as at create_view
     created_at    timestamptz NOT NULL DEFAULT now(),
     last_error    text,
     last_error_at timestamptz,

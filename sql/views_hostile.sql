@@ -206,6 +206,26 @@ SELECT eventlog.refresh_view('folded') >= 0 AS refreshed;
 SELECT eventlog.drop_view('folded');
 DROP FUNCTION vh.fold(jsonb, eventlog_topics.vh_t);
 
+-- 12. What an expression computes does not depend on who applies the
+-- records: the settings that change it (TimeZone, DateStyle, ...) are
+-- those of create_view.  A reader that refreshes in another time zone
+-- used to put records into another day's group.
+SET ROLE regress_vh_owner;
+SET TimeZone = 'UTC';
+SELECT eventlog.create_view('per_day', 'vh_t', 'count',
+                            group_by => '(''2026-01-01 23:30:00+00''::timestamptz)::date::text');
+RESET TimeZone;
+GRANT SELECT ON per_day TO regress_vh_reader;
+SELECT count(*) FROM eventlog.produce('vh_t', '{"n": 13}', 'k1');
+RESET ROLE;
+SET ROLE regress_vh_reader;
+SET TimeZone = 'Asia/Tokyo';
+SELECT eventlog.refresh_view('vh.per_day');
+SHOW TimeZone;
+RESET TimeZone;
+SELECT key, value FROM vh.per_day ORDER BY key;
+RESET ROLE;
+
 -- clean up
 RESET ROLE;
 RESET search_path;

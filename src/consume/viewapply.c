@@ -246,7 +246,8 @@ el_view_load_def(const char *schema, const char *name, ElViewDef *def)
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
 	if (catalog_exec("SELECT topic, kind, expr, group_by, filter, reducer::oid, initial,"
-					 " value_type, search_path, last_error IS NOT NULL"
+					 " value_type, search_path, last_error IS NOT NULL,"
+					 " pg_catalog.array_to_string(settings, E'\\n')"
 					 " FROM eventlog.view_def WHERE view_schema = $1 AND view_name = $2",
 					 2, types, values, NULL, SPI_OK_SELECT) == 0)
 		return false;
@@ -269,6 +270,7 @@ el_view_load_def(const char *schema, const char *name, ElViewDef *def)
 	def->value_type = getstr(tup, desc, 8);
 	def->search_path = getstr(tup, desc, 9);
 	def->has_error = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+	def->settings = getstr(tup, desc, 11);
 	return true;
 }
 
@@ -489,6 +491,33 @@ owner_begin(ApplyState *st, OwnerContext *oc)
 	/* string literals read as create_view read them */
 	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * Values computed as at create_view: a role that may read the table
+	 * and calls refresh_view with, say, another TimeZone must not change
+	 * the groups or values the records go to.
+	 */
+	if (st->def->settings != NULL)
+	{
+		char	   *line = pstrdup(st->def->settings);
+
+		while (line != NULL && *line != '\0')
+		{
+			char	   *nl = strchr(line, '\n');
+			char	   *eq;
+
+			if (nl != NULL)
+				*nl = '\0';
+			eq = strchr(line, '=');
+			if (eq != NULL)
+			{
+				*eq = '\0';
+				(void) set_config_option(line, eq + 1, PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_SAVE, true, 0, false);
+			}
+			line = nl != NULL ? nl + 1 : NULL;
+		}
+	}
 }
 
 static void

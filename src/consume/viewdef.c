@@ -338,6 +338,17 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	if (kind == EL_VIEW_REDUCE)
 		check_reducer(def.reducer, get_rel_type_id(topic->relid), def.topic);
 	def.search_path = pstrdup(GetConfigOption("search_path", false, false));
+	{
+		static const char *const pinned[] = {EL_VIEW_PINNED_SETTINGS};
+		StringInfoData settings;
+		int			i;
+
+		initStringInfo(&settings);
+		for (i = 0; i < lengthof(pinned); i++)
+			appendStringInfo(&settings, "%s%s=%s", i > 0 ? "\n" : "", pinned[i],
+							 GetConfigOption(pinned[i], false, false));
+		def.settings = settings.data;
+	}
 	qualname = quote_qualified_identifier(def.schema, def.name);
 	recdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(topic->relid), -1);
 
@@ -438,17 +449,18 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	nulls[8] = def.initial_null ? 'n' : ' ';
 	el_catalog_owner_begin(&catowner);
 	el_spi_exec("INSERT INTO eventlog.view_def (view_schema, view_name, topic, kind, expr,"
-				" group_by, filter, reducer, initial, value_type, search_path)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-				11,
+				" group_by, filter, reducer, initial, value_type, search_path, settings)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+				" pg_catalog.string_to_array($12, E'\\n'))",
+				12,
 				(Oid[]) {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-					REGPROCEDUREOID, JSONBOID, TEXTOID, TEXTOID},
+					REGPROCEDUREOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID},
 				(Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
 					values[6], values[7], values[8],
 					def.value_type ? CStringGetTextDatum(def.value_type) : (Datum) 0,
-				CStringGetTextDatum(def.search_path)},
+				CStringGetTextDatum(def.search_path), CStringGetTextDatum(def.settings)},
 				(char[]) {nulls[0], nulls[1], nulls[2], nulls[3], nulls[4], nulls[5], nulls[6],
-					nulls[7], nulls[8], def.value_type ? ' ' : 'n', ' '},
+					nulls[7], nulls[8], def.value_type ? ' ' : 'n', ' ', ' '},
 				SPI_OK_INSERT);
 	/* positions: each partition's log start, as a new consumer's earliest */
 	for (p = 0; p < topic->nparts; p++)
