@@ -512,8 +512,13 @@ owner_begin(ApplyState *st, OwnerContext *oc)
 			if (eq != NULL)
 			{
 				*eq = '\0';
+
+				/*
+				 * A value this server does not know (a locale, after a
+				 * restore elsewhere) must not stop the view for good.
+				 */
 				(void) set_config_option(line, eq + 1, PGC_USERSET, PGC_S_SESSION,
-										 GUC_ACTION_SAVE, true, 0, false);
+										 GUC_ACTION_SAVE, true, WARNING, false);
 			}
 			line = nl != NULL ? nl + 1 : NULL;
 		}
