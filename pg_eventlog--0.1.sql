@@ -498,6 +498,7 @@ CREATE TABLE eventlog.view_def (
     initial       jsonb,
     value_type    text,            -- aggregates: the type of the value column
     search_path   text NOT NULL,   -- expressions resolve names as at create_view
+    settings      text[],          -- 'name=value': how values print, as at create_view
     created_at    timestamptz NOT NULL DEFAULT now(),
     last_error    text,
     last_error_at timestamptz,
@@ -621,6 +622,18 @@ BEGIN
         RAISE NOTICE 'materialized view %.% of topic "%" is detached: its table stays as an ordinary table',
             quote_ident(v.view_schema), quote_ident(v.view_name), v.topic;
     END LOOP;
+    -- a view's reducer is named by oid: it goes after its views, as a
+    -- dependency would have it
+    SELECT o.object_identity, d.view_schema, d.view_name INTO v
+      FROM pg_event_trigger_dropped_objects() o
+      JOIN eventlog.view_def d ON o.object_type = 'function' AND d.reducer::oid = o.objid
+     ORDER BY 2, 3 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot drop function % because materialized view %.% uses it as its reducer',
+            v.object_identity, quote_ident(v.view_schema), quote_ident(v.view_name)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop the view with eventlog.drop_view() first.';
+    END IF;
 END
 $$;
 CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
@@ -628,7 +641,7 @@ CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
 
 -- ALTER TABLE on a view's table may not disable its guard, nor rename the
 -- table or move it to another schema, nor ALTER SCHEMA rename its schema
--- (the view is known by its name).
+-- (the view is known by its name), nor make the table unlogged.
 CREATE FUNCTION eventlog.on_view_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -646,6 +659,17 @@ BEGIN
         RAISE EXCEPTION 'cannot disable the guard trigger, rename or move the table of an eventlog materialized view'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop the view with eventlog.drop_view() and create it again.';
+    END IF;
+    -- an unlogged table loses its rows in a crash, the positions stay
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+                 JOIN pg_class r ON r.oid = c.objid AND r.relpersistence <> 'p'
+                 JOIN pg_namespace n ON n.oid = r.relnamespace
+                 JOIN eventlog.view_def d ON d.view_schema = n.nspname
+                                         AND d.view_name = r.relname
+                WHERE c.classid = 'pg_class'::regclass) THEN
+        RAISE EXCEPTION 'the table of an eventlog materialized view cannot be unlogged'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A crash would empty it while the view''s positions, which are logged, stay where they are.';
     END IF;
     IF TG_TAG = 'ALTER SCHEMA' AND EXISTS (SELECT 1 FROM eventlog.view_def d
                 WHERE NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = d.view_schema)) THEN

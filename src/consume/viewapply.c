@@ -55,6 +55,10 @@
 #include "eventlog/view.h"
 
 Oid			el_view_applying_relid = InvalidOid;
+CommandId	el_view_applying_cid = InvalidCommandId;
+
+/* a batch is being applied: code of a view's owner may be running */
+static bool applying = false;
 
 /* this transaction created a view (see el_view_created) */
 bool		el_view_created_in_xact = false;
@@ -242,7 +246,8 @@ el_view_load_def(const char *schema, const char *name, ElViewDef *def)
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
 	if (catalog_exec("SELECT topic, kind, expr, group_by, filter, reducer::oid, initial,"
-					 " value_type, search_path, last_error IS NOT NULL"
+					 " value_type, search_path, last_error IS NOT NULL,"
+					 " pg_catalog.array_to_string(settings, E'\\n')"
 					 " FROM eventlog.view_def WHERE view_schema = $1 AND view_name = $2",
 					 2, types, values, NULL, SPI_OK_SELECT) == 0)
 		return false;
@@ -265,6 +270,7 @@ el_view_load_def(const char *schema, const char *name, ElViewDef *def)
 	def->value_type = getstr(tup, desc, 8);
 	def->search_path = getstr(tup, desc, 9);
 	def->has_error = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+	def->settings = getstr(tup, desc, 11);
 	return true;
 }
 
@@ -315,6 +321,38 @@ put_state(ApplyState *st, Tuplestorestate *states, const char *key,
 	bool		nulls[2] = {false, state_null};
 
 	tuplestore_putvalues(states, st->statedesc, values, nulls);
+}
+
+/*
+ * Run one of the maintainer's own writes to a view's table.  The guard
+ * lets through only the statement run here, recognized by its table and
+ * by its command id: a write that the owner's code (an expression, a
+ * reducer, a trigger of the table) runs while it is under way runs with a
+ * later command id, and is refused as any other write.
+ */
+static int
+exec_own_write(Oid relid, const char *sql)
+{
+	int			ret;
+
+	/*
+	 * SPI advances the command counter before a statement that writes; once
+	 * the current command id counts as used, that gives the next one.
+	 */
+	(void) GetCurrentCommandId(true);
+	el_view_applying_cid = GetCurrentCommandId(false) + 1;
+	el_view_applying_relid = relid;
+	PG_TRY();
+	{
+		ret = SPI_execute(sql, false, 0);
+	}
+	PG_FINALLY();
+	{
+		el_view_applying_relid = InvalidOid;
+		el_view_applying_cid = InvalidCommandId;
+	}
+	PG_END_TRY();
+	return ret;
 }
 
 /*
@@ -413,7 +451,7 @@ apply_reduce(ApplyState *st)
 	}
 	SPI_freetuptable(tt);
 	register_tuplestore(EL_VIEW_STATES_NAME, st->statedesc, states, ngroups);
-	ret = SPI_execute(st->states_sql, false, 0);
+	ret = exec_own_write(st->relid, st->states_sql);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	SPI_unregister_relation(EL_VIEW_STATES_NAME);
@@ -422,30 +460,101 @@ apply_reduce(ApplyState *st)
 }
 
 /*
+ * Everything that can run code of the view's owner (its expressions, its
+ * reducer, triggers, index expressions and defaults of its table) runs as
+ * the owner, in a security-restricted operation, with the search_path of
+ * create_view: never with the rights of the worker or of the caller.
+ */
+typedef struct OwnerContext
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			level;
+} OwnerContext;
+
+static void
+owner_begin(ApplyState *st, OwnerContext *oc)
+{
+	GetUserIdAndSecContext(&oc->save_userid, &oc->save_sec);
+	SetUserIdAndSecContext(st->owner, oc->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	oc->level = NewGUCNestLevel();
+
+	/*
+	 * pg_temp last: left implicit, it would be searched first for tables,
+	 * and the temporary tables of whoever calls refresh_view would stand
+	 * in for the ones the owner's expressions name.
+	 */
+	(void) set_config_option("search_path",
+							 psprintf("%s, pg_temp", st->def->search_path),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/* string literals read as create_view read them */
+	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/*
+	 * Values computed as at create_view: a role that may read the table
+	 * and calls refresh_view with, say, another TimeZone must not change
+	 * the groups or values the records go to.
+	 */
+	if (st->def->settings != NULL)
+	{
+		char	   *line = pstrdup(st->def->settings);
+
+		while (line != NULL && *line != '\0')
+		{
+			char	   *nl = strchr(line, '\n');
+			char	   *eq;
+
+			if (nl != NULL)
+				*nl = '\0';
+			eq = strchr(line, '=');
+			if (eq != NULL)
+			{
+				*eq = '\0';
+
+				/*
+				 * A value this server does not know (a locale, after a
+				 * restore elsewhere) must not stop the view for good.
+				 */
+				(void) set_config_option(line, eq + 1, PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_SAVE, true, WARNING, false);
+			}
+			line = nl != NULL ? nl + 1 : NULL;
+		}
+	}
+}
+
+static void
+owner_end(OwnerContext *oc)
+{
+	/*
+	 * Undo every setting the owner's code changed, a plain SET too (as
+	 * REFRESH MATERIALIZED VIEW does): they must not reach the session that
+	 * refreshes, nor the worker that applies other owners' views next.
+	 */
+	AtEOXact_GUC(false, oc->level);
+	SetUserIdAndSecContext(oc->save_userid, oc->save_sec);
+}
+
+/*
  * Apply one batch as the view's owner.
  */
 static void
 apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 {
-	Oid			save_userid;
-	int			save_sec;
-	int			level;
+	OwnerContext oc;
 
 	register_tuplestore(EL_VIEW_BATCH_NAME, st->recdesc, batch, n);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(st->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	level = NewGUCNestLevel();
-	(void) set_config_option("search_path", st->def->search_path, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	el_view_applying_relid = st->relid;
+	owner_begin(st, &oc);
+	applying = true;
 	PG_TRY();
 	{
 		if (st->def->kind == EL_VIEW_REDUCE)
 			apply_reduce(st);
 		else
 		{
-			int			ret = SPI_execute(st->sql, false, 0);
+			int			ret = exec_own_write(st->relid, st->sql);
 
 			if (ret != SPI_OK_INSERT)
 				elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
@@ -453,11 +562,10 @@ apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 	}
 	PG_FINALLY();
 	{
-		el_view_applying_relid = InvalidOid;
+		applying = false;
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(true, level);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	owner_end(&oc);
 	SPI_unregister_relation(EL_VIEW_BATCH_NAME);
 }
 
@@ -491,6 +599,31 @@ write_positions(ElViewDef *def, int nparts, int64 *pos, int64 *skipped)
 }
 
 /*
+ * The owner's code run by a batch may have dropped the view's topic (which
+ * detaches the view) or the view itself: then neither reading on nor
+ * writing the positions is right, and the whole refresh is undone.
+ */
+static void
+check_still_there(ElViewDef *def, Oid topic_relid)
+{
+	Oid			types[3] = {NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(def->schema));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(def->name));
+	values[2] = CStringGetTextDatum(def->topic);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic_relid)) ||
+		catalog_exec("SELECT 1 FROM eventlog.view_def WHERE view_schema = $1"
+					 " AND view_name = $2 AND topic = $3",
+					 3, types, values, NULL, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("materialized view \"%s.%s\" or its topic \"%s\" was dropped while the view was being refreshed",
+						def->schema, def->name, def->topic),
+				 errdetail("Code run by the view's expressions, reducer or table dropped it.")));
+}
+
+/*
  * Is the view's guard trigger there and enabled?  Its table is written only
  * with it: a pg_restore creates it after the table's rows and positions
  * are loaded, so nothing is applied to a half-restored view.
@@ -505,6 +638,49 @@ guard_present(Oid relid)
 						" AND tgname = 'eventlog_view_guard' AND tgenabled IN ('O', 'A')"
 						" AND tgfoid = 'eventlog.view_guard()'::pg_catalog.regprocedure",
 						1, types, values, NULL, SPI_OK_SELECT) > 0;
+}
+
+/*
+ * Objects of the table that would change or hide the rows the maintainer
+ * writes without an error: a rule (an INSTEAD rule on DELETE made a
+ * rebuild keep the old rows and add the log to them again), a BEFORE row
+ * trigger (which may skip or rewrite a row while the position moves on),
+ * an inheritance parent or child (whose writes and rows bypass the guard),
+ * row level security forced on the owner (a policy that hides a row from
+ * DELETE made a rebuild or a tombstone leave it).  The view is not
+ * maintained while its table has one.
+ */
+static void
+check_table_objects(Oid relid, const char *schema, const char *name)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	if (catalog_exec("SELECT what FROM ("
+					 " SELECT 0, 'FORCE ROW LEVEL SECURITY'"
+					 "   FROM pg_catalog.pg_class WHERE oid = $1 AND relrowsecurity AND relforcerowsecurity"
+					 " UNION ALL"
+					 " SELECT 1, 'rule ' || pg_catalog.quote_ident(rulename::text)"
+					 "   FROM pg_catalog.pg_rewrite WHERE ev_class = $1"
+					 " UNION ALL"
+					 " SELECT 2, 'BEFORE row trigger ' || pg_catalog.quote_ident(tgname::text)"
+					 "   FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal"
+					 "    AND tgenabled <> 'D' AND (tgtype::pg_catalog.int4 & 3) = 3"
+					 " UNION ALL"
+					 " SELECT 3, 'inheritance parent ' || inhparent::pg_catalog.regclass::text"
+					 "   FROM pg_catalog.pg_inherits WHERE inhrelid = $1"
+					 " UNION ALL"
+					 " SELECT 4, 'inheritance child ' || inhrelid::pg_catalog.regclass::text"
+					 "   FROM pg_catalog.pg_inherits WHERE inhparent = $1"
+					 ") o(n, what) ORDER BY n, what LIMIT 1",
+					 1, types, values, NULL, SPI_OK_SELECT) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("materialized view \"%s.%s\" cannot be maintained while its table has %s",
+						schema, name,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("Rules, BEFORE row triggers, inheritance parents or children and forced row level security of a view's table could change or hide the rows pg_eventlog writes."),
+				 errhint("Drop it; AFTER triggers, indexes and grants work on a view's table.")));
 }
 
 /*
@@ -544,7 +720,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	 * A view's expression that refreshes a view would apply records that
 	 * the outer refresh has read but not yet counted in its positions.
 	 */
-	if (OidIsValid(el_view_applying_relid))
+	if (applying)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot refresh a materialized view while a view's records are being applied")));
@@ -603,6 +779,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 						schema, name),
 				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
 	}
+	check_table_objects(relid, schema, name);
 	if (wait)
 		topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
 	else
@@ -690,17 +867,21 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	else
 	{
 		int			ret;
+		OwnerContext oc;
 
-		el_view_applying_relid = relid;
+		/* the table's triggers and rules are the owner's: they run as such */
+		owner_begin(&st, &oc);
+		applying = true;
 		PG_TRY();
 		{
-			ret = SPI_execute(psprintf("DELETE FROM %s", st.qualname), false, 0);
+			ret = exec_own_write(relid, psprintf("DELETE FROM %s", st.qualname));
 		}
 		PG_FINALLY();
 		{
-			el_view_applying_relid = InvalidOid;
+			applying = false;
 		}
 		PG_END_TRY();
+		owner_end(&oc);
 		if (ret != SPI_OK_DELETE)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 	}
@@ -763,7 +944,10 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			pos[p] = next;
 		}
 		if (n > 0)
+		{
 			apply_batch(&st, batch, n);
+			check_still_there(&def, topic_relid);
+		}
 		tuplestore_end(batch);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(batchcxt);
@@ -970,22 +1154,29 @@ typedef struct PassItem
 	bool		due;
 	double		wait_ms;
 	bool		more;			/* worker_refresh_step: work is left */
+	bool		busy;			/* another session writes the view */
 } PassItem;
+
+/* what a view's turn left to do */
+#define EL_TURN_DONE	0
+#define EL_TURN_MORE	1		/* the batch limit was reached */
+#define EL_TURN_BUSY	2		/* the view or its topic was locked */
+
+/* passes in a row that found a view busy */
+static int	busy_streak = 0;
 
 /*
  * One view's turn in the worker, in a subtransaction: an error (a cast
  * that fails on one record, a revoked privilege) is recorded in view_def
- * and logged, and the view is retried after its back-off.  Returns 1 when
- * more work is left (busy, or the batch limit reached), else 0.
+ * and logged, and the view is retried after its back-off.
  */
 static void
 worker_refresh_step(void *arg)
 {
 	PassItem   *item = (PassItem *) arg;
-	bool		busy;
 
 	/* records applied: there may be more than the batch limit took */
-	item->more = el_view_refresh(item->schema, item->name, false, false, 20, &busy) > 0 || busy;
+	item->more = el_view_refresh(item->schema, item->name, false, false, 20, &item->busy) > 0;
 }
 
 static int
@@ -994,9 +1185,10 @@ worker_refresh_one(PassItem *item)
 	ErrorData  *edata;
 
 	item->more = false;
+	item->busy = false;
 	edata = el_subxact_run(worker_refresh_step, item);
 	if (edata == NULL)
-		return item->more ? 1 : 0;
+		return item->more ? EL_TURN_MORE : item->busy ? EL_TURN_BUSY : EL_TURN_DONE;
 	ereport(WARNING,
 			(errcode(edata->sqlerrcode),
 			 errmsg("could not maintain materialized view \"%s.%s\": %s",
@@ -1004,7 +1196,7 @@ worker_refresh_one(PassItem *item)
 			 errdetail("The error is recorded in eventlog.views; the view is retried with a back-off.")));
 	record_error(item->schema, item->name, edata->message);
 	FreeErrorData(edata);
-	return 0;
+	return EL_TURN_DONE;
 }
 
 /*
@@ -1021,6 +1213,7 @@ el_view_pass(void)
 	ListCell   *lc;
 	long		next = -1;
 	uint32		created = 0;
+	bool		any_busy = false;
 
 	if (my_slot != NULL)
 		created = pg_atomic_read_u32(&my_slot->created);
@@ -1078,12 +1271,36 @@ el_view_pass(void)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (worker_refresh_one(item) > 0)
-			next = (next < 0) ? 20 : Min(next, 20);
+		switch (worker_refresh_one(item))
+		{
+			case EL_TURN_MORE:
+				next = (next < 0) ? 20 : Min(next, 20);
+				break;
+			case EL_TURN_BUSY:
+				any_busy = true;
+				break;
+		}
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextDelete(pass);
+
+	/*
+	 * A view another session holds (any role that may read its table can
+	 * keep a refresh_view open) is looked at again after 40 ms, 80 ms, ...
+	 * at most 1 s: not 50 times a second for as long as it is held.  The
+	 * holder applies what it finds; commits on the topic still wake us.
+	 */
+	if (any_busy)
+	{
+		long		w;
+
+		busy_streak = Min(busy_streak + 1, 6);
+		w = Min(20L << busy_streak, 1000L);
+		next = (next < 0) ? w : Min(next, w);
+	}
+	else
+		busy_streak = 0;
 	return next;
 }

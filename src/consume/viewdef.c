@@ -30,6 +30,7 @@
 #include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
@@ -199,6 +200,16 @@ check_reducer(Oid reducer, Oid rowtype, const char *topic)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(reducer));
 }
 
+/* Plan the expression where only a per-record expression is accepted. */
+static void
+check_per_record(StringInfo sql, const char *expr)
+{
+	resetStringInfo(sql);
+	appendStringInfo(sql, "SELECT 1 FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS NULL", expr);
+	if (SPI_prepare(sql->data, 0, NULL) == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+}
+
 /* The type of the first column of a query over the empty batch. */
 static char *
 result_type(const char *sql)
@@ -236,6 +247,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	ElCatalogOwner catowner;
 	bool		busy;
 	int			p;
+	int			guclevel;
 
 	el_require_args(fcinfo, 3, "view_name, topic and kind");
 	view_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -278,6 +290,15 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 						 errhint("A reducer is a function (state jsonb, rec eventlog_topics.<topic>) RETURNS jsonb.")));
 			break;
 	}
+
+	/*
+	 * Expressions are read as every apply reads them (viewapply.c), with
+	 * standard_conforming_strings on: a backslash in a string literal must
+	 * not end it here and not there.
+	 */
+	guclevel = NewGUCNestLevel();
+	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	check_expression("expr", def.expr);
 	check_expression("group_by", def.group_by);
 	check_expression("filter", def.filter);
@@ -317,6 +338,17 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	if (kind == EL_VIEW_REDUCE)
 		check_reducer(def.reducer, get_rel_type_id(topic->relid), def.topic);
 	def.search_path = pstrdup(GetConfigOption("search_path", false, false));
+	{
+		static const char *const pinned[] = {EL_VIEW_PINNED_SETTINGS};
+		StringInfoData settings;
+		int			i;
+
+		initStringInfo(&settings);
+		for (i = 0; i < lengthof(pinned); i++)
+			appendStringInfo(&settings, "%s%s=%s", i > 0 ? "\n" : "", pinned[i],
+							 GetConfigOption(pinned[i], false, false));
+		def.settings = settings.data;
+	}
 	qualname = quote_qualified_identifier(def.schema, def.name);
 	recdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(topic->relid), -1);
 
@@ -324,8 +356,20 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	register_empty_batch(recdesc);
 
-	/* the value column's type: the aggregate's over the topic's columns */
+	/*
+	 * An expression is computed per record: an aggregate, a window function
+	 * or a set-returning function would make a value depend on how the
+	 * records were cut into batches (or multiply them).  Where a WHERE
+	 * clause refuses them, with PostgreSQL's own message.
+	 */
 	initStringInfo(&sql);
+	if (def.expr)
+		check_per_record(&sql, def.expr);
+	if (def.group_by)
+		check_per_record(&sql, def.group_by);
+
+	/* the value column's type: the aggregate's over the topic's columns */
+	resetStringInfo(&sql);
 	if (kind != EL_VIEW_LATEST && kind != EL_VIEW_REDUCE)
 	{
 		const char *agg = kind == EL_VIEW_COUNT ? (def.expr ? "count(eventlog_x)" : "count(*)") :
@@ -405,17 +449,18 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	nulls[8] = def.initial_null ? 'n' : ' ';
 	el_catalog_owner_begin(&catowner);
 	el_spi_exec("INSERT INTO eventlog.view_def (view_schema, view_name, topic, kind, expr,"
-				" group_by, filter, reducer, initial, value_type, search_path)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-				11,
+				" group_by, filter, reducer, initial, value_type, search_path, settings)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+				" pg_catalog.string_to_array($12, E'\\n'))",
+				12,
 				(Oid[]) {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-					REGPROCEDUREOID, JSONBOID, TEXTOID, TEXTOID},
+					REGPROCEDUREOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID},
 				(Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
 					values[6], values[7], values[8],
 					def.value_type ? CStringGetTextDatum(def.value_type) : (Datum) 0,
-				CStringGetTextDatum(def.search_path)},
+				CStringGetTextDatum(def.search_path), CStringGetTextDatum(def.settings)},
 				(char[]) {nulls[0], nulls[1], nulls[2], nulls[3], nulls[4], nulls[5], nulls[6],
-					nulls[7], nulls[8], def.value_type ? ' ' : 'n', ' '},
+					nulls[7], nulls[8], def.value_type ? ' ' : 'n', ' ', ' '},
 				SPI_OK_INSERT);
 	/* positions: each partition's log start, as a new consumer's earliest */
 	for (p = 0; p < topic->nparts; p++)
@@ -432,6 +477,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	/* populate it from what the topic holds, as CREATE MATERIALIZED VIEW */
 	CommandCounterIncrement();
 	(void) el_view_refresh(def.schema, def.name, true, false, 0, &busy);
+	AtEOXact_GUC(false, guclevel);
 	el_view_created_in_xact = true;
 	PG_RETURN_VOID();
 }
@@ -526,7 +572,8 @@ eventlog_view_guard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("eventlog.view_guard() must be called as a trigger")));
 	if (OidIsValid(el_view_applying_relid) &&
-		RelationGetRelid(td->tg_relation) == el_view_applying_relid)
+		RelationGetRelid(td->tg_relation) == el_view_applying_relid &&
+		ActiveSnapshotSet() && GetActiveSnapshot()->curcid == el_view_applying_cid)
 		return PointerGetDatum(NULL);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		op = "INSERT";

@@ -41,14 +41,28 @@ typedef struct ElViewDef
 	bool		initial_null;
 	char	   *value_type;		/* aggregates: type of the value column */
 	char	   *search_path;	/* as at create_view */
+	char	   *settings;		/* "name=value" lines, as at create_view */
 	bool		has_error;		/* last_error is set */
 } ElViewDef;
 
-/* the relation the maintainer is writing to right now (the guard lets it) */
+/*
+ * The relation the maintainer is writing to right now, and the command id
+ * of its statement: the guard lets that statement through, and only it.
+ */
 extern Oid	el_view_applying_relid;
+extern CommandId el_view_applying_cid;
 
 #define EL_VIEW_BATCH_NAME	"eventlog_batch"
 #define EL_VIEW_STATES_NAME "eventlog_states"
+
+/*
+ * Settings that change what an expression computes from a record (a date
+ * in a time zone, a float or a timestamp as text): each view keeps those
+ * of create_view, so that who applies its records does not matter.
+ */
+#define EL_VIEW_PINNED_SETTINGS \
+	"TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", \
+	"bytea_output", "lc_monetary"
 
 /* viewapply.c */
 extern ElViewKind el_view_kind(const char *kind);
