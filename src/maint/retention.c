@@ -147,24 +147,34 @@ seg_name(Oid relid)
 }
 
 /*
- * Take a segment out of segment_map into segment_trash (transactional: the
- * log start moves when the caller commits).  False if it was gone already
- * (a concurrent pass or delete_records took it).
+ * Move the segment_map rows that match "where" (with parameters $1..) into
+ * segment_trash (transactional: the log start moves when the caller
+ * commits).  Returns whether a row moved.
+ */
+static bool
+trash_segments(const char *where, int nargs, Oid *types, Datum *values)
+{
+	el_spi_exec(psprintf("WITH d AS (DELETE FROM eventlog.segment_map WHERE %s"
+						 "   RETURNING segrel, topic, partition, seg_no)"
+						 " INSERT INTO eventlog.segment_trash (segrel, topic, partition, seg_no, removed_xid)"
+						 " SELECT d.segrel::oid, d.topic, d.partition, d.seg_no, pg_catalog.pg_current_xact_id()"
+						 "   FROM d", where),
+				nargs, types, values, NULL, SPI_OK_INSERT);
+	return SPI_processed > 0;
+}
+
+/*
+ * Take a segment out of segment_map by its relation.  False if it was gone
+ * already (a concurrent pass or delete_records took it, or a compaction
+ * swapped its relation: the next pass looks again).
  */
 static bool
 remove_segment(const char *topic, const ElSegment *s)
 {
 	Oid			types[1] = {OIDOID};
-	Datum		values[1];
+	Datum		values[1] = {ObjectIdGetDatum(s->relid)};
 
-	values[0] = ObjectIdGetDatum(s->relid);
-	el_spi_exec("WITH d AS (DELETE FROM eventlog.segment_map WHERE segrel = $1::regclass"
-				"   RETURNING segrel, topic, partition, seg_no)"
-				" INSERT INTO eventlog.segment_trash (segrel, topic, partition, seg_no, removed_xid)"
-				" SELECT d.segrel::oid, d.topic, d.partition, d.seg_no, pg_catalog.pg_current_xact_id()"
-				"   FROM d",
-				1, types, values, NULL, SPI_OK_INSERT);
-	return SPI_processed > 0;
+	return trash_segments("segrel = $1::regclass", 1, types, values);
 }
 
 /*
@@ -182,14 +192,7 @@ remove_segment_no(const char *topic, int partition, int seg_no)
 	values[0] = CStringGetTextDatum(topic);
 	values[1] = Int32GetDatum(partition);
 	values[2] = Int32GetDatum(seg_no);
-	el_spi_exec("WITH d AS (DELETE FROM eventlog.segment_map"
-				"   WHERE topic = $1 AND partition = $2 AND seg_no = $3"
-				"   RETURNING segrel, topic, partition, seg_no)"
-				" INSERT INTO eventlog.segment_trash (segrel, topic, partition, seg_no, removed_xid)"
-				" SELECT d.segrel::oid, d.topic, d.partition, d.seg_no, pg_catalog.pg_current_xact_id()"
-				"   FROM d",
-				3, types, values, NULL, SPI_OK_INSERT);
-	return SPI_processed > 0;
+	return trash_segments("topic = $1 AND partition = $2 AND seg_no = $3", 3, types, values);
 }
 
 static void
