@@ -135,6 +135,13 @@ _PG_init(void)
 							1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.view_turn_timeout",
+							"Longest turn of one materialized view in the maintenance worker.",
+							"A longer turn is cancelled and recorded as the view's error; the view is retried after its back-off. 0 disables the limit.",
+							&el_view_turn_timeout,
+							60000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("eventlog.maintenance_lock_timeout",
 							"Longest wait of a maintenance pass for a lock; the pass retries later.",
 							NULL,

@@ -314,7 +314,7 @@ static bool
 partition_stats_guarded(ElTopic *topic, int partition, ElPartitionStats *st)
 {
 	PartitionStatsArgs a = {&topic->parts[partition], st};
-	ErrorData  *edata = el_subxact_run(partition_stats_step, &a);
+	ErrorData  *edata = el_subxact_run(partition_stats_step, &a, false);
 
 	if (edata == NULL)
 		return true;

@@ -43,6 +43,7 @@
 #include "utils/queryenvironment.h"
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -55,6 +56,7 @@
 #include "eventlog/view.h"
 
 Oid			el_view_applying_relid = InvalidOid;
+int			el_view_turn_timeout = 60000;
 CommandId	el_view_applying_cid = InvalidCommandId;
 
 /* a batch is being applied: code of a view's owner may be running */
@@ -1186,7 +1188,19 @@ worker_refresh_one(PassItem *item)
 
 	item->more = false;
 	item->busy = false;
-	edata = el_subxact_run(worker_refresh_step, item);
+
+	/*
+	 * A turn longer than eventlog.view_turn_timeout (an owner's expression
+	 * that sleeps, say) is cancelled like a statement and recorded as the
+	 * view's error: the view backs off and the database's other views go
+	 * on.  (A worker has no statement timeout of its own: it runs no
+	 * client statements.)
+	 */
+	if (el_view_turn_timeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, el_view_turn_timeout);
+	edata = el_subxact_run(worker_refresh_step, item, true);
+	if (el_view_turn_timeout > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
 	if (edata == NULL)
 		return item->more ? EL_TURN_MORE : item->busy ? EL_TURN_BUSY : EL_TURN_DONE;
 	ereport(WARNING,

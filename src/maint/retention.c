@@ -407,7 +407,7 @@ static bool
 compact_guarded(ElTopic *topic, Relation rel, int p, PassReport *rep)
 {
 	CompactArgs a = {topic, rel, p, rep, false};
-	ErrorData  *edata = el_subxact_run(compact_step, &a);
+	ErrorData  *edata = el_subxact_run(compact_step, &a, false);
 
 	if (edata == NULL)
 		return a.changed;
@@ -743,7 +743,7 @@ static char *
 guarded_step(Oid relid, PassReport *rep)
 {
 	StepArgs	a = {relid, rep};
-	ErrorData  *edata = el_subxact_run(pass_step, &a);
+	ErrorData  *edata = el_subxact_run(pass_step, &a, false);
 	char	   *failure;
 
 	if (edata == NULL)

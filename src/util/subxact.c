@@ -25,10 +25,12 @@
  * (the subtransaction is released), else the error it raised, copied into
  * the caller's memory context, after rolling the subtransaction back: the
  * caller's transaction goes on and decides what to report.  A cancel (or
- * statement timeout) is thrown on, never swallowed.
+ * statement timeout) is thrown on, never swallowed, unless catch_cancel:
+ * the maintenance worker times out one view's turn and goes on with the
+ * others.
  */
 ErrorData *
-el_subxact_run(ElSubxactFn fn, void *arg)
+el_subxact_run(ElSubxactFn fn, void *arg, bool catch_cancel)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -51,7 +53,7 @@ el_subxact_run(ElSubxactFn fn, void *arg)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && !catch_cancel)
 			ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -6,6 +6,11 @@
 # view locked, used to look again every 20 ms for as long as it was held
 # (hundreds of transactions a second).  It now backs off to once a second,
 # and still catches the view up once the holder is gone.
+#
+# A view whose owner's expression never returns (pg_sleep) must not stall
+# the other views of its database: the worker cancels the turn after
+# eventlog.view_turn_timeout, records the error, backs the view off and
+# goes on with the others.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -73,6 +78,33 @@ $node->safe_psql('vb', q{SELECT eventlog.produce('t', '{}', 'k2')});
 ok(wait_until(sub { $node->safe_psql('vb', $lag_sql) eq '0' }),
 	'a later commit is applied at once again');
 is($node->safe_psql('vb', q{SELECT sum(value) FROM public.v}), '12', 'every record counted once');
+
+# a sleeping view next to a normal one on another topic
+$node->safe_psql('vb', q{
+ALTER SYSTEM SET eventlog.view_turn_timeout = '3s';
+SELECT pg_reload_conf();
+SELECT eventlog.create_topic('slow_t', 1);
+SELECT eventlog.create_view('public.slow', 'slow_t', 'count',
+                            expr => '(SELECT 1 FROM pg_sleep(3600))');
+SELECT eventlog.create_view('public.fast', 't', 'count');
+});
+$node->safe_psql('vb', q{SELECT eventlog.produce('slow_t', '{}', 's1')});
+# the worker is inside the sleeping view's turn; then the other view's topic gets a record
+ok( $node->poll_query_until('vb', q{
+SELECT count(*) = 1 FROM pg_stat_activity
+ WHERE backend_type = 'pg_eventlog maintenance' AND wait_event = 'PgSleep'}),
+	'the worker runs the sleeping expression');
+$node->safe_psql('vb', q{SELECT eventlog.produce('t', '{}', 'k3')});
+ok( wait_until(sub {
+			$node->safe_psql('vb', q{SELECT coalesce(sum(lag), -1) FROM eventlog.views WHERE table_name = 'fast'}) eq '0';
+		}),
+	'a view whose expression sleeps does not stall the other views');
+ok( wait_until(sub {
+			$node->safe_psql('vb',
+				q{SELECT bool_or(last_error LIKE '%statement timeout%') FROM eventlog.views WHERE table_name = 'slow'}) eq 't';
+		}),
+	'the sleeping view\'s turn is cancelled after eventlog.view_turn_timeout and recorded as its error');
+is($node->safe_psql('vb', q{SELECT count(*) FROM public.slow}), '0', 'nothing of the cancelled turn was applied');
 
 $node->stop;
 done_testing();

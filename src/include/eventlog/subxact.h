@@ -8,6 +8,6 @@
 
 typedef void (*ElSubxactFn) (void *arg);
 
-extern ErrorData *el_subxact_run(ElSubxactFn fn, void *arg);
+extern ErrorData *el_subxact_run(ElSubxactFn fn, void *arg, bool catch_cancel);
 
 #endif							/* EVENTLOG_SUBXACT_H */

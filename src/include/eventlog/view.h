@@ -52,6 +52,9 @@ typedef struct ElViewDef
 extern Oid	el_view_applying_relid;
 extern CommandId el_view_applying_cid;
 
+/* eventlog.view_turn_timeout: longest turn of one view in the worker, ms */
+extern int	el_view_turn_timeout;
+
 #define EL_VIEW_BATCH_NAME	"eventlog_batch"
 #define EL_VIEW_STATES_NAME "eventlog_states"
 
