@@ -202,8 +202,8 @@ parse_header(Datum hdr, ExportHeader *h)
 							  " (h->>'segment_bytes')::bigint,"
 							  " (h->>'segment_interval')::interval,"
 							  " (h->>'delete_retention')::interval,"
-							  " (h->>'created_at')::timestamptz,"
-							  " (h->>'min_compaction_lag')::interval"
+							  " (h->>'min_compaction_lag')::interval,"
+							  " (h->>'created_at')::timestamptz"
 							  " FROM (SELECT $1 AS h) s",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not parse a topic export header");
@@ -211,11 +211,10 @@ parse_header(Datum hdr, ExportHeader *h)
 	tup = SPI_tuptable->vals[0];
 	h->partitions = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
 	el_check_partition_count(h->partitions);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < lengthof(h->settings); i++)
 		h->settings[i] = SPI_getbinval(tup, td, 2 + i, &h->settings_null[i]);
-	h->settings[6] = SPI_getbinval(tup, td, 9, &h->settings_null[6]);
 	el_check_settings(h->settings, h->settings_null);
-	h->created_at = SPI_getbinval(tup, td, 8, &h->created_at_null);
+	h->created_at = SPI_getbinval(tup, td, 9, &h->created_at_null);
 
 	if (SPI_execute_with_args("SELECT CASE WHEN jsonb_typeof(e->'partition') = 'number'"
 							  "   THEN (e->>'partition')::numeric END,"
@@ -393,7 +392,7 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 	Datum		hdr = slot->tts_values[EL_ATTNUM_VALUE - 1];
 	ExportHeader h;
 	Oid			argtypes[10] = {TEXTOID, INT4OID, INTERVALOID, INT8OID, TEXTOID,
-	INT8OID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID, INTERVALOID};
+	INT8OID, INTERVALOID, INTERVALOID, INTERVALOID, TIMESTAMPTZOID};
 	Datum		values[10];
 	char		nulls[10];
 	int			oldparts;
@@ -442,19 +441,17 @@ el_topic_import_header(Relation rel, TupleTableSlot *slot)
 	if (oldparts == 0)
 	{
 		/* a topic the catalog does not know: register it as exported */
-		for (i = 0; i < 6; i++)
+		for (i = 0; i < lengthof(h.settings); i++)
 		{
 			values[2 + i] = h.settings[i];
 			nulls[2 + i] = h.settings_null[i] ? 'n' : ' ';
 		}
-		values[8] = h.created_at;
-		nulls[8] = h.created_at_null ? 'n' : ' ';
-		values[9] = h.settings[6];
-		nulls[9] = h.settings_null[6] ? 'n' : ' ';
+		values[9] = h.created_at;
+		nulls[9] = h.created_at_null ? 'n' : ' ';
 		el_spi_exec("INSERT INTO eventlog.topic_config (topic, partitions, retention,"
 					" retention_bytes, cleanup_policy, segment_bytes, segment_interval,"
-					" delete_retention, created_at, min_compaction_lag) VALUES ($1, $2, $3, $4,"
-					" coalesce($5, 'delete'), $6, $7, $8, coalesce($9, now()), $10)",
+					" delete_retention, min_compaction_lag, created_at) VALUES ($1, $2, $3, $4,"
+					" coalesce($5, 'delete'), $6, $7, $8, $9, coalesce($10, now()))",
 					10, argtypes, values, nulls, SPI_OK_INSERT);
 	}
 	else
