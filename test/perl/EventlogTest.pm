@@ -18,7 +18,8 @@ use Time::HiRes qw(usleep);
 use Exporter 'import';
 our @EXPORT =
   qw(fetch_partition produce_and_record_sql wait_until block_size postmaster_pid
-  savepoint_producer_script start_savepoint_producers crash_node restart_node);
+  savepoint_producer_script start_savepoint_producers crash_node restart_node
+  batch_produce_sql);
 
 # Call $cond until it returns true, every 50 ms, for at most timeout_default
 # seconds (the same bound as poll_query_until).  Returns whether it did.
@@ -154,6 +155,27 @@ SELECT i.id, r.partition, r."offset"
   FROM (SELECT nextval('ids') AS id FROM generate_series(1, :n)) i,
        LATERAL eventlog.produce('$topic', jsonb_build_object('id', i.id),
                                 key => CASE WHEN i.id % 2 = 0 THEN 'k' || (i.id % $nkeys) END) r;
+\\endif
+};
+}
+
+# pgbench lines that produce :n records to $topic with ids :b * 10 + g (:b
+# from sequence "ids"), every other one keyed ('k' || g), through INSERT
+# with a header and :pad bytes of padding (:how = 1) or through produce().
+sub batch_produce_sql
+{
+	my ($topic) = @_;
+	return qq{
+SELECT nextval('ids') AS b \\gset
+\\if :how = 1
+INSERT INTO eventlog_topics.$topic (key, value, headers)
+SELECT CASE WHEN g % 2 = 0 THEN 'k' || g END,
+       jsonb_build_object('id', :b * 10 + g, 'pad', repeat('x', :pad)), '{"src": "insert"}'
+  FROM generate_series(1, :n) g;
+\\else
+SELECT count(*) FROM generate_series(1, :n) g,
+       LATERAL eventlog.produce('$topic', jsonb_build_object('id', :b * 10 + g),
+                                key => CASE WHEN g % 2 = 0 THEN 'k' || g END) r;
 \\endif
 };
 }

@@ -86,19 +86,7 @@ sub get_changes
 my $script = $node->basedir . '/decode_producer.sql';
 # each record's value carries an id; committed_ids gets the ids with the
 # producing transaction's xid in the same transaction
-my $produce = q{
-SELECT nextval('ids') AS b \gset
-\if :how = 1
-INSERT INTO eventlog_topics.d (key, value, headers)
-SELECT CASE WHEN g % 2 = 0 THEN 'k' || g END,
-       jsonb_build_object('id', :b * 10 + g, 'pad', repeat('x', :pad)), '{"src": "insert"}'
-  FROM generate_series(1, :n) g;
-\else
-SELECT count(*) FROM generate_series(1, :n) g,
-       LATERAL eventlog.produce('d', jsonb_build_object('id', :b * 10 + g),
-                                key => CASE WHEN g % 2 = 0 THEN 'k' || g END) r;
-\endif
-INSERT INTO committed_ids (id, xid, xact_start)
+my $produce = batch_produce_sql('d') . q{INSERT INTO committed_ids (id, xid, xact_start)
 SELECT :b * 10 + g, txid_current(), now() FROM generate_series(1, :n) g;
 };
 savepoint_producer_script($script, $produce);

@@ -79,19 +79,7 @@ CREATE TABLE eventlog_topics.orders ("partition" int, "offset" bigint, key text,
 });
 
 my $script = $pub->basedir . '/sub_producer.sql';
-my $produce = q{
-SELECT nextval('ids') AS b \gset
-\if :how = 1
-INSERT INTO eventlog_topics.orders (key, value, headers)
-SELECT CASE WHEN g % 2 = 0 THEN 'k' || g END,
-       jsonb_build_object('id', :b * 10 + g, 'pad', repeat('x', :pad)), '{"src": "insert"}'
-  FROM generate_series(1, :n) g;
-\else
-SELECT count(*) FROM generate_series(1, :n) g,
-       LATERAL eventlog.produce('orders', jsonb_build_object('id', :b * 10 + g),
-                                key => CASE WHEN g % 2 = 0 THEN 'k' || g END) r;
-\endif
-};
+my $produce = batch_produce_sql('orders');
 savepoint_producer_script($script, $produce);
 
 my ($pgb_out, $pgb_err) = ('', '');
