@@ -118,7 +118,12 @@ sub follow
 my ($pgb_out, $pgb_err) = ('', '');
 my $pgb = start_savepoint_producers($src, $script, $duration, \$pgb_out, \$pgb_err);
 
-# a forced out-of-offset-order commit on partition 0 of the source
+# a forced out-of-offset-order commit on partition 0 of the source, once
+# the initial table sync is done: a sync that copied both records would
+# bring them in offset order (a slow sync under load made this flaky)
+$dst->poll_query_until('postgres',
+	q{SELECT count(*) = 0 FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')})
+  or die 'initial sync did not finish';
 my $first = $src->background_psql('postgres');
 $first->query_safe('BEGIN');
 my $early = $first->query_safe(
