@@ -4,6 +4,9 @@
 #   bash test/run.sh                  # all suites: regress isolation tap
 #   bash test/run.sh regress          # only some: any of regress|isolation|tap
 #   bash test/run.sh isolation tap
+#   PROVE_TESTS='test/t/027_*.pl' bash test/run.sh tap   # some TAP files only
+#   REGRESS='setup views' bash test/run.sh regress       # some regress tests only
+#   ISOLATION='roll_race' bash test/run.sh isolation     # some specs only
 #
 # Installing needs root (or sudo).  initdb refuses to run as root, so when run
 # as root the suites run as the `postgres` OS user on a copy of the work tree
@@ -114,6 +117,12 @@ for suite in "${suites[@]}"; do
                        summary+=("$suite: skipped (no test/t/*.pl)")
                        continue
                    fi ;;
+    esac
+    # Narrowing a suite (see the top): passed on to make when set.
+    case $suite in
+        regress)   [[ -z ${REGRESS:-} ]] || blank+=("REGRESS=$REGRESS") ;;
+        isolation) [[ -z ${ISOLATION:-} ]] || blank+=("ISOLATION=$ISOLATION") ;;
+        tap)       [[ -z ${PROVE_TESTS:-} ]] || blank+=("PROVE_TESTS=$PROVE_TESTS") ;;
     esac
     echo "=== suite: $suite"
     stamp="$logdir/$suite.stamp" out="$logdir/$suite.out"
