@@ -30,7 +30,7 @@ use Test::More;
 use IPC::Run;
 
 my $root = "$FindBin::RealBin/../..";
-my @files = qw(README.md docs/install.md docs/reference.md docs/consuming.md
+my @files = qw(README.md docs/install.md docs/reference.md docs/producing.md docs/consuming.md
   docs/retention-and-compaction.md docs/views.md docs/logical-decoding.md
   docs/security.md docs/troubleshooting.md);
 
