@@ -253,6 +253,28 @@ SELECT seg_no, state FROM eventlog.segments WHERE topic = 'cmp_tx' ORDER BY seg_
 SELECT action, segment FROM eventlog.run_maintenance('cmp_tx');
 SELECT eventlog.drop_topic('cmp_tx');
 
+-- a rolled-back record with a TOASTed key, in a closed segment: once
+-- VACUUM has removed its chunks from the segment's TOAST table, compaction
+-- goes on (only settled live records' keys are read)
+SELECT eventlog.create_topic('cmp_abk', 1, cleanup_policy => 'compact', segment_bytes => 16384,
+                             delete_retention => '0');
+SELECT action FROM eventlog.run_maintenance('cmp_abk');
+BEGIN;
+SELECT count(*) FROM eventlog.produce('cmp_abk', '{"big": "key"}',
+       key => (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i));
+ROLLBACK;
+INSERT INTO eventlog_topics.cmp_abk (key, value)
+SELECT 'k' || (g % 5), jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(0, 99) g;
+\set ECHO none
+SELECT format('VACUUM %s', s.segrel::regclass)
+  FROM eventlog.segment_map s WHERE s.topic = 'cmp_abk' AND s.seg_no = 0 \gexec
+\set ECHO all
+SELECT action, detail FROM eventlog.run_maintenance('cmp_abk') WHERE action = 'compacted';
+SELECT action, detail FROM eventlog.run_maintenance('cmp_abk') WHERE action = 'compacted';
+SELECT count(*), count(DISTINCT key) FROM eventlog.fetch('cmp_abk', 0, 0, 1000);
+SELECT eventlog.drop_topic('cmp_abk');
+
 SELECT eventlog.drop_topic('cmp');
 SELECT eventlog.drop_topic('cmp_lag');
 SELECT eventlog.drop_topic('cmp_plain');

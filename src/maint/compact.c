@@ -196,7 +196,14 @@ scan_segment(Compaction *c, Oid relid, RecFn fn, void *arg)
 			r.values = c->values;
 			r.isnull = c->isnull;
 			r.has_key = !c->isnull[STORED_KEY];
-			if (r.has_key)
+
+			/*
+			 * Only a settled committed record's values are read: an aborted
+			 * one's TOASTed key may be gone (VACUUM removes its chunks), and
+			 * an unsettled one's key counts for nothing.  Every decision
+			 * below looks at the key of live records only.
+			 */
+			if (r.has_key && r.status == EL_STATUS_LIVE)
 				hash_key(c->values[STORED_KEY], &r.key);
 			r.tombstone = c->isnull[STORED_VALUE];
 			r.ts = c->topic->ts_natts > 0 && !c->isnull[STORED_TS] ?
