@@ -8,7 +8,9 @@
  * (aborted), after which no clog look-up is needed for it and the segment's
  * relfrozenxid can move past it.  A frozen page is WAL-logged as a full
  * image: freezing happens once per page in its life, and the image makes
- * redo trivially exact.
+ * redo trivially exact.  Before the image goes a snapshot conflict
+ * (XLOG_EL_CONFLICT) for hot standbys, whose snapshots can be older than
+ * the freeze limit (freeze_page).
  */
 #include "postgres.h"
 
@@ -27,6 +29,7 @@
 #include "eventlog/elpage.h"
 #include "eventlog/elstore.h"
 #include "eventlog/elvisibility.h"
+#include "eventlog/elwal.h"
 
 /*
  * Freeze the runs of one page; returns the oldest xid left unfrozen (or
@@ -48,6 +51,7 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 	int			last_seq = 0;
 	uint16		freeze_flag = 0;
 	bool		freeze_init;
+	TransactionId conflict_xid = InvalidTransactionId;
 	int			i;
 
 	if (!el_page_is_valid(page))
@@ -76,6 +80,10 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 				runpos[nchange] = rec.pos - EL_RUN_SIZE;
 				runflags[nchange] = freeze_flag;
 				nchange++;
+				if (freeze_flag == EL_RUN_FROZEN &&
+					(!TransactionIdIsValid(conflict_xid) ||
+					 TransactionIdFollows(run->xid, conflict_xid)))
+					conflict_xid = run->xid;
 			}
 		}
 		if (freeze_flag == EL_RUN_DEAD)
@@ -91,6 +99,31 @@ freeze_page(Relation seg, Buffer buf, TransactionId freeze_limit, double *live)
 
 	if (nchange == 0 && !freeze_init)
 		return oldest;
+
+	/*
+	 * A frozen run is visible to every snapshot, and a frozen init_xid ends
+	 * a stop-mode reader's look-back at this page for every snapshot.  On
+	 * the primary no snapshot can disagree (the freeze limit is not past
+	 * OldestXmin), but a hot standby's can be older (no
+	 * hot_standby_feedback): one that still saw a frozen run's transaction
+	 * running would start seeing its records, one whose xmin precedes the
+	 * init_xid would stop looking back too early.  As heap's freezing does,
+	 * redo first cancels standby snapshots whose xmin is not past the
+	 * newest such xid (el_log_snapshot_conflict, replayed before the page
+	 * image below).
+	 */
+	if (freeze_init)
+	{
+		TransactionId init_xid = ElPageGetOpaque(page)->init_xid;
+
+		TransactionIdRetreat(init_xid);
+		if (TransactionIdIsNormal(init_xid) &&
+			(!TransactionIdIsValid(conflict_xid) ||
+			 TransactionIdFollows(init_xid, conflict_xid)))
+			conflict_xid = init_xid;
+	}
+	if (RelationNeedsWAL(seg) && TransactionIdIsValid(conflict_xid))
+		el_log_snapshot_conflict(conflict_xid);
 
 	START_CRIT_SECTION();
 	for (i = 0; i < nchange; i++)
