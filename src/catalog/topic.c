@@ -802,6 +802,72 @@ el_active_segment(ElTopic *topic, int partition)
 	return &topic->parts[partition].segs[active_index(topic, partition)];
 }
 
+/* How appends to segment idx of a partition roll into the next one. */
+static void
+append_target(ElTopic *topic, int partition, int idx, ElAppendTarget *target)
+{
+	ElPartitionStore *part = &topic->parts[partition];
+
+	target->topic_relid = topic->relid;
+	target->topic_node = topic->node;
+	target->topic_name = NameStr(topic->name);
+	target->partition = partition;
+	target->natts = topic->storedesc->natts;
+	target->ts_natts = topic->ts_natts;
+	target->next_relid = idx + 1 < part->nsegs ? part->segs[idx + 1].relid : InvalidOid;
+	target->next_base = idx + 1 < part->nsegs ? part->segs[idx + 1].base_offset :
+		EL_SEGMENT_NOT_STARTED;
+	target->max_blocks = (BlockNumber) Min(Max(topic->segment_bytes / BLCKSZ, 1),
+										   (int64) MaxBlockNumber);
+	target->rewrite = false;
+}
+
+/*
+ * The segment whose TOAST table a producer stores a record's large values
+ * in: the partition's active one, but rolled first into the next segment
+ * (if one is ready) once it has reached segment_bytes, its TOAST table
+ * counted (el_segment_bytes).  An append checks the size only when its
+ * tail page fills, and one page can point to megabytes of TOASTed values:
+ * without this, such a segment would grow far past segment_bytes, and the
+ * record's values would stay behind in the segment before the one it is
+ * appended to.
+ */
+const ElSegment *
+el_toast_segment(ElTopic *topic, int partition)
+{
+	ElPartitionStore *part = &topic->parts[partition];
+	int			idx = active_index(topic, partition);
+	ElAppendTarget target;
+	Relation	seg;
+
+	append_target(topic, partition, idx, &target);
+	if (!OidIsValid(target.next_relid) || target.next_base != EL_SEGMENT_NOT_STARTED ||
+		(seg = try_relation_open(part->segs[idx].relid, RowExclusiveLock)) == NULL)
+		return &part->segs[idx];
+	if (el_segment_bytes(seg) >= topic->segment_bytes)
+	{
+		Relation	next = relation_open(target.next_relid, RowExclusiveLock);
+		int64		first,
+					end,
+					first_ts,
+					last_ts;
+		bool		closed;
+
+		/* rolled by us, or already by someone else: on into the next one */
+		if (el_segment_roll(seg, next, &target))
+			part->active = idx + 1;
+		else
+		{
+			el_segment_bounds(seg, &first, &end, &first_ts, &last_ts, &closed);
+			if (closed)
+				part->active = idx + 1;
+		}
+		relation_close(next, NoLock);
+	}
+	relation_close(seg, NoLock);
+	return &part->segs[active_index(topic, partition)];
+}
+
 /*
  * Append encoded records to a partition (el_append_batch), following it
  * into its next segment whenever the one appended to is closed by a roll
@@ -827,18 +893,7 @@ el_append_partition(ElTopic *topic, int partition, char **entries, Size *lens,
 		Relation	seg;
 		int			k;
 
-		target.topic_relid = topic->relid;
-		target.topic_node = topic->node;
-		target.topic_name = NameStr(topic->name);
-		target.partition = partition;
-		target.natts = topic->storedesc->natts;
-		target.ts_natts = topic->ts_natts;
-		target.next_relid = idx + 1 < part->nsegs ? part->segs[idx + 1].relid : InvalidOid;
-		target.next_base = idx + 1 < part->nsegs ? part->segs[idx + 1].base_offset :
-			EL_SEGMENT_NOT_STARTED;
-		target.max_blocks = (BlockNumber) Min(Max(topic->segment_bytes / BLCKSZ, 1),
-											  (int64) MaxBlockNumber);
-		target.rewrite = false;
+		append_target(topic, partition, idx, &target);
 		seg = try_relation_open(segment->relid, RowExclusiveLock);
 		if (seg == NULL)
 		{

@@ -116,7 +116,8 @@ typedef struct ElAppendTarget
 	 * Rolling (elappend.c): the partition's next segment (InvalidOid: none
 	 * yet, keep appending here), its base offset if known (a restore made
 	 * it) or EL_SEGMENT_NOT_STARTED, and the segment size in pages at which
-	 * an append rolls into it (0: no limit).
+	 * an append rolls into it (0: no limit), counting the segment's TOAST
+	 * table too (el_segment_bytes).
 	 */
 	Oid			next_relid;
 	int64		next_base;
@@ -138,6 +139,7 @@ extern int	el_append_batch(Relation seg, int64 base_offset, char **entries,
 extern bool el_segment_roll(Relation seg, Relation next,
 							const ElAppendTarget *target);
 extern void el_segment_close(Relation seg);
+extern int64 el_segment_bytes(Relation seg);
 extern int64 el_segment_records(Relation seg);
 extern void el_segment_bounds(Relation seg, int64 *first, int64 *next,
 							  int64 *first_ts, int64 *last_ts, bool *closed);
