@@ -619,6 +619,76 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	return topic;
 }
 
+/* Did the transaction that wrote this catalog row end before horizon? */
+static bool
+row_settled(HeapTuple tup, TransactionId horizon)
+{
+	return HeapTupleHeaderXminFrozen(tup->t_data) ||
+		TransactionIdPrecedes(HeapTupleHeaderGetXmin(tup->t_data), horizon);
+}
+
+/*
+ * For VACUUM's removal of index entries (elam.c): is the catalog state of
+ * each partition of the topic (settled[p], nparts of them) what every
+ * snapshot, running or to come, reads?  So a reader with a segment list
+ * loaded before a retention, delete_records or compaction change that
+ * still reads the records it removed cannot exist any more.  A partition
+ * is settled when every segment_map row of it, and every segment_trash
+ * row of a segment it removed (the two-phase drop keeps those until no
+ * snapshot can see the segment), was written by a transaction that ended
+ * before horizon (GetOldestNonRemovableTransactionId).
+ */
+void
+el_topic_settled_partitions(ElTopic *topic, TransactionId horizon, bool *settled)
+{
+	Datum		name = CStringGetTextDatum(NameStr(topic->name));
+	Oid			trash_relid;
+	Relation	catrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	int			p;
+
+	for (p = 0; p < topic->nparts; p++)
+		settled[p] = true;
+	if (!catalog_lookup())
+		return;
+	catrel = table_open(segment_map_relid, AccessShareLock);
+	scan = catalog_scan_topic(catrel, name, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+
+		p = DatumGetInt32(heap_getattr(tup, Anum_segment_map_partition,
+									   RelationGetDescr(catrel), &isnull));
+		if (p >= 0 && p < topic->nparts && !row_settled(tup, horizon))
+			settled[p] = false;
+	}
+	systable_endscan(scan);
+	table_close(catrel, AccessShareLock);
+
+	/* segment_trash (segrel, topic, partition, ...): small, scanned whole */
+	trash_relid = get_relname_relid("segment_trash", get_namespace_oid(EL_SCHEMA, false));
+	if (!OidIsValid(trash_relid))
+		return;
+	catrel = table_open(trash_relid, AccessShareLock);
+	ScanKeyEntryInitialize(&key, 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   TupleDescAttr(RelationGetDescr(catrel), 1)->attcollation,
+						   F_TEXTEQ, name);
+	scan = systable_beginscan(catrel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 3, RelationGetDescr(catrel), &isnull);
+
+		p = isnull ? -1 : DatumGetInt32(d);
+		if (p >= 0 && p < topic->nparts && !row_settled(tup, horizon))
+			settled[p] = false;
+	}
+	systable_endscan(scan);
+	table_close(catrel, AccessShareLock);
+}
+
 ElTopic *
 el_topic_get(Oid relid, bool missing_ok)
 {

@@ -190,9 +190,10 @@ el_vacuum_segment(Relation seg, struct VacuumParams *params,
  * VACUUM of a topic relation: vacuum each segment of its partitions
  * (nparts of them; none if the catalog does not know the topic), then
  * record the topic's own statistics (it has no pages, so its frozen xid can
- * simply advance).
+ * simply advance).  Returns the records counted (-1: not known).  Its
+ * indexes are the caller's (elam.c, with el_partition_live_ranges).
  */
-void
+double
 el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
 				struct VacuumParams *params, BufferAccessStrategy bstrategy)
 {
@@ -233,4 +234,114 @@ el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
 	vac_update_relstats(rel, pages, tuples, 0, rel->rd_rel->relhasindex,
 						oldest_xmin, oldest_mxact, &frozen_updated,
 						&minmulti_updated, false);
+	return tuples;
+}
+
+/*
+ * Which offsets of a partition an index entry of its topic may still find
+ * a record at, for VACUUM's removal of index entries (elam.c): every offset
+ * at or above the log end as it was before this scan (records appended
+ * meanwhile are indexed too), and below it the offsets of records at or
+ * above the log start that are not settled as dead for every snapshot
+ * (el_run_settled_status with horizon: aborted, and VACUUM's DEAD runs).
+ * Offsets below the log start, in compaction's gaps, or of aborted records
+ * are not in it.  Kept as sorted ranges of consecutive offsets, at most
+ * maxranges of them (a compacted log needs about one per kept record); if
+ * more would be needed, r->complete is false and only offsets below the
+ * log start may be taken as gone.
+ */
+void
+el_partition_live_ranges(const ElPartitionStore *part, TransactionId horizon,
+						 int maxranges, BufferAccessStrategy bstrategy,
+						 ElOffsetRanges *r)
+{
+	int			i;
+
+	memset(r, 0, sizeof(ElOffsetRanges));
+	r->end = el_partition_log_end(part);
+	r->start = el_partition_log_start(part);
+	r->complete = true;
+	r->lo = palloc(sizeof(int64) * Min(maxranges, 1024));
+	r->hi = palloc(sizeof(int64) * Min(maxranges, 1024));
+	r->cap = Min(maxranges, 1024);
+	for (i = 0; i < part->nsegs && r->complete; i++)
+	{
+		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
+		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
+		BlockNumber blk;
+
+		for (blk = 0; blk < nblocks && r->complete; blk++)
+		{
+			Buffer		buf;
+			Page		page;
+			ElPageIter	it;
+			ElRecordRef rec;
+
+			CHECK_FOR_INTERRUPTS();
+			vacuum_delay_point();
+			buf = ReadBufferExtended(seg, MAIN_FORKNUM, blk, RBM_NORMAL, bstrategy);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			if (!el_page_is_valid(page))
+			{
+				UnlockReleaseBuffer(buf);
+				break;			/* only a crash's leftovers follow */
+			}
+			el_page_iter_init(&it, page);
+			while (el_page_iter_next(&it, &rec))
+			{
+				if (rec.offset < r->start || rec.offset >= r->end ||
+					el_run_settled_status(rec.run, horizon) == EL_STATUS_DEAD)
+					continue;
+				if (r->n > 0 && r->hi[r->n - 1] + 1 == rec.offset)
+				{
+					r->hi[r->n - 1] = rec.offset;
+					continue;
+				}
+				if (r->n == maxranges)
+				{
+					r->complete = false;
+					break;
+				}
+				if (r->n == r->cap)
+				{
+					r->cap = Min((int64) r->cap * 2, maxranges);
+					r->lo = repalloc(r->lo, sizeof(int64) * r->cap);
+					r->hi = repalloc(r->hi, sizeof(int64) * r->cap);
+				}
+				r->lo[r->n] = r->hi[r->n] = rec.offset;
+				r->n++;
+			}
+			UnlockReleaseBuffer(buf);
+		}
+		table_close(seg, AccessShareLock);
+	}
+}
+
+/*
+ * Is there (or may there be) a record at offset of the partition whose
+ * ranges these are?
+ */
+bool
+el_offset_may_be_live(const ElOffsetRanges *r, int64 offset)
+{
+	int			lo = 0,
+				hi = r->n - 1;
+
+	if (offset < r->start)
+		return false;
+	if (offset >= r->end || !r->complete)
+		return true;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (offset < r->lo[mid])
+			hi = mid - 1;
+		else if (offset > r->hi[mid])
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
 }

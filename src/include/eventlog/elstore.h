@@ -223,8 +223,30 @@ extern void el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 struct VacuumParams;
 extern double el_vacuum_segment(Relation seg, struct VacuumParams *params,
 								BufferAccessStrategy bstrategy);
-extern void el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
-							struct VacuumParams *params,
-							BufferAccessStrategy bstrategy);
+extern double el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
+							  struct VacuumParams *params,
+							  BufferAccessStrategy bstrategy);
+
+/*
+ * The offsets of a partition where a record may still be found, for
+ * VACUUM's removal of index entries (el_partition_live_ranges): below
+ * start none, at or above end all, in between those of the sorted ranges
+ * [lo[i], hi[i]] -- or all of them if the ranges are not complete.
+ */
+typedef struct ElOffsetRanges
+{
+	int64		start;
+	int64		end;
+	bool		complete;
+	int			n;
+	int			cap;
+	int64	   *lo;
+	int64	   *hi;
+} ElOffsetRanges;
+
+extern void el_partition_live_ranges(const ElPartitionStore *part, TransactionId horizon,
+									 int maxranges, BufferAccessStrategy bstrategy,
+									 ElOffsetRanges *r);
+extern bool el_offset_may_be_live(const ElOffsetRanges *r, int64 offset);
 
 #endif							/* EVENTLOG_ELSTORE_H */
