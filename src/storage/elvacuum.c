@@ -1,9 +1,12 @@
 /*
  * elvacuum.c
- *		VACUUM of eventlog segments: freezing, so relfrozenxid advances.
+ *		VACUUM of eventlog segments: freezing, so relfrozenxid advances;
+ *		and the live offsets of a partition, for the removal of index
+ *		entries of records that are gone (el_partition_live_ranges).
  *
- * Records are never deleted by VACUUM (retention drops whole segments), so
- * the only job is to keep transaction-id wraparound away: every run whose
+ * Records are never deleted by VACUUM (retention drops whole segments,
+ * compaction rewrites them), so the job on pages is to keep transaction-id
+ * wraparound away: every run whose
  * xid is older than the freeze limit is marked FROZEN (committed) or DEAD
  * (aborted), after which no clog look-up is needed for it and the segment's
  * relfrozenxid can move past it.  A frozen page is WAL-logged as a full
