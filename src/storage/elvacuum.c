@@ -269,9 +269,21 @@ el_partition_live_ranges(const ElPartitionStore *part, TransactionId horizon,
 	r->cap = Min(maxranges, 1024);
 	for (i = 0; i < part->nsegs && r->complete; i++)
 	{
-		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
-		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
+		Relation	seg = try_table_open(part->segs[i].relid, AccessShareLock);
+		BlockNumber nblocks;
 		BlockNumber blk;
+
+		if (seg == NULL)
+		{
+			/*
+			 * Dropped meanwhile (VACUUM does not hold maintenance's drop
+			 * back): this list is out of date, so take nothing but what
+			 * lies below its log start as gone.
+			 */
+			r->complete = false;
+			break;
+		}
+		nblocks = RelationGetNumberOfBlocks(seg);
 
 		for (blk = 0; blk < nblocks && r->complete; blk++)
 		{
