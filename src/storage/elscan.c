@@ -441,7 +441,7 @@ el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
 		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
 
-		stats->bytes += (int64) nblocks * BLCKSZ;
+		stats->bytes += el_segment_bytes(seg);	/* its TOAST table included */
 		if (nblocks > 0 || part->segs[i].base_offset != EL_SEGMENT_NOT_STARTED)
 			last = i;
 		table_close(seg, NoLock);
