@@ -16,10 +16,12 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/genam.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_publication.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -602,9 +604,30 @@ check_drop(DropStmt *stmt)
 }
 
 /*
- * Segments are never published: logical replication carries a topic's
- * records as the topic's rows.
+ * What a publication may carry: topics (their records travel as the
+ * topic's rows) and the user's own tables.  Never segments (storage) nor
+ * the extension's catalog tables (schema eventlog): a subscriber without
+ * the extension has no such tables, so its subscription would fail, and
+ * one with it would take the publisher's topics and offsets into its own
+ * catalog.  PostgreSQL's FOR ALL TABLES includes every ordinary table of
+ * the database and nothing can take tables out of it, so in a database
+ * with the extension it is refused (and the extension is not created in a
+ * database that has such a publication); FOR TABLES IN SCHEMA
+ * eventlog_topics publishes every topic, present and future.
  */
+#define EL_PUBLISH_HINT "Publish topics with FOR TABLES IN SCHEMA eventlog_topics or FOR TABLE eventlog_topics.<topic>, and your own tables by name or schema."
+
+static void
+refuse_publishing(const char *what, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot publish %s \"%s\"", what, name),
+			 errdetail("Segments are the storage of topics and schema \"%s\" is pg_eventlog's catalog; a publication carries topics and the user's own tables only.",
+					   EL_SCHEMA),
+			 errhint(EL_PUBLISH_HINT)));
+}
+
 static void
 check_publication_objects(List *pubobjects)
 {
@@ -619,18 +642,72 @@ check_publication_objects(List *pubobjects)
 			Oid			relid = RangeVarGetRelid(obj->pubtable->relation, NoLock, true);
 
 			if (is_segment_rel(relid))
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot publish eventlog segment \"%s\"", get_rel_name(relid)),
-						 errdetail("Segments are the storage of topics; publish the topics themselves.")));
+				refuse_publishing("eventlog segment", get_rel_name(relid));
+			if (OidIsValid(relid) && get_rel_namespace(relid) == get_namespace_oid(EL_SCHEMA, true))
+				refuse_publishing("pg_eventlog catalog table", get_rel_name(relid));
 		}
-		else if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && obj->name &&
-				 strcmp(obj->name, EL_SEGMENTS_SCHEMA) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot publish schema \"%s\"", obj->name),
-					 errdetail("Segments are the storage of topics; publish the topics themselves.")));
+		else if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA ||
+				 obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_CUR_SCHEMA)
+		{
+			const char *nspname = obj->name;
+
+			if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_CUR_SCHEMA)
+			{
+				List	   *path = fetch_search_path(false);
+
+				nspname = path != NIL ? get_namespace_name(linitial_oid(path)) : NULL;
+			}
+			if (nspname && (strcmp(nspname, EL_SEGMENTS_SCHEMA) == 0 ||
+							strcmp(nspname, EL_SCHEMA) == 0))
+				refuse_publishing("schema", nspname);
+		}
 	}
+}
+
+static void
+check_create_publication(CreatePublicationStmt *stmt)
+{
+	if (stmt->for_all_tables && OidIsValid(get_extension_oid("pg_eventlog", true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot create publication \"%s\" FOR ALL TABLES in a database with pg_eventlog",
+						stmt->pubname),
+				 errdetail("FOR ALL TABLES would publish pg_eventlog's catalog tables (schema \"%s\") and segments, which subscribers must not receive.",
+						   EL_SCHEMA),
+				 errhint(EL_PUBLISH_HINT)));
+	check_publication_objects(stmt->pubobjects);
+}
+
+/* CREATE EXTENSION pg_eventlog: not beside a FOR ALL TABLES publication */
+static void
+check_create_extension(CreateExtensionStmt *stmt)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *pubname = NULL;
+
+	if (strcmp(stmt->extname, "pg_eventlog") != 0)
+		return;
+	rel = table_open(PublicationRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (pubname == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_publication pub = (Form_pg_publication) GETSTRUCT(tup);
+
+		if (pub->puballtables)
+			pubname = pstrdup(NameStr(pub->pubname));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (pubname)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot create extension pg_eventlog in a database with publication \"%s\" FOR ALL TABLES",
+						pubname),
+				 errdetail("It would publish pg_eventlog's catalog tables (schema \"%s\") and segments, which subscribers must not receive.",
+						   EL_SCHEMA),
+				 errhint("Drop the publication, create the extension, then publish topics with FOR TABLES IN SCHEMA eventlog_topics and your own tables by name or schema.")));
 }
 
 /*
@@ -949,7 +1026,10 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			}
 			break;
 		case T_CreatePublicationStmt:
-			check_publication_objects(((CreatePublicationStmt *) parsetree)->pubobjects);
+			check_create_publication((CreatePublicationStmt *) parsetree);
+			break;
+		case T_CreateExtensionStmt:
+			check_create_extension((CreateExtensionStmt *) parsetree);
 			break;
 		case T_AlterPublicationStmt:
 			check_publication_objects(((AlterPublicationStmt *) parsetree)->pubobjects);
