@@ -313,6 +313,20 @@ SELECT schemaname, count(*) > 0 AS published FROM pg_publication_tables
 DROP PUBLICATION hx_pub_ok;
 
 --
+-- pg_dump locks and copies a segment that maintenance dropped since its
+-- snapshot as the empty table it was (TAP 034); a segment name that no
+-- snapshot ever saw is still an error, in every isolation level.
+--
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+LOCK TABLE eventlog_segments.t0_p0_s0 IN ACCESS SHARE MODE;
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+COPY eventlog_segments.t0_p0_s0 TO STDOUT;
+ROLLBACK;
+LOCK TABLE eventlog_segments.t0_p0_s0 IN ACCESS SHARE MODE;
+COPY eventlog_segments.t0_p0_s0 TO STDOUT;
+
+--
 -- The extension's members and schemas stay what its script made.
 --
 ALTER EXTENSION pg_eventlog DROP TABLE eventlog.topic_config;

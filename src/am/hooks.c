@@ -18,7 +18,9 @@
 #include "access/relation.h"
 #include "access/genam.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_publication.h"
@@ -39,7 +41,9 @@
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -963,6 +967,124 @@ roles_owned(Node *parsetree)
 	SPI_finish();
 }
 
+/*
+ * pg_dump and segments removed by maintenance.  A segment in segment_trash
+ * is dropped once no snapshot can still see its segment_map row; pg_dump's
+ * snapshot is newer than the removal, so a pass may drop it while pg_dump
+ * runs, but pg_dump lists every table of its snapshot, the segment too,
+ * and then locks and copies each by name: "relation does not exist" ended
+ * the whole dump.  So in a transaction-snapshot transaction (pg_dump's,
+ * REPEATABLE READ or SERIALIZABLE) a segment that its snapshot still lists
+ * but that is gone now is locked and copied as the empty table it was (a
+ * segment's COPY TO writes no rows anyway); a name the snapshot never saw
+ * is still an error.  A segment that pg_dump did lock is not dropped (the
+ * pass takes its lock conditionally).
+ */
+static bool
+segment_dropped_since_snapshot(const RangeVar *rv)
+{
+	Oid			nsp;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	bool		seen;
+
+	if (rv->schemaname == NULL || strcmp(rv->schemaname, EL_SEGMENTS_SCHEMA) != 0 ||
+		!IsolationUsesXactSnapshot() ||
+		OidIsValid(RangeVarGetRelid(rv, NoLock, true)) ||
+		!OidIsValid(nsp = get_namespace_oid(EL_SEGMENTS_SCHEMA, true)))
+		return false;
+	ScanKeyInit(&key[0], Anum_pg_class_relname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(rv->relname));
+	ScanKeyInit(&key[1], Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(nsp));
+	rel = table_open(RelationRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, ClassNameNspIndexId, true, GetTransactionSnapshot(),
+							  2, key);
+	seen = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return seen;
+}
+
+/* LOCK TABLE's check (SELECT for ACCESS SHARE), before the lock is taken */
+static void
+segment_lock_check(const RangeVar *rv, Oid relid, Oid oldrelid, void *arg)
+{
+	if (OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, rv->relname);
+}
+
+/*
+ * LOCK TABLE ... IN ACCESS SHARE MODE, as pg_dump locks what it dumps:
+ * segments are locked first (a segment locked is not dropped while the
+ * rest waits), and one dropped since the transaction's snapshot is left
+ * out.  Returns the statement to run, NULL if nothing is left of it.
+ */
+static PlannedStmt *
+lock_segments(PlannedStmt *pstmt, bool *readOnlyTree, ProcessUtilityContext context)
+{
+	LockStmt   *stmt = (LockStmt *) pstmt->utilityStmt;
+	List	   *keep = NIL;
+	bool		dropped = false;
+	ListCell   *lc;
+
+	if (stmt->mode != AccessShareLock)
+		return pstmt;
+	foreach(lc, stmt->relations)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+
+		if (rv->schemaname && strcmp(rv->schemaname, EL_SEGMENTS_SCHEMA) == 0)
+		{
+			(void) RangeVarGetRelidExtended(rv, AccessShareLock,
+											RVR_MISSING_OK | (stmt->nowait ? RVR_NOWAIT : 0),
+											segment_lock_check, NULL);
+			if (segment_dropped_since_snapshot(rv))
+			{
+				dropped = true;
+				continue;
+			}
+		}
+		keep = lappend(keep, rv);
+	}
+	if (!dropped)
+		return pstmt;
+	if (keep == NIL)
+	{
+		RequireTransactionBlock(context == PROCESS_UTILITY_TOPLEVEL, "LOCK TABLE");
+		return NULL;
+	}
+	pstmt = copyObject(pstmt);
+	((LockStmt *) pstmt->utilityStmt)->relations = copyObject(keep);
+	*readOnlyTree = false;
+	return pstmt;
+}
+
+/*
+ * COPY of a segment dropped since the transaction's snapshot, TO: the
+ * rows of a query that has none, which is what the segment's COPY wrote.
+ */
+static PlannedStmt *
+copy_dropped_segment(PlannedStmt *pstmt, bool *readOnlyTree)
+{
+	CopyStmt   *stmt = (CopyStmt *) pstmt->utilityStmt;
+	RawStmt    *empty;
+
+	if (stmt->is_from || stmt->relation == NULL ||
+		!segment_dropped_since_snapshot(stmt->relation))
+		return pstmt;
+	empty = linitial_node(RawStmt, raw_parser("SELECT WHERE false", RAW_PARSE_DEFAULT));
+	pstmt = copyObject(pstmt);
+	stmt = (CopyStmt *) pstmt->utilityStmt;
+	stmt->relation = NULL;
+	stmt->attlist = NIL;
+	stmt->whereClause = NULL;
+	stmt->query = empty->stmt;
+	*readOnlyTree = false;
+	return pstmt;
+}
+
 static void
 el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -1034,9 +1156,17 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 		case T_AlterPublicationStmt:
 			check_publication_objects(((AlterPublicationStmt *) parsetree)->pubobjects);
 			break;
+		case T_LockStmt:
+			pstmt = lock_segments(pstmt, &readOnlyTree, context);
+			if (pstmt == NULL)
+				return;
+			break;
 		case T_CopyStmt:
 			{
 				Oid			relid = InvalidOid;
+
+				pstmt = copy_dropped_segment(pstmt, &readOnlyTree);
+				parsetree = pstmt->utilityStmt;
 
 				if (((CopyStmt *) parsetree)->relation)
 					relid = RangeVarGetRelid(((CopyStmt *) parsetree)->relation, NoLock, true);
