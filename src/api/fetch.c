@@ -165,12 +165,6 @@ el_read_snapshot(bool fresh)
  * the log start, never a silent jump forward.  SQLSTATE 22003
  * (numeric_value_out_of_range).
  */
-void
-el_check_log_start(ElTopic *topic, int partition, int64 from)
-{
-	check_log_start(topic, &topic->parts[partition], from);
-}
-
 static void
 check_log_start(ElTopic *topic, const ElPartitionStore *part, int64 from)
 {
