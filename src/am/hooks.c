@@ -691,7 +691,9 @@ check_create_extension(CreateExtensionStmt *stmt)
 	HeapTuple	tup;
 	char	   *pubname = NULL;
 
-	if (strcmp(stmt->extname, "pg_eventlog") != 0)
+	/* (installed already: IF NOT EXISTS does nothing, else the usual error) */
+	if (strcmp(stmt->extname, "pg_eventlog") != 0 ||
+		OidIsValid(get_extension_oid("pg_eventlog", true)))
 		return;
 	rel = table_open(PublicationRelationId, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
