@@ -174,6 +174,19 @@ RETURNS TABLE ("partition" int, "offset" bigint, ts timestamptz, key text,
                value jsonb, headers jsonb)
 AS 'MODULE_PATHNAME', 'eventlog_fetch' LANGUAGE C VOLATILE;
 
+-- from_offset => 'earliest' (the log start offset, resolved as the records
+-- are read), 'latest' (the stable offset: what commits from now on) or an
+-- offset as text
+CREATE FUNCTION eventlog.fetch(
+    topic text,
+    "partition" int,
+    from_offset text,
+    max_records int DEFAULT 500,
+    wait interval DEFAULT '0')
+RETURNS TABLE ("partition" int, "offset" bigint, ts timestamptz, key text,
+               value jsonb, headers jsonb)
+AS 'MODULE_PATHNAME', 'eventlog_fetch_from' LANGUAGE C VOLATILE;
+
 CREATE FUNCTION eventlog.offset_for_time(topic text, "partition" int, ts timestamptz)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'eventlog_offset_for_time' LANGUAGE C STABLE;

@@ -290,6 +290,41 @@ SELECT count(*) AS rows_through_segment FROM :hx_seg;
 --
 CREATE PUBLICATION hx_pub FOR TABLE eventlog_topics.hx;
 SELECT hx.try(format('ALTER PUBLICATION hx_pub ADD TABLE %s', :'hx_seg')) AS add_segment;
+-- nor the extension's catalog: FOR ALL TABLES would carry it (issue 17 item 4)
+SELECT stmt, hx.try(stmt) AS result
+  FROM (VALUES ('CREATE PUBLICATION hx_pub_all FOR ALL TABLES'),
+               ('CREATE PUBLICATION hx_pub_cat FOR TABLE eventlog.segment_map'),
+               ('CREATE PUBLICATION hx_pub_cats FOR TABLES IN SCHEMA eventlog'),
+               ('ALTER PUBLICATION hx_pub ADD TABLE eventlog.group_offset'),
+               ('ALTER PUBLICATION hx_pub ADD TABLES IN SCHEMA eventlog'),
+               ('ALTER PUBLICATION hx_pub SET TABLE eventlog_topics.hx, eventlog.consumer_group')) AS t(stmt);
+SET search_path = eventlog, public;
+SELECT hx.try('CREATE PUBLICATION hx_pub_cur FOR TABLES IN SCHEMA CURRENT_SCHEMA') AS current_schema_eventlog;
+SET search_path = eventlog_segments, public;
+SELECT hx.try('CREATE PUBLICATION hx_pub_cur FOR TABLES IN SCHEMA CURRENT_SCHEMA') AS current_schema_segments;
+RESET search_path;
+\set VERBOSITY default
+CREATE PUBLICATION hx_pub_all FOR ALL TABLES;
+\set VERBOSITY terse
+-- what may be published: every topic, and the user's own tables
+CREATE PUBLICATION hx_pub_ok FOR TABLES IN SCHEMA eventlog_topics, hx;
+SELECT schemaname, count(*) > 0 AS published FROM pg_publication_tables
+ WHERE pubname = 'hx_pub_ok' GROUP BY 1 ORDER BY 1;
+DROP PUBLICATION hx_pub_ok;
+
+--
+-- pg_dump locks and copies a segment that maintenance dropped since its
+-- snapshot as the empty table it was (TAP 034); a segment name that no
+-- snapshot ever saw is still an error, in every isolation level.
+--
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+LOCK TABLE eventlog_segments.t0_p0_s0 IN ACCESS SHARE MODE;
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+COPY eventlog_segments.t0_p0_s0 TO STDOUT;
+ROLLBACK;
+LOCK TABLE eventlog_segments.t0_p0_s0 IN ACCESS SHARE MODE;
+COPY eventlog_segments.t0_p0_s0 TO STDOUT;
 
 --
 -- The extension's members and schemas stay what its script made.

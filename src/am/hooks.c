@@ -16,10 +16,14 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/genam.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_publication.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -37,7 +41,9 @@
 #include "storage/bufmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -602,9 +608,30 @@ check_drop(DropStmt *stmt)
 }
 
 /*
- * Segments are never published: logical replication carries a topic's
- * records as the topic's rows.
+ * What a publication may carry: topics (their records travel as the
+ * topic's rows) and the user's own tables.  Never segments (storage) nor
+ * the extension's catalog tables (schema eventlog): a subscriber without
+ * the extension has no such tables, so its subscription would fail, and
+ * one with it would take the publisher's topics and offsets into its own
+ * catalog.  PostgreSQL's FOR ALL TABLES includes every ordinary table of
+ * the database and nothing can take tables out of it, so in a database
+ * with the extension it is refused (and the extension is not created in a
+ * database that has such a publication); FOR TABLES IN SCHEMA
+ * eventlog_topics publishes every topic, present and future.
  */
+#define EL_PUBLISH_HINT "Publish topics with FOR TABLES IN SCHEMA eventlog_topics or FOR TABLE eventlog_topics.<topic>, and your own tables by name or schema."
+
+static void
+refuse_publishing(const char *what, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot publish %s \"%s\"", what, name),
+			 errdetail("Segments are the storage of topics and schema \"%s\" is pg_eventlog's catalog; a publication carries topics and the user's own tables only.",
+					   EL_SCHEMA),
+			 errhint(EL_PUBLISH_HINT)));
+}
+
 static void
 check_publication_objects(List *pubobjects)
 {
@@ -619,18 +646,74 @@ check_publication_objects(List *pubobjects)
 			Oid			relid = RangeVarGetRelid(obj->pubtable->relation, NoLock, true);
 
 			if (is_segment_rel(relid))
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot publish eventlog segment \"%s\"", get_rel_name(relid)),
-						 errdetail("Segments are the storage of topics; publish the topics themselves.")));
+				refuse_publishing("eventlog segment", get_rel_name(relid));
+			if (OidIsValid(relid) && get_rel_namespace(relid) == get_namespace_oid(EL_SCHEMA, true))
+				refuse_publishing("pg_eventlog catalog table", get_rel_name(relid));
 		}
-		else if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && obj->name &&
-				 strcmp(obj->name, EL_SEGMENTS_SCHEMA) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot publish schema \"%s\"", obj->name),
-					 errdetail("Segments are the storage of topics; publish the topics themselves.")));
+		else if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA ||
+				 obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_CUR_SCHEMA)
+		{
+			const char *nspname = obj->name;
+
+			if (obj->pubobjtype == PUBLICATIONOBJ_TABLES_IN_CUR_SCHEMA)
+			{
+				List	   *path = fetch_search_path(false);
+
+				nspname = path != NIL ? get_namespace_name(linitial_oid(path)) : NULL;
+			}
+			if (nspname && (strcmp(nspname, EL_SEGMENTS_SCHEMA) == 0 ||
+							strcmp(nspname, EL_SCHEMA) == 0))
+				refuse_publishing("schema", nspname);
+		}
 	}
+}
+
+static void
+check_create_publication(CreatePublicationStmt *stmt)
+{
+	if (stmt->for_all_tables && OidIsValid(get_extension_oid("pg_eventlog", true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot create publication \"%s\" FOR ALL TABLES in a database with pg_eventlog",
+						stmt->pubname),
+				 errdetail("FOR ALL TABLES would publish pg_eventlog's catalog tables (schema \"%s\") and segments, which subscribers must not receive.",
+						   EL_SCHEMA),
+				 errhint(EL_PUBLISH_HINT)));
+	check_publication_objects(stmt->pubobjects);
+}
+
+/* CREATE EXTENSION pg_eventlog: not beside a FOR ALL TABLES publication */
+static void
+check_create_extension(CreateExtensionStmt *stmt)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *pubname = NULL;
+
+	/* (installed already: IF NOT EXISTS does nothing, else the usual error) */
+	if (strcmp(stmt->extname, "pg_eventlog") != 0 ||
+		OidIsValid(get_extension_oid("pg_eventlog", true)))
+		return;
+	rel = table_open(PublicationRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (pubname == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_publication pub = (Form_pg_publication) GETSTRUCT(tup);
+
+		if (pub->puballtables)
+			pubname = pstrdup(NameStr(pub->pubname));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (pubname)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot create extension pg_eventlog in a database with publication \"%s\" FOR ALL TABLES",
+						pubname),
+				 errdetail("It would publish pg_eventlog's catalog tables (schema \"%s\") and segments, which subscribers must not receive.",
+						   EL_SCHEMA),
+				 errhint("Drop the publication, create the extension, then publish topics with FOR TABLES IN SCHEMA eventlog_topics and your own tables by name or schema.")));
 }
 
 /*
@@ -886,6 +969,124 @@ roles_owned(Node *parsetree)
 	SPI_finish();
 }
 
+/*
+ * pg_dump and segments removed by maintenance.  A segment in segment_trash
+ * is dropped once no snapshot can still see its segment_map row; pg_dump's
+ * snapshot is newer than the removal, so a pass may drop it while pg_dump
+ * runs, but pg_dump lists every table of its snapshot, the segment too,
+ * and then locks and copies each by name: "relation does not exist" ended
+ * the whole dump.  So in a transaction-snapshot transaction (pg_dump's,
+ * REPEATABLE READ or SERIALIZABLE) a segment that its snapshot still lists
+ * but that is gone now is locked and copied as the empty table it was (a
+ * segment's COPY TO writes no rows anyway); a name the snapshot never saw
+ * is still an error.  A segment that pg_dump did lock is not dropped (the
+ * pass takes its lock conditionally).
+ */
+static bool
+segment_dropped_since_snapshot(const RangeVar *rv)
+{
+	Oid			nsp;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	bool		seen;
+
+	if (rv->schemaname == NULL || strcmp(rv->schemaname, EL_SEGMENTS_SCHEMA) != 0 ||
+		!IsolationUsesXactSnapshot() ||
+		OidIsValid(RangeVarGetRelid(rv, NoLock, true)) ||
+		!OidIsValid(nsp = get_namespace_oid(EL_SEGMENTS_SCHEMA, true)))
+		return false;
+	ScanKeyInit(&key[0], Anum_pg_class_relname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(rv->relname));
+	ScanKeyInit(&key[1], Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(nsp));
+	rel = table_open(RelationRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, ClassNameNspIndexId, true, GetTransactionSnapshot(),
+							  2, key);
+	seen = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return seen;
+}
+
+/* LOCK TABLE's check (SELECT for ACCESS SHARE), before the lock is taken */
+static void
+segment_lock_check(const RangeVar *rv, Oid relid, Oid oldrelid, void *arg)
+{
+	if (OidIsValid(relid) && pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, rv->relname);
+}
+
+/*
+ * LOCK TABLE ... IN ACCESS SHARE MODE, as pg_dump locks what it dumps:
+ * segments are locked first (a segment locked is not dropped while the
+ * rest waits), and one dropped since the transaction's snapshot is left
+ * out.  Returns the statement to run, NULL if nothing is left of it.
+ */
+static PlannedStmt *
+lock_segments(PlannedStmt *pstmt, bool *readOnlyTree, ProcessUtilityContext context)
+{
+	LockStmt   *stmt = (LockStmt *) pstmt->utilityStmt;
+	List	   *keep = NIL;
+	bool		dropped = false;
+	ListCell   *lc;
+
+	if (stmt->mode != AccessShareLock)
+		return pstmt;
+	foreach(lc, stmt->relations)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+
+		if (rv->schemaname && strcmp(rv->schemaname, EL_SEGMENTS_SCHEMA) == 0)
+		{
+			(void) RangeVarGetRelidExtended(rv, AccessShareLock,
+											RVR_MISSING_OK | (stmt->nowait ? RVR_NOWAIT : 0),
+											segment_lock_check, NULL);
+			if (segment_dropped_since_snapshot(rv))
+			{
+				dropped = true;
+				continue;
+			}
+		}
+		keep = lappend(keep, rv);
+	}
+	if (!dropped)
+		return pstmt;
+	if (keep == NIL)
+	{
+		RequireTransactionBlock(context == PROCESS_UTILITY_TOPLEVEL, "LOCK TABLE");
+		return NULL;
+	}
+	pstmt = copyObject(pstmt);
+	((LockStmt *) pstmt->utilityStmt)->relations = copyObject(keep);
+	*readOnlyTree = false;
+	return pstmt;
+}
+
+/*
+ * COPY of a segment dropped since the transaction's snapshot, TO: the
+ * rows of a query that has none, which is what the segment's COPY wrote.
+ */
+static PlannedStmt *
+copy_dropped_segment(PlannedStmt *pstmt, bool *readOnlyTree)
+{
+	CopyStmt   *stmt = (CopyStmt *) pstmt->utilityStmt;
+	RawStmt    *empty;
+
+	if (stmt->is_from || stmt->relation == NULL ||
+		!segment_dropped_since_snapshot(stmt->relation))
+		return pstmt;
+	empty = linitial_node(RawStmt, raw_parser("SELECT WHERE false", RAW_PARSE_DEFAULT));
+	pstmt = copyObject(pstmt);
+	stmt = (CopyStmt *) pstmt->utilityStmt;
+	stmt->relation = NULL;
+	stmt->attlist = NIL;
+	stmt->whereClause = NULL;
+	stmt->query = empty->stmt;
+	*readOnlyTree = false;
+	return pstmt;
+}
+
 static void
 el_process_utility(PlannedStmt *pstmt, const char *queryString,
 				   bool readOnlyTree, ProcessUtilityContext context,
@@ -949,14 +1150,25 @@ el_process_utility(PlannedStmt *pstmt, const char *queryString,
 			}
 			break;
 		case T_CreatePublicationStmt:
-			check_publication_objects(((CreatePublicationStmt *) parsetree)->pubobjects);
+			check_create_publication((CreatePublicationStmt *) parsetree);
+			break;
+		case T_CreateExtensionStmt:
+			check_create_extension((CreateExtensionStmt *) parsetree);
 			break;
 		case T_AlterPublicationStmt:
 			check_publication_objects(((AlterPublicationStmt *) parsetree)->pubobjects);
 			break;
+		case T_LockStmt:
+			pstmt = lock_segments(pstmt, &readOnlyTree, context);
+			if (pstmt == NULL)
+				return;
+			break;
 		case T_CopyStmt:
 			{
 				Oid			relid = InvalidOid;
+
+				pstmt = copy_dropped_segment(pstmt, &readOnlyTree);
+				parsetree = pstmt->utilityStmt;
 
 				if (((CopyStmt *) parsetree)->relation)
 					relid = RangeVarGetRelid(((CopyStmt *) parsetree)->relation, NoLock, true);

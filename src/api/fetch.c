@@ -36,6 +36,28 @@
  */
 int64		el_read_budget = -1;
 
+static void check_log_start(ElTopic *topic, const ElPartitionStore *part, int64 from);
+static int	read_part(ElTopic *topic, const ElPartitionStore *part, int64 from_offset,
+					  int max_records, Snapshot snapshot,
+					  Tuplestorestate *tupstore, TupleDesc tupdesc, int64 *next);
+
+/*
+ * The partition as this reader's snapshot sees it.  A REPEATABLE READ (or
+ * SERIALIZABLE) transaction reads every statement with one snapshot, so
+ * its log start, segments included, is the one of that snapshot: what
+ * eventlog.partitions showed it earlier in the transaction stays readable
+ * however far retention or delete_records moved the log start since.  In
+ * READ COMMITTED each statement sees the catalog as it is now (the cached
+ * topic).
+ */
+static const ElPartitionStore *
+reader_partition(ElTopic *topic, int partition)
+{
+	if (IsolationUsesXactSnapshot())
+		return el_partition_as_of(topic, partition, GetActiveSnapshot());
+	return &topic->parts[partition];
+}
+
 void
 el_check_read_privilege(ElTopic *topic)
 {
@@ -57,6 +79,17 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 				  int max_records, Snapshot snapshot,
 				  Tuplestorestate *tupstore, TupleDesc tupdesc, int64 *next)
 {
+	return read_part(topic, &topic->parts[partition], from_offset, max_records,
+					 snapshot, tupstore, tupdesc, next);
+}
+
+/* el_read_partition() of one partition's store (reader_partition()) */
+static int
+read_part(ElTopic *topic, const ElPartitionStore *part, int64 from_offset,
+		  int max_records, Snapshot snapshot,
+		  Tuplestorestate *tupstore, TupleDesc tupdesc, int64 *next)
+{
+	int			partition = part->partition;
 	ElCursor	cur;
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(tupdesc, &TTSOpsMinimalTuple);
 	char	   *buf = palloc(BLCKSZ + 64);
@@ -71,7 +104,7 @@ el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 	/* this backend's own routed-but-unappended records come first */
 	if (!el_pending_empty())
 		el_pending_flush();
-	el_cursor_init(&cur, &topic->parts[partition], from_offset, snapshot, EL_READ_STOP);
+	el_cursor_init(&cur, part, from_offset, snapshot, EL_READ_STOP);
 	for (;;)
 	{
 		MinimalTuple mt;
@@ -132,46 +165,69 @@ el_read_snapshot(bool fresh)
  * the log start, never a silent jump forward.  SQLSTATE 22003
  * (numeric_value_out_of_range).
  */
-void
-el_check_log_start(ElTopic *topic, int partition, int64 from)
+static void
+check_log_start(ElTopic *topic, const ElPartitionStore *part, int64 from)
 {
-	int64		log_start = el_partition_log_start(&topic->parts[partition]);
+	int64		log_start = el_partition_log_start(part);
 
 	if (from < log_start)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("offset " INT64_FORMAT " is below the log start offset " INT64_FORMAT " of partition %d of topic \"%s\"",
-						from, log_start, partition, NameStr(topic->name)),
+						from, log_start, part->partition, NameStr(topic->name)),
 				 errdetail("Records below the log start offset were deleted by retention or delete_records (Kafka's OFFSET_OUT_OF_RANGE)."),
-				 errhint("Fetch from offset " INT64_FORMAT ", or from a later one.", log_start)));
+				 errhint("Fetch from offset " INT64_FORMAT ", or from a later one, or from 'earliest'.", log_start)));
 }
 
+/* A decimal offset (surrounding spaces allowed), as int8in reads one */
+static bool
+scan_offset(const char *str, int64 *result)
+{
+	char	   *end;
+
+	errno = 0;
+	*result = strtoi64(str, &end, 10);
+	if (end == str || errno != 0)
+		return false;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	return *end == '\0';
+}
+
+/* Where a fetch starts: an offset, or one of Kafka's named positions */
+typedef enum FetchStart
+{
+	FETCH_AT_OFFSET,
+	FETCH_EARLIEST,				/* the log start offset */
+	FETCH_LATEST				/* the stable offset: only what commits next */
+} FetchStart;
+
 /*
- * eventlog.fetch(topic, partition, from_offset, max_records, wait)
+ * fetch() from an offset or a named position.  A named position is
+ * resolved under the topic's lock with the snapshot the records are read
+ * with, so 'earliest' never fails with "below the log start offset"
+ * however often retention or delete_records move it.
  */
-PG_FUNCTION_INFO_V1(eventlog_fetch);
-Datum
-eventlog_fetch(PG_FUNCTION_ARGS)
+static Datum
+fetch_records(FunctionCallInfo fcinfo, FetchStart start, int64 from)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ElTopic    *topic;
+	const ElPartitionStore *part;
 	int			partition;
-	int64		from;
 	int			max_records;
 	long		wait_ms;
 	TimestampTz deadline;
 	bool		fresh = false;
 
-	el_require_args(fcinfo, 3, "topic, partition and from_offset");
 	partition = PG_GETARG_INT32(1);
-	from = PG_GETARG_INT64(2);
 	max_records = PG_ARGISNULL(3) ? 500 : PG_GETARG_INT32(3);
 	wait_ms = el_wait_arg_ms(fcinfo, 4);
-	if (from < 0)
+	if (start == FETCH_AT_OFFSET && from < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_offset must not be negative"),
-				 errhint("Offsets start at 0; use the partition's log_start_offset from eventlog.partitions.")));
+				 errhint("Offsets start at 0; use from_offset => 'earliest' for the partition's log start.")));
 	if (max_records < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -180,7 +236,20 @@ eventlog_fetch(PG_FUNCTION_ARGS)
 	topic = el_topic_open(PG_GETARG_TEXT_PP(0), AccessShareLock, NULL);
 	el_check_partition(topic, partition);
 	el_check_read_privilege(topic);
-	el_check_log_start(topic, partition, from);
+	part = reader_partition(topic, partition);
+	if (start == FETCH_EARLIEST)
+		from = el_partition_log_start(part);
+	else if (start == FETCH_LATEST)
+	{
+		ElPartitionStats st;
+
+		/* this backend's own buffered records count (pending.h) */
+		if (!el_pending_empty())
+			el_pending_flush();
+		el_partition_stats(part, GetActiveSnapshot(), &st);
+		from = st.stable_offset;
+	}
+	check_log_start(topic, part, from);
 	el_read_budget = el_quota_throttle(EL_QUOTA_FETCH);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -193,8 +262,8 @@ eventlog_fetch(PG_FUNCTION_ARGS)
 		int			n;
 		long		left;
 
-		n = el_read_partition(topic, partition, from, max_records, snap,
-							  rsinfo->setResult, rsinfo->setDesc, &next);
+		n = read_part(topic, part, from, max_records, snap,
+					  rsinfo->setResult, rsinfo->setDesc, &next);
 		UnregisterSnapshot(snap);
 		if (n > 0 || wait_ms == 0)
 			break;
@@ -205,6 +274,43 @@ eventlog_fetch(PG_FUNCTION_ARGS)
 		fresh = true;
 	}
 	return (Datum) 0;
+}
+
+/*
+ * eventlog.fetch(topic, partition, from_offset bigint, max_records, wait)
+ */
+PG_FUNCTION_INFO_V1(eventlog_fetch);
+Datum
+eventlog_fetch(PG_FUNCTION_ARGS)
+{
+	el_require_args(fcinfo, 3, "topic, partition and from_offset");
+	return fetch_records(fcinfo, FETCH_AT_OFFSET, PG_GETARG_INT64(2));
+}
+
+/*
+ * eventlog.fetch(topic, partition, from_offset text, max_records, wait):
+ * 'earliest' (the log start offset), 'latest' (the stable offset: what
+ * commits from now on), or an offset written as text.
+ */
+PG_FUNCTION_INFO_V1(eventlog_fetch_from);
+Datum
+eventlog_fetch_from(PG_FUNCTION_ARGS)
+{
+	char	   *pos;
+	int64		from = 0;
+
+	el_require_args(fcinfo, 3, "topic, partition and from_offset");
+	pos = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (pg_strcasecmp(pos, "earliest") == 0)
+		return fetch_records(fcinfo, FETCH_EARLIEST, 0);
+	if (pg_strcasecmp(pos, "latest") == 0)
+		return fetch_records(fcinfo, FETCH_LATEST, 0);
+	if (!scan_offset(pos, &from))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid from_offset \"%s\"", pos),
+				 errhint("Give an offset, 'earliest' (the log start offset) or 'latest' (the stable offset).")));
+	return fetch_records(fcinfo, FETCH_AT_OFFSET, from);
 }
 
 /*
@@ -297,7 +403,7 @@ el_may_see_topic_stats(Oid relid)
  */
 typedef struct PartitionStatsArgs
 {
-	ElPartitionStore *part;
+	const ElPartitionStore *part;
 	ElPartitionStats *st;
 } PartitionStatsArgs;
 
@@ -313,7 +419,7 @@ partition_stats_step(void *arg)
 static bool
 partition_stats_guarded(ElTopic *topic, int partition, ElPartitionStats *st)
 {
-	PartitionStatsArgs a = {&topic->parts[partition], st};
+	PartitionStatsArgs a = {reader_partition(topic, partition), st};
 	ErrorData  *edata = el_subxact_run(partition_stats_step, &a, false);
 
 	if (edata == NULL)

@@ -16,16 +16,12 @@
 
 typedef struct PendingPartition
 {
-	Oid			segrelid;
-	int64		base_offset;
-	Oid			topic_relid;
-	NameData	topic;			/* for messages */
+	Oid			topic_relid;	/* with partition: the buffer's key */
 	int			partition;
-	int			natts;			/* the topic's stored columns */
+	Oid			locked_segrel;	/* the last segment locked for it */
 	TransactionId xid;
 	CommandId	cid;
 	SubTransactionId subid;		/* (sub)transaction level that inserted them */
-	int			ts_natts;
 	int			n;
 	int			cap;
 	Size		bytes;
@@ -98,11 +94,18 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 	if (pending_cxt == NULL)
 		pending_cxt = AllocSetContextCreate(TopMemoryContext, "eventlog pending appends",
 											ALLOCSET_DEFAULT_SIZES);
+	/*
+	 * One buffer per partition, whatever segment is active: a roll (ours or
+	 * another session's) seen through a topic reload in the middle of the
+	 * statement must not start a second buffer for the partition, which
+	 * would flush on its own threshold and give later records of the
+	 * statement smaller offsets than earlier ones.
+	 */
 	foreach(lc, pending)
 	{
 		PendingPartition *p = (PendingPartition *) lfirst(lc);
 
-		if (p->segrelid == segment->relid)
+		if (p->topic_relid == topic->relid && p->partition == partition)
 		{
 			pp = p;
 			break;
@@ -111,25 +114,25 @@ el_pending_add(ElTopic *topic, int partition, const char *entry, Size len)
 	old = MemoryContextSwitchTo(pending_cxt);
 	if (pp == NULL)
 	{
-		/*
-		 * Lock the segment at the level that inserts, not at whichever
-		 * (sub)transaction happens to flush.
-		 */
-		LockRelationOid(segment->relid, RowExclusiveLock);
 		pp = palloc0(sizeof(PendingPartition));
-		pp->segrelid = segment->relid;
-		pp->base_offset = segment->base_offset;
 		pp->topic_relid = topic->relid;
-		pp->topic = topic->name;
 		pp->partition = partition;
-		pp->natts = topic->storedesc->natts;
-		pp->ts_natts = topic->ts_natts;
+		pp->locked_segrel = InvalidOid;
 		pp->cap = 64;
 		pp->entries = palloc(sizeof(char *) * pp->cap);
 		pp->lens = palloc(sizeof(Size) * pp->cap);
 		pending = lappend(pending, pp);
 	}
-	else if (pp->n > 0 && (pp->xid != xid || pp->cid != cid || pp->subid != subid))
+	if (pp->locked_segrel != segment->relid)
+	{
+		/*
+		 * Lock the segment at the level that inserts, not at whichever
+		 * (sub)transaction happens to flush.
+		 */
+		LockRelationOid(segment->relid, RowExclusiveLock);
+		pp->locked_segrel = segment->relid;
+	}
+	if (pp->n > 0 && (pp->xid != xid || pp->cid != cid || pp->subid != subid))
 		append_one(pp);
 	if (pp->n == pp->cap)
 	{

@@ -324,7 +324,7 @@ catalog_lookup(void)
  * its index is sorted by.
  */
 static SysScanDesc
-catalog_scan_topic(Relation rel, Datum topic, ScanKey key)
+catalog_scan_topic(Relation rel, Datum topic, ScanKey key, Snapshot snapshot)
 {
 	Oid			pkey = RelationGetPrimaryKeyIndex(rel);
 
@@ -333,7 +333,7 @@ catalog_scan_topic(Relation rel, Datum topic, ScanKey key)
 	ScanKeyEntryInitialize(key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   TupleDescAttr(RelationGetDescr(rel), 0)->attcollation,
 						   F_TEXTEQ, topic);
-	return systable_beginscan(rel, pkey, OidIsValid(pkey), NULL, 1, key);
+	return systable_beginscan(rel, pkey, OidIsValid(pkey), snapshot, 1, key);
 }
 
 typedef struct SegmentRow
@@ -431,6 +431,128 @@ segment_row_cmp(const void *a, const void *b)
 }
 
 /*
+ * A topic's segment_map rows, sorted by partition and seg_no, as snapshot
+ * sees them (NULL: the catalog as it is now).  Read in any order (a heap
+ * scan is possible) and sorted here.
+ */
+static SegmentRow *
+segment_rows(Datum name, Snapshot snapshot, int *nrows)
+{
+	SegmentRow *rows;
+	int			n = 0;
+	int			maxrows = 16;
+	Relation	catrel;
+	TupleDesc	desc;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+
+	rows = palloc(sizeof(SegmentRow) * maxrows);
+	catrel = table_open(segment_map_relid, AccessShareLock);
+	desc = RelationGetDescr(catrel);
+	scan = catalog_scan_topic(catrel, name, &key, snapshot);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;		/* every column read is NOT NULL */
+
+		if (n == maxrows)
+		{
+			maxrows *= 2;
+			rows = repalloc(rows, sizeof(SegmentRow) * maxrows);
+		}
+		rows[n].partition =
+			DatumGetInt32(heap_getattr(tup, Anum_segment_map_partition, desc, &isnull));
+		rows[n].seg.seg_no =
+			DatumGetInt32(heap_getattr(tup, Anum_segment_map_seg_no, desc, &isnull));
+		rows[n].seg.relid =
+			DatumGetObjectId(heap_getattr(tup, Anum_segment_map_segrel, desc, &isnull));
+		rows[n].seg.base_offset =
+			DatumGetInt64(heap_getattr(tup, Anum_segment_map_base_offset, desc, &isnull));
+		if (isnull)
+		{
+			/*
+			 * A spare segment, not started yet.  One this transaction made
+			 * is left out: a roll into it would outlive a rollback that
+			 * drops it (maintenance and producing in one transaction).
+			 */
+			if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+				continue;
+			rows[n].seg.base_offset = EL_SEGMENT_NOT_STARTED;
+		}
+		rows[n].min_offset =
+			DatumGetInt64(heap_getattr(tup, Anum_segment_map_min_offset, desc, &isnull));
+		if (isnull)
+			rows[n].min_offset = -1;
+		{
+			Datum		cx = heap_getattr(tup, Anum_segment_map_compacted_xid, desc, &isnull);
+			Datum		old;
+
+			rows[n].seg.compacted = !isnull;
+			rows[n].seg.swap_xid = isnull ? InvalidTransactionId :
+				XidFromFullTransactionId(DatumGetFullTransactionId(cx));
+			old = heap_getattr(tup, Anum_segment_map_replaced_segrel, desc, &isnull);
+			rows[n].seg.prev_relid = isnull ? InvalidOid : DatumGetObjectId(old);
+			if (!OidIsValid(rows[n].seg.prev_relid))
+				rows[n].seg.swap_xid = InvalidTransactionId;
+		}
+		n++;
+	}
+	systable_endscan(scan);
+	table_close(catrel, AccessShareLock);
+	if (n > 1)
+		qsort(rows, n, sizeof(SegmentRow), segment_row_cmp);
+	*nrows = n;
+	return rows;
+}
+
+/*
+ * One partition of a topic as a snapshot sees it: the segments and the log
+ * start of the segment_map rows visible to snapshot.  For REPEATABLE READ
+ * readers: the cached topic is the catalog as it is now, which may already
+ * show a retention pass or delete_records that committed after the
+ * transaction's snapshot, so the log start that eventlog.partitions showed
+ * the transaction moved on under it.  Maintenance drops a removed segment
+ * only once no snapshot can see its row, so every relation listed is still
+ * there.  Allocated in the current memory context; a partition the
+ * snapshot has no segment of (added since) is the cached one.
+ */
+ElPartitionStore *
+el_partition_as_of(ElTopic *topic, int partition, Snapshot snapshot)
+{
+	ElPartitionStore *part = palloc(sizeof(ElPartitionStore));
+	ElSegment  *segs;
+	SegmentRow *rows;
+	int			nrows;
+	int			n = 0;
+	int			i;
+
+	*part = topic->parts[partition];
+	if (!catalog_lookup())
+		return part;
+	rows = segment_rows(CStringGetTextDatum(NameStr(topic->name)), snapshot, &nrows);
+	segs = palloc(sizeof(ElSegment) * Max(nrows, 1));
+	part->start_offset = 0;
+	for (i = 0; i < nrows; i++)
+	{
+		if (rows[i].partition != partition)
+			continue;
+		segs[n++] = rows[i].seg;
+		part->start_offset = Max(part->start_offset, rows[i].min_offset);
+	}
+	pfree(rows);
+	if (n == 0)
+	{
+		pfree(segs);
+		*part = topic->parts[partition];
+		return part;
+	}
+	part->segs = segs;
+	part->nsegs = n;
+	part->active = -1;
+	return part;
+}
+
+/*
  * Read a topic's catalog rows into a new ElTopic allocated in cxt.  No SPI
  * (see the header comment): callable wherever a transaction can open
  * relations.
@@ -450,7 +572,6 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	TupleDesc	desc;
 	SegmentRow *rows;
 	int			nrows = 0;
-	int			maxrows = 16;
 	int			nparts = 0;
 	bool		found = false;
 	HeapTuple	settings_tup = NULL;
@@ -468,7 +589,7 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	if (catalog_lookup())
 	{
 		catrel = table_open(topic_config_relid, AccessShareLock);
-		scan = catalog_scan_topic(catrel, name, &key);
+		scan = catalog_scan_topic(catrel, name, &key, NULL);
 		tup = systable_getnext(scan);
 		if (HeapTupleIsValid(tup))
 		{
@@ -494,61 +615,7 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 				 errhint("Create topics with eventlog.create_topic().")));
 	}
 
-	/* the segments, in any order (a heap scan is possible): sorted below */
-	rows = palloc(sizeof(SegmentRow) * maxrows);
-	catrel = table_open(segment_map_relid, AccessShareLock);
-	desc = RelationGetDescr(catrel);
-	scan = catalog_scan_topic(catrel, name, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		bool		isnull;		/* every column read is NOT NULL */
-
-		if (nrows == maxrows)
-		{
-			maxrows *= 2;
-			rows = repalloc(rows, sizeof(SegmentRow) * maxrows);
-		}
-		rows[nrows].partition =
-			DatumGetInt32(heap_getattr(tup, Anum_segment_map_partition, desc, &isnull));
-		rows[nrows].seg.seg_no =
-			DatumGetInt32(heap_getattr(tup, Anum_segment_map_seg_no, desc, &isnull));
-		rows[nrows].seg.relid =
-			DatumGetObjectId(heap_getattr(tup, Anum_segment_map_segrel, desc, &isnull));
-		rows[nrows].seg.base_offset =
-			DatumGetInt64(heap_getattr(tup, Anum_segment_map_base_offset, desc, &isnull));
-		if (isnull)
-		{
-			/*
-			 * A spare segment, not started yet.  One this transaction made
-			 * is left out: a roll into it would outlive a rollback that
-			 * drops it (maintenance and producing in one transaction).
-			 */
-			if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
-				continue;
-			rows[nrows].seg.base_offset = EL_SEGMENT_NOT_STARTED;
-		}
-		rows[nrows].min_offset =
-			DatumGetInt64(heap_getattr(tup, Anum_segment_map_min_offset, desc, &isnull));
-		if (isnull)
-			rows[nrows].min_offset = -1;
-		{
-			Datum		cx = heap_getattr(tup, Anum_segment_map_compacted_xid, desc, &isnull);
-			Datum		old;
-
-			rows[nrows].seg.compacted = !isnull;
-			rows[nrows].seg.swap_xid = isnull ? InvalidTransactionId :
-				XidFromFullTransactionId(DatumGetFullTransactionId(cx));
-			old = heap_getattr(tup, Anum_segment_map_replaced_segrel, desc, &isnull);
-			rows[nrows].seg.prev_relid = isnull ? InvalidOid : DatumGetObjectId(old);
-			if (!OidIsValid(rows[nrows].seg.prev_relid))
-				rows[nrows].seg.swap_xid = InvalidTransactionId;
-		}
-		nrows++;
-	}
-	systable_endscan(scan);
-	table_close(catrel, AccessShareLock);
-	if (nrows > 1)
-		qsort(rows, nrows, sizeof(SegmentRow), segment_row_cmp);
+	rows = segment_rows(name, NULL, &nrows);
 
 	old = MemoryContextSwitchTo(cxt);
 	topic = palloc0(sizeof(ElTopic));

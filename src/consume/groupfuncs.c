@@ -152,13 +152,18 @@ eventlog_poll(PG_FUNCTION_ARGS)
 		long		left;
 
 		SPI_connect();
+		/*
+		 * The group's row says who may use the group: while another open
+		 * transaction is creating it (busy), this role's rights cannot be
+		 * checked, so it does not join (a membership change is a use of
+		 * the group) and gets nothing until the row is there.
+		 */
 		busy = !el_group_load(group_id, NameStr(topic->name), topic->relid,
 							  true, true, &cfg);
-		nparts = el_slots_join(topic, group_id, member, is_static,
-							   cfg.session_timeout_ms, cfg.max_poll_interval_ms,
-							   cfg.mine, parts);
-		if (busy)
-			nparts = 0;			/* the group's row is not visible yet */
+		nparts = busy ? 0 :
+			el_slots_join(topic, group_id, member, is_static,
+						  cfg.session_timeout_ms, cfg.max_poll_interval_ms,
+						  cfg.mine, parts);
 
 		for (i = 0; i < nparts && total < max_records; i++)
 		{

@@ -685,6 +685,82 @@ check_table_objects(Oid relid, const char *schema, const char *name)
 				 errhint("Drop it; AFTER triggers, indexes and grants work on a view's table.")));
 }
 
+static void
+not_a_view(const char *schema, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("\"%s.%s\" is not an eventlog materialized view", schema, name)));
+}
+
+/*
+ * Lock a view for writing it, in the one lock order of every path that
+ * takes more than one of these locks: the view's topic, then the view's
+ * writer lock, then its table.  drop_topic holds the topic and then
+ * detaches the view, which needs its table; a refresh that held the table
+ * while waiting for the topic deadlocked with it.  The topic is named by
+ * the definition, read once before the locks to find it and again after
+ * them (the last writer's positions and settings are read after the view's
+ * lock); should the view have been made again on another topic in between,
+ * the locks are given back and taken again.  With wait false every lock is
+ * only tried (the worker never queues behind a lock): false if one is
+ * taken.  Inside SPI.  Fills *def and *topic_relid (the topic locked
+ * ACCESS SHARE).
+ */
+static bool
+lock_view(const char *schema, const char *name, Oid relid, bool wait,
+		  ElViewDef *def, Oid *topic_relid)
+{
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		ElViewDef	first;
+		Oid			topic;
+
+		if (!el_view_load_def(schema, name, &first))
+			not_a_view(schema, name);
+		if (wait)
+			topic = el_topic_lock(first.topic, AccessShareLock, true);
+		else
+		{
+			topic = el_topic_relid(first.topic, true);
+			if (OidIsValid(topic) && !ConditionalLockRelationOid(topic, AccessShareLock))
+				return false;
+			/* dropped between the lookup and the lock */
+			if (OidIsValid(topic) && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic)))
+				topic = InvalidOid;
+		}
+		if (wait)
+			LockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID, ExclusiveLock);
+		else if (!ConditionalLockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID,
+												ExclusiveLock))
+			return false;
+		if (wait)
+			LockRelationOid(relid, RowExclusiveLock);
+		else if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+			return false;
+
+		/* read after the locks, with a new snapshot */
+		if (!el_view_load_def(schema, name, def))
+			not_a_view(schema, name);
+		if (strcmp(def->topic, first.topic) == 0 || attempt >= 3)
+		{
+			if (!OidIsValid(topic) || strcmp(def->topic, first.topic) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("topic \"%s\" of materialized view \"%s.%s\" does not exist",
+								def->topic, schema, name)));
+			*topic_relid = topic;
+			return true;
+		}
+		UnlockRelationOid(relid, RowExclusiveLock);
+		UnlockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID, ExclusiveLock);
+		if (OidIsValid(topic))
+			UnlockRelationOid(topic, AccessShareLock);
+	}
+}
+
 /*
  * Catch a view up with what its topic holds now (or, for rebuild, empty it
  * and start again from each partition's log start).  Inside a transaction;
@@ -730,22 +806,11 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table of materialized view \"%s.%s\" does not exist", schema, name)));
-	if (!wait)
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!lock_view(schema, name, relid, wait, &def, &topic_relid))
 	{
-		if (!ConditionalLockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID,
-										   ExclusiveLock))
-		{
-			*busy = true;
-			return 0;
-		}
-	}
-	else
-		LockDatabaseObject(RelationRelationId, relid, EL_VIEW_LOCK_SUBID, ExclusiveLock);
-	/* the worker never queues behind a lock on the table (CREATE INDEX, say) */
-	if (wait)
-		LockRelationOid(relid, RowExclusiveLock);
-	else if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
-	{
+		SPI_finish();
 		*busy = true;
 		return 0;
 	}
@@ -757,13 +822,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	st.owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* read after the lock, with a new snapshot: the last writer's positions */
-	if (!el_view_load_def(schema, name, &def))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("\"%s.%s\" is not an eventlog materialized view", schema, name)));
 	if (!guard_present(relid))
 	{
 		/*
@@ -782,27 +840,6 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 				 errdetail("The view is maintained only while its table is protected; a pg_restore creates the trigger after the table's rows.")));
 	}
 	check_table_objects(relid, schema, name);
-	if (wait)
-		topic_relid = el_topic_lock(def.topic, AccessShareLock, true);
-	else
-	{
-		/*
-		 * drop_topic holds the topic and then detaches this view, which
-		 * needs its table: the worker, holding the table, must not wait
-		 * for the topic (a deadlock).
-		 */
-		topic_relid = el_topic_relid(def.topic, true);
-		if (OidIsValid(topic_relid) &&
-			!ConditionalLockRelationOid(topic_relid, AccessShareLock))
-		{
-			SPI_finish();
-			*busy = true;
-			return 0;
-		}
-		if (OidIsValid(topic_relid) &&
-			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic_relid)))
-			topic_relid = InvalidOid;
-	}
 	if (!OidIsValid(topic_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

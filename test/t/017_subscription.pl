@@ -162,28 +162,40 @@ cmp_ok(length($fetched1), '>', 1000, 'partition 1 has records');
 ok($copied1 eq $fetched1,
 	'with a row filter and a column list the subscriber has exactly partition 1\'s committed records');
 
-# --- FOR ALL TABLES and FOR TABLES IN SCHEMA: topics, never segments ------
+# --- what a publication may carry: topics and the user's own tables ------
+# FOR ALL TABLES would carry the extension's catalog (schema eventlog) and
+# the segments: refused in a database with the extension, and the extension
+# is not created beside such a publication (issue 17 item 4).
+my ($stdout, $stderr);
+$pub->psql('postgres', q{CREATE PUBLICATION pall FOR ALL TABLES}, stderr => \$stderr);
+like($stderr, qr/cannot create publication "pall" FOR ALL TABLES in a database with pg_eventlog/,
+	'FOR ALL TABLES is refused where pg_eventlog is installed');
+$pub->safe_psql('postgres', q{CREATE DATABASE allpub});
+$pub->safe_psql('allpub', q{CREATE PUBLICATION pall FOR ALL TABLES});
+$pub->psql('allpub', q{CREATE EXTENSION pg_eventlog}, stderr => \$stderr);
+like($stderr, qr/cannot create extension pg_eventlog in a database with publication "pall" FOR ALL TABLES/,
+	'... and pg_eventlog is not created beside a FOR ALL TABLES publication');
 $pub->safe_psql(
 	'postgres', q{
-CREATE PUBLICATION pall FOR ALL TABLES;
 CREATE PUBLICATION pschema FOR TABLES IN SCHEMA eventlog_topics;
 CREATE TABLE public.plain (id int PRIMARY KEY);
+CREATE PUBLICATION pboth FOR TABLES IN SCHEMA eventlog_topics, public;
 });
 # what CREATE SUBSCRIPTION asks the publisher, over a replication connection
-my $list_sql = q{SELECT string_agg(pubname || ':' || schemaname || '.' || tablename, ',' ORDER BY 1)
+my $list_sql = q{SELECT string_agg(pubname || ':' || schemaname || '.' || tablename, ',' ORDER BY pubname, schemaname, tablename)
   FROM pg_catalog.pg_publication_tables
- WHERE pubname IN ('pall', 'pschema') AND schemaname IN ('eventlog_topics', 'eventlog_segments', 'public')};
-my $expected_list = 'pall:eventlog_topics.orders,pall:public.plain,pschema:eventlog_topics.orders';
+ WHERE pubname IN ('pboth', 'pschema')};
+my $expected_list = 'pboth:eventlog_topics.orders,pboth:public.plain,pschema:eventlog_topics.orders';
 is($pub->safe_psql('postgres', $list_sql), $expected_list,
-	'pg_publication_tables lists the topic and ordinary tables, no segment');
-my ($stdout, $stderr);
+	'pg_publication_tables lists the topic and ordinary tables, no segment, no catalog table');
 $pub->psql('postgres', $list_sql, stdout => \$stdout, stderr => \$stderr,
 	replication => 'database');
 is($stdout, $expected_list, '... also over a replication connection (what a subscriber reads)');
-cmp_ok($pub->safe_psql('postgres',
-		q{SELECT count(*) FROM pg_get_publication_tables('pall') g JOIN pg_class c ON c.oid = g.relid
-		   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'eventlog_segments'}),
-	'>', 0, '(PostgreSQL\'s own function does list the segments)');
+is($pub->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_publication p, pg_get_publication_tables(p.pubname) g
+		   JOIN pg_class c ON c.oid = g.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+		  WHERE n.nspname IN ('eventlog', 'eventlog_segments')}),
+	'0', 'no publication of this database carries a segment or a catalog table');
 
 # a subscription to FOR TABLES IN SCHEMA eventlog_topics
 $sub->safe_psql('postgres', q{CREATE DATABASE byschema});

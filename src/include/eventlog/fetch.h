@@ -19,7 +19,6 @@ extern int	el_read_partition(ElTopic *topic, int partition, int64 from_offset,
 							  int64 *next);
 extern Snapshot el_read_snapshot(bool fresh);
 extern void el_check_read_privilege(ElTopic *topic);
-extern void el_check_log_start(ElTopic *topic, int partition, int64 from);
 extern bool el_may_see_topic_stats(Oid relid);
 
 #endif							/* EVENTLOG_FETCH_H */

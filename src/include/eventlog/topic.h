@@ -10,6 +10,7 @@
 #include "storage/lockdefs.h"
 #include "storage/relfilenode.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 #include "eventlog/elstore.h"
 
@@ -63,6 +64,8 @@ extern int	el_append_partition(ElTopic *topic, int partition, char **entries,
 								Size *lens, int n, const int64 *wants, int64 *offsets,
 								TransactionId xid, CommandId cid);
 extern ElTopic *el_topic_reload(Oid relid);
+extern ElPartitionStore *el_partition_as_of(ElTopic *topic, int partition,
+											 Snapshot snapshot);
 extern void el_topic_cache_init(void);
 extern void el_topic_register_callbacks(void);
 extern void el_check_partition(ElTopic *topic, int partition);
