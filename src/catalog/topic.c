@@ -721,7 +721,7 @@ el_topic_settled_partitions(ElTopic *topic, TransactionId horizon, bool *settled
 	if (!catalog_lookup())
 		return;
 	catrel = table_open(segment_map_relid, AccessShareLock);
-	scan = catalog_scan_topic(catrel, name, &key);
+	scan = catalog_scan_topic(catrel, name, &key, NULL);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
