@@ -51,6 +51,7 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
+#include "eventlog/quota.h"
 #include "eventlog/subxact.h"
 #include "eventlog/topic.h"
 #include "eventlog/view.h"
@@ -960,12 +961,31 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	el_read_budget = -1;
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog view batch",
 									 ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * The records read and what the owner's code produces are the owner's
+	 * bytes, whoever applies them (the worker included): charged to the
+	 * owner's quota.  An owner in debt makes a session that refreshes wait
+	 * before each batch; the worker, which never sleeps for a quota, puts
+	 * the view off (as a busy view) and applies the others meanwhile.
+	 */
+	el_quota_act_for(st.owner);
 	for (;;)
 	{
 		Tuplestorestate *batch;
 		int64		n = 0;
 		bool		any = false;
 
+		if (!wait && el_quota_debt_ms() > 0)
+		{
+			*busy = true;
+			break;
+		}
+		if (wait)
+		{
+			(void) el_quota_throttle(EL_QUOTA_FETCH);
+			(void) el_quota_throttle(EL_QUOTA_PRODUCE);
+		}
 		oldcxt = MemoryContextSwitchTo(batchcxt);
 		batch = tuplestore_begin_heap(false, false, work_mem);
 		for (p = 0; p < nparts; p++)
@@ -998,6 +1018,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
+	el_quota_act_end();
 	el_read_budget = save_budget;
 	UnregisterSnapshot(snap);
 	MemoryContextDelete(batchcxt);
