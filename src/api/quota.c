@@ -49,6 +49,7 @@
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -171,6 +172,20 @@ throttle_applies(void)
 		quota_hash != NULL;
 }
 
+/*
+ * Is this process charged for the session user's bytes?  Client backends,
+ * and the parallel workers of a query of theirs (a parallel scan of a
+ * topic reads in workers; the session user is the leader's): charged, but
+ * only the leader waits.
+ */
+static inline bool
+charge_applies(void)
+{
+	return quota_hash != NULL &&
+		((MyBackendType == B_BACKEND && !am_walsender && !IsBackgroundWorker) ||
+		 IsParallelWorker());
+}
+
 /* The quota table's relation, if the extension is there */
 static Oid
 quota_relid(void)
@@ -200,7 +215,9 @@ read_rates(Oid role, int64 *rates, bool *own)
 	if (!OidIsValid(relid))
 		return;
 	rel = table_open(relid, AccessShareLock);
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	/* in a parallel query (a parallel scan's workers) the query's own */
+	snap = RegisterSnapshot(IsInParallelMode() && ActiveSnapshotSet() ?
+							GetActiveSnapshot() : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
@@ -343,7 +360,7 @@ charged_role(Oid *role, const int64 **rates)
 		*rates = q_act_rate;
 		return true;
 	}
-	if (!throttle_applies() || !q_valid)
+	if (!charge_applies() || !q_valid)
 		return false;
 	*role = q_role;
 	*rates = q_rate;
@@ -481,7 +498,7 @@ el_quota_throttle(ElQuotaDir dir)
 		return -1;
 	if (!OidIsValid(q_act_role))
 	{
-		if (!throttle_applies())
+		if (!charge_applies())
 			return -1;
 		load_config();
 	}
@@ -496,7 +513,11 @@ el_quota_throttle(ElQuotaDir dir)
 		 !bucket_check(role, dir, rate, true, &delay_us, &avail)))
 		return -1;
 
-	/* a worker acting for a view's owner never sleeps (el_quota_debt_ms) */
+	/*
+	 * Only client backends sleep: not a parallel worker (its leader waits),
+	 * nor the maintenance worker acting for a view's owner
+	 * (el_quota_debt_ms)
+	 */
 	if (delay_us > 0 && throttle_applies())
 	{
 		TimestampTz end;
@@ -551,8 +572,10 @@ el_quota_act_end(void)
 }
 
 /*
- * Acting for a role: how long until its buckets are out of debt (0: now).
- * The worker puts a view off for that long instead of sleeping.
+ * Acting for a role: how long until its buckets are out of debt (0: now),
+ * at most eventlog.quota_max_delay (the rest is forgiven, as for a session
+ * that waits).  The worker puts a view off for that long instead of
+ * sleeping.
  */
 long
 el_quota_debt_ms(void)
@@ -568,7 +591,7 @@ el_quota_debt_ms(void)
 		double		avail;
 
 		if (q_act_rate[d] > 0 &&
-			bucket_check(q_act_role, (ElQuotaDir) d, q_act_rate[d], false, &us, &avail))
+			bucket_check(q_act_role, (ElQuotaDir) d, q_act_rate[d], true, &us, &avail))
 			worst = Max(worst, us);
 	}
 	return (long) ((worst + 999) / 1000);

@@ -92,6 +92,15 @@ cmp_ok($p, '>=', 20000, "COPY FROM is charged to produce ($p bytes)");
 ($p, $f) = charged('postgres', 'SELECT count(*) FROM eventlog_topics.t');
 cmp_ok($f, '>=', 50000, "SELECT of the topic relation is charged to fetch ($f bytes)");
 
+# a parallel scan reads in parallel workers: charged to the leader's role
+my $par = q{SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;};
+my $plan = $node->safe_psql('postgres', "$par EXPLAIN (COSTS OFF) SELECT count(*) FROM eventlog_topics.t");
+diag("plan of the parallel scan:\n$plan");
+($p, $f) = charged('postgres', "$par SELECT count(*) FROM eventlog_topics.t");
+cmp_ok($f, '>=', 50000, "a parallel SELECT of the topic is charged to fetch ($f bytes)");
+
 ($p, $f) = charged('postgres', 'COPY eventlog_topics.t TO STDOUT');
 cmp_ok($f, '>=', 50000, "COPY TO is charged to fetch ($f bytes)");
 
