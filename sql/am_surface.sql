@@ -67,8 +67,11 @@ CLUSTER eventlog_topics.am USING am_g;
 
 -- COPY out and back in (into another topic) round-trips every column
 SELECT eventlog.create_topic('am_copy', partitions => 2);
-COPY eventlog_topics.am TO '/tmp/pg_eventlog_am_copy.tsv';
-COPY eventlog_topics.am_copy FROM '/tmp/pg_eventlog_am_copy.tsv';
+-- files go to the output directory, removed with it
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set am_copy_tsv :abs_builddir '/pg_eventlog_am_copy.tsv'
+COPY eventlog_topics.am TO :'am_copy_tsv';
+COPY eventlog_topics.am_copy FROM :'am_copy_tsv';
 SELECT count(*) AS differences FROM (
   (SELECT * FROM eventlog_topics.am EXCEPT ALL SELECT * FROM eventlog_topics.am_copy)
   UNION ALL

@@ -6,7 +6,7 @@
  * A cursor copies the records of one page at a time while holding that
  * page's share lock, deciding visibility run by run (elvisibility.c).
  * In EL_READ_STOP mode it ends at the first record whose transaction is not
- * settled for the snapshot: that is promise 2 of DESIGN.md ("nothing
+ * settled for the snapshot: that is promise 2 of docs/design.md ("nothing
  * skipped") with no commit-time lock at all, because offsets are physical
  * positions and a record with a smaller offset is always read first.
  *
