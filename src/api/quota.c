@@ -256,25 +256,65 @@ read_rates(Oid role, int64 *rates, bool *own)
 
 /*
  * The hash is full: free the buckets of roles and databases that no longer
- * exist (a dropped database's buckets are freed by nothing else).  Under
- * the exclusive lock.  Returns whether any was freed.
+ * exist (a dropped database's buckets are freed by nothing else).  The
+ * catalogs are looked at without the lock held.
  */
-static bool
+static void
 sweep_buckets(void)
 {
 	HASH_SEQ_STATUS seq;
 	ElQuotaBucket *b;
-	bool		any = false;
+	ElQuotaKey *keys;
+	int			n = 0;
+	int			i;
+	int			gone = 0;
 
+	LWLockAcquire(quota_shared->lock, LW_SHARED);
+	keys = palloc(sizeof(ElQuotaKey) * Max(hash_get_num_entries(quota_hash), 1));
 	hash_seq_init(&seq, quota_hash);
 	while ((b = hash_seq_search(&seq)) != NULL)
-		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(b->key.roleid)) ||
-			!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(b->key.dbid)))
+		keys[n++] = b->key;
+	LWLockRelease(quota_shared->lock);
+	for (i = 0; i < n; i++)
+		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(keys[i].roleid)) ||
+			!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(keys[i].dbid)))
+			keys[gone++] = keys[i];
+	if (gone > 0)
+	{
+		LWLockAcquire(quota_shared->lock, LW_EXCLUSIVE);
+		for (i = 0; i < gone; i++)
+			hash_search(quota_hash, &keys[i], HASH_REMOVE, NULL);
+		LWLockRelease(quota_shared->lock);
+	}
+	pfree(keys);
+}
+
+/* Find or enter role's bucket in this database (exclusive lock held). */
+static ElQuotaBucket *
+enter_bucket(const ElQuotaKey *key, const int64 *rates)
+{
+	ElQuotaBucket *b;
+	bool		found;
+	int			d;
+
+	b = hash_search(quota_hash, key, HASH_FIND, NULL);
+	if (b != NULL || hash_get_num_entries(quota_hash) >= el_max_quota_roles)
+		return b;
+	b = hash_search(quota_hash, key, HASH_ENTER_NULL, &found);
+	if (b && !found)
+	{
+		SpinLockInit(&b->mutex);
+		memset(b->ring_sec, 0, sizeof(b->ring_sec));
+		memset(b->ring, 0, sizeof(b->ring));
+		for (d = 0; d < 2; d++)
 		{
-			hash_search(quota_hash, &b->key, HASH_REMOVE, NULL);
-			any = true;
+			b->tokens[d] = (double) Max(rates[d], 0);	/* a full burst */
+			b->last[d] = GetCurrentTimestamp();
+			b->total[d] = 0;
+			b->throttled_us[d] = 0;
 		}
-	return any;
+	}
+	return b;
 }
 
 /*
@@ -286,38 +326,27 @@ ensure_bucket(Oid role, const int64 *rates)
 {
 	ElQuotaKey	key = {MyDatabaseId, role};
 	ElQuotaBucket *b;
-	bool		found;
+	int			attempt;
 	int			d;
 
-	LWLockAcquire(quota_shared->lock, LW_EXCLUSIVE);
-	b = hash_search(quota_hash, &key, HASH_FIND, NULL);
-	if (b == NULL &&
-		(hash_get_num_entries(quota_hash) < el_max_quota_roles || sweep_buckets()))
+	for (attempt = 0; attempt < 2; attempt++)
 	{
-		b = hash_search(quota_hash, &key, HASH_ENTER_NULL, &found);
-		if (b && !found)
+		LWLockAcquire(quota_shared->lock, LW_EXCLUSIVE);
+		b = enter_bucket(&key, rates);
+		if (b)
 		{
-			SpinLockInit(&b->mutex);
-			memset(b->ring_sec, 0, sizeof(b->ring_sec));
-			memset(b->ring, 0, sizeof(b->ring));
+			SpinLockAcquire(&b->mutex);
 			for (d = 0; d < 2; d++)
-			{
-				b->tokens[d] = (double) Max(rates[d], 0);	/* a full burst */
-				b->last[d] = GetCurrentTimestamp();
-				b->total[d] = 0;
-				b->throttled_us[d] = 0;
-			}
+				b->rate[d] = rates[d];
+			SpinLockRelease(&b->mutex);
 		}
+		LWLockRelease(quota_shared->lock);
+		if (b != NULL)
+			return true;
+		if (attempt == 0)
+			sweep_buckets();
 	}
-	if (b)
-	{
-		SpinLockAcquire(&b->mutex);
-		for (d = 0; d < 2; d++)
-			b->rate[d] = rates[d];
-		SpinLockRelease(&b->mutex);
-	}
-	LWLockRelease(quota_shared->lock);
-	if (b == NULL && !q_full_warned)
+	if (!q_full_warned)
 	{
 		q_full_warned = true;
 		ereport(WARNING,
@@ -326,7 +355,7 @@ ensure_bucket(Oid role, const int64 *rates)
 						GetUserNameFromId(role, false), el_max_quota_roles),
 				 errhint("Raise eventlog.max_quota_roles and restart the server.")));
 	}
-	return b != NULL;
+	return false;
 }
 
 /* Make the cached configuration current (at the start of a call). */
