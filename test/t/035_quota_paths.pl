@@ -132,6 +132,29 @@ cmp_ok($f1 - $f0, '>', 0,
 	'the records the worker reads for the view are charged to its owner\'s fetch ('
 	  . ($f1 - $f0) . ' bytes)');
 
+# the worker never sleeps for a quota: it puts off a view whose owner is in
+# debt.  Under 1,000 B/s of produce, one more 20 kB echo puts q ~19 s in
+# debt (quota_max_delay 60 s): a record produced then waits; once the
+# quota is raised again it is applied.  (Only "not within 3 s" is checked,
+# which a slow machine cannot fail.)
+$node->append_conf('postgresql.conf', 'eventlog.quota_max_delay = 60s');
+$node->reload;
+$node->safe_psql('postgres', qq{SELECT eventlog.set_quota('q', 1000, $rate)});
+$node->safe_psql('postgres', q{SELECT eventlog.produce('t', '{"n": 2}', key => 'w')});
+$node->poll_query_until('postgres',
+	q{SELECT count(*) = 7 FROM eventlog.fetch('echo', 0, 0, 100)})
+  or die 'the worker did not apply the view';
+$node->safe_psql('postgres', q{SELECT eventlog.produce('t', '{"n": 3}', key => 'w')});
+sleep(3);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM eventlog.fetch('echo', 0, 0, 100)}),
+	'7', 'the worker puts off a view whose owner is over its produce quota');
+$node->safe_psql('postgres', qq{SELECT eventlog.set_quota('q', $rate, $rate)});
+ok( $node->poll_query_until('postgres',
+		q{SELECT count(*) = 8 FROM eventlog.fetch('echo', 0, 0, 100)}),
+	'... and applies it once the owner may produce again');
+$node->append_conf('postgresql.conf', 'eventlog.quota_max_delay = 5s');
+$node->reload;
+
 # --- two databases: one bucket each, with each database's rates -----------
 ($p, $f) = charged('other', "SELECT eventlog.produce('t', $v10k, key => 'x')");
 cmp_ok($p, '>=', 10000, "in another database, produce() is charged there ($p bytes)");
