@@ -226,6 +226,29 @@ RESET TimeZone;
 SELECT key, value FROM vh.per_day ORDER BY key;
 RESET ROLE;
 
+-- 13. An apply that fails on a record (a cast error, say) quotes the record;
+-- a role that may read the view's table but not the topic gets an error
+-- that keeps the SQLSTATE and nothing of the record, on every path (as
+-- eventlog.views shows it last_error only if it may read the topic).  The
+-- owner, who may read the topic, gets the full error.
+SET ROLE regress_vh_owner;
+SELECT eventlog.create_topic('vh_secret', 1);
+SELECT eventlog.create_view('casted', 'vh_secret', 'sum', expr => '(value->>''n'')::int');
+GRANT SELECT ON casted TO regress_vh_reader;
+SELECT count(*) FROM eventlog.produce('vh_secret', '{"n": "password-4711"}', 'k1');
+RESET ROLE;
+SET ROLE regress_vh_reader;
+\set VERBOSITY default
+SELECT eventlog.refresh_view('vh.casted');
+\set VERBOSITY terse
+SELECT last_error FROM eventlog.views WHERE table_name = 'casted';
+RESET ROLE;
+SET ROLE regress_vh_owner;
+SELECT eventlog.refresh_view('vh.casted');
+RESET ROLE;
+SELECT eventlog.drop_view('vh.casted');
+SELECT eventlog.drop_topic('vh_secret');
+
 -- clean up
 RESET ROLE;
 RESET search_path;

@@ -48,6 +48,7 @@
 #include "eventlog/eventlog.h"
 #include "eventlog/pending.h"
 #include "eventlog/produce.h"
+#include "eventlog/quota.h"
 #include "eventlog/topic.h"
 #include "eventlog/topicdump.h"
 
@@ -69,6 +70,7 @@ typedef struct ElScanDescData
 	bool		export_markers; /* COPY TO: see el_copy_to_relid */
 	bool		export_header;	/* COPY TO: header row still to write */
 	int64		last_offset;	/* last offset returned in this partition */
+	int64		quota_pending;	/* fetch bytes not yet charged to the quota */
 
 	/* ANALYZE: topic-wide block numbers map onto segment blocks */
 	int			nmap;
@@ -129,6 +131,9 @@ el_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 									  ALLOCSET_DEFAULT_SIZES);
 	if (scan->role == EL_ROLE_TOPIC)
 		scan->topic = el_topic_get(RelationGetRelid(rel), false);
+	/* a role over its fetch quota waits here, as fetch() does */
+	if (scan->role == EL_ROLE_TOPIC)
+		(void) el_quota_throttle(EL_QUOTA_FETCH);
 	scan->export_markers = (el_copy_to_relid == RelationGetRelid(rel));
 	scan->export_header = scan->export_markers && el_copy_to_header &&
 		scan->topic != NULL;
@@ -143,11 +148,44 @@ close_cursor(ElScanDesc scan)
 	scan->cursor_open = false;
 }
 
+/*
+ * SELECT and COPY TO of a topic cost what fetch() costs: a record's stored
+ * bytes (el_record_charge), charged to the fetch quota every
+ * EL_SCAN_CHARGE_BYTES; a role in debt then waits between two rows (no
+ * buffer lock is held there), so a scan keeps to the quota's rate.
+ */
+#define EL_SCAN_CHARGE_BYTES	65536
+
+static int64
+row_charge(ElTopic *topic, TupleTableSlot *slot)
+{
+	Datum	   *values = slot->tts_values + EL_NDERIVED;
+	bool	   *isnull = slot->tts_isnull + EL_NDERIVED;
+
+	return (int64) el_record_charge(topic->storedesc, values, isnull,
+									el_record_size(topic->storedesc, values, isnull));
+}
+
+static void
+scan_charge(ElScanDesc scan, TupleTableSlot *slot)
+{
+	if (!el_quota_charging(EL_QUOTA_FETCH))
+		return;
+	scan->quota_pending += row_charge(scan->topic, slot);
+	if (scan->quota_pending >= EL_SCAN_CHARGE_BYTES)
+	{
+		el_quota_charge(EL_QUOTA_FETCH, scan->quota_pending);
+		scan->quota_pending = 0;
+		(void) el_quota_throttle(EL_QUOTA_FETCH);
+	}
+}
+
 static void
 el_scan_end(TableScanDesc sscan)
 {
 	ElScanDesc	scan = (ElScanDesc) sscan;
 
+	el_quota_charge(EL_QUOTA_FETCH, scan->quota_pending);
 	close_cursor(scan);
 	MemoryContextDelete(scan->cxt);
 	if (scan->base.rs_flags & SO_TEMP_SNAPSHOT)
@@ -282,6 +320,7 @@ el_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 			store_row(slot, scan->base.rs_rd, scan->partition, offset);
 			pgstat_count_heap_getnext(scan->base.rs_rd);
 			scan->last_offset = offset;
+			scan_charge(scan, slot);
 			return true;
 		}
 		close_cursor(scan);
@@ -387,10 +426,20 @@ el_index_fetch_tuple(IndexFetchTableData *scan, ItemPointer tid,
 					 Snapshot snapshot, TupleTableSlot *slot,
 					 bool *call_again, bool *all_dead)
 {
+	bool		found;
+
 	*call_again = false;
 	if (all_dead)
 		*all_dead = false;
-	return fetch_by_tid(scan->rel, tid, snapshot, slot);
+	found = fetch_by_tid(scan->rel, tid, snapshot, slot);
+	/* an index scan's rows cost what a sequential scan's do */
+	if (found && el_quota_charging(EL_QUOTA_FETCH))
+	{
+		slot_getallattrs(slot);
+		el_quota_charge(EL_QUOTA_FETCH,
+						row_charge(el_topic_get(RelationGetRelid(scan->rel), false), slot));
+	}
+	return found;
 }
 
 /*

@@ -909,6 +909,8 @@ check_drop_role(DropRoleStmt *stmt)
 		roleid = get_role_oid(spec->rolename, true);
 		if (!OidIsValid(roleid))
 			continue;
+		/* its quota buckets go if the DROP commits */
+		el_quota_forget_role(roleid);
 		el_group_role_dependents(roleid, &owned, &granted);
 		quota = el_quota_role_has_row(roleid);
 		if (owned == 0 && granted == 0 && !quota)

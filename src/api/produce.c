@@ -163,6 +163,25 @@ raw_size(TupleDesc desc, Datum *values, bool *isnull)
 /* Values above this many bytes go through TOAST first, as in heap. */
 #define EL_TOAST_THRESHOLD	2000
 
+/*
+ * Has a value of the row an external TOAST pointer (INSERT ... SELECT
+ * from a table hands over the other table's pointers as they are)?  Such a
+ * record goes through TOAST too, as heap_insert() does it: stored as it
+ * is, it would point into the other table's TOAST data (gone once that
+ * row is vacuumed away) and a logical decoder could not resolve it.
+ */
+static bool
+has_external(TupleDesc desc, Datum *values, bool *isnull)
+{
+	int			i;
+
+	for (i = EL_NDERIVED; i < desc->natts; i++)
+		if (!isnull[i] && TupleDescAttr(desc, i)->attlen == -1 &&
+			VARATT_IS_EXTERNAL(DatumGetPointer(values[i])))
+			return true;
+	return false;
+}
+
 /* One record on its way to a segment. */
 typedef struct PreparedRecord
 {
@@ -174,8 +193,19 @@ typedef struct PreparedRecord
 								 * the size before TOAST of a large record */
 	Datum		ts;
 	bool		ts_null;
+	bool		external;		/* has values in the segment's TOAST table */
 	int64		offset;			/* assigned */
 } PreparedRecord;
+
+/*
+ * Records whose values go to TOAST are appended right after their chunks
+ * are written, before any other record of this backend is appended or
+ * toasted: a logical decoder then needs a record's chunks only until that
+ * record is decoded, and frees them (eldecode.c), as for a heap insert.
+ * prepare_record() calls this just before it toasts, so that the caller
+ * appends what it has routed so far first.
+ */
+typedef void (*BeforeToastFn) (void *arg);
 
 /* qsort_arg comparator: by partition, then by position (a stable sort) */
 static int
@@ -240,7 +270,8 @@ check_explicit_offset(Relation rel, int64 offset, const char *what)
  */
 static void
 prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
-			   PreparedRecord *rec, Relation *seg)
+			   PreparedRecord *rec, Relation *seg,
+			   BeforeToastFn before_toast, void *arg)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			natts = desc->natts;
@@ -270,6 +301,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		rec->charge = 0;
 		rec->ts = (Datum) 0;
 		rec->ts_null = true;
+		rec->external = false;
 		return;
 	}
 	if (natts >= EL_ATTNUM_VALUE && isnull[EL_ATTNUM_KEY - 1] && isnull[EL_ATTNUM_VALUE - 1])
@@ -327,10 +359,13 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 	/* stored record bytes: values already compressed or TOASTed count in full */
 	rec->charge = el_record_charge(topic->storedesc, values + EL_NDERIVED,
 								   isnull + EL_NDERIVED, size);
-	if (size > EL_TOAST_THRESHOLD)
+	rec->external = false;
+	if (size > EL_TOAST_THRESHOLD || has_external(desc, values, isnull))
 	{
 		HeapTuple	tup;
 		HeapTuple	toasted;
+
+		before_toast(arg);
 
 		/*
 		 * Large values go to the TOAST table of the segment they land in
@@ -350,6 +385,7 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		isnull[1] = false;
 		tup = heap_form_tuple(desc, values, isnull);
 		toasted = heap_toast_insert_or_update(*seg, tup, NULL, 0);
+		rec->external = HeapTupleHasExternal(toasted);
 		heap_deform_tuple(toasted, desc, values, isnull);
 		size = el_record_size(topic->storedesc, values + EL_NDERIVED, isnull + EL_NDERIVED);
 	}
@@ -486,63 +522,110 @@ emit_message(Relation rel, ElTopic *topic, TupleTableSlot *slot)
 	heap_freetuple(tup);
 }
 
+/* What insert_batch_work() has routed and not yet appended. */
+typedef struct BatchAppend
+{
+	ElTopic    *topic;
+	PreparedRecord *recs;
+	char	  **entries;
+	Size	   *lens;
+	int64	   *wants;
+	int64	   *offsets;
+	int		   *order;
+	int			done;			/* recs[0 .. done - 1] are appended */
+	int			prepared;		/* recs[0 .. prepared - 1] are routed */
+	bool		flushed;		/* el_pending_flush() was called */
+} BatchAppend;
+
 /*
- * Validate, route and append the records in slots (virtual slots of the
- * topic relation).  The records of one partition are appended together, in
- * slot order: one WAL record per page touched, which is what makes COPY
- * cheap.
+ * Append the routed records not yet appended.  The records of one
+ * partition are appended together, in slot order (order across partitions
+ * carries no meaning): one WAL record per page touched, which is what
+ * makes COPY cheap.
  */
 static void
-insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
+batch_append_routed(void *arg)
 {
-	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
-	PreparedRecord *recs = palloc(sizeof(PreparedRecord) * nslots);
-	char	  **entries = palloc(sizeof(char *) * nslots);
-	Size	   *lens = palloc(sizeof(Size) * nslots);
-	int64	   *wants = palloc(sizeof(int64) * nslots);
-	int64	   *offsets = palloc(sizeof(int64) * nslots);
-	int		   *order = palloc(sizeof(int) * nslots);
-	Relation	seg = NULL;
+	BatchAppend *ba = (BatchAppend *) arg;
+	PreparedRecord *recs = ba->recs;
+	int			n = ba->prepared - ba->done;
+	int		   *order = ba->order;
+	char	  **entries = ba->entries;
+	Size	   *lens = ba->lens;
+	int64	   *wants = ba->wants;
+	int64	   *offsets = ba->offsets;
 	int			start = 0;
 	int			i;
-	bool		messages;
-
-	for (i = 0; i < nslots; i++)
-		prepare_record(rel, topic, slots[i], &recs[i], &seg);
-	if (seg)
-		table_close(seg, NoLock);
 
 	/* records routed earlier by this backend go first */
-	el_pending_flush();
-
-	/*
-	 * Group by partition, keeping each partition's records in slot order
-	 * (order across partitions carries no meaning), and append each group
-	 * in one go.
-	 */
-	for (i = 0; i < nslots; i++)
-		order[i] = i;
-	qsort_arg(order, nslots, sizeof(int), cmp_partition, recs);
-	while (start < nslots)
+	if (!ba->flushed)
+	{
+		el_pending_flush();
+		ba->flushed = true;
+	}
+	if (n <= 0)
+		return;
+	for (i = 0; i < n; i++)
+		order[i] = ba->done + i;
+	qsort_arg(order, n, sizeof(int), cmp_partition, recs);
+	while (start < n)
 	{
 		int			p = recs[order[start]].partition;
 		int			end = start;
 		int			k;
 
-		while (end < nslots && recs[order[end]].partition == p)
+		while (end < n && recs[order[end]].partition == p)
 		{
 			entries[end] = recs[order[end]].entry;
 			lens[end] = recs[order[end]].len;
 			wants[end] = recs[order[end]].want_offset;
 			end++;
 		}
-		(void) el_append_partition(topic, p, entries + start, lens + start,
+		(void) el_append_partition(ba->topic, p, entries + start, lens + start,
 								   end - start, wants + start, offsets + start,
 								   GetCurrentTransactionId(), GetCurrentCommandId(true));
 		for (k = start; k < end; k++)
 			recs[order[k]].offset = offsets[k];
 		start = end;
 	}
+	ba->done = ba->prepared;
+}
+
+/*
+ * Validate, route and append the records in slots (virtual slots of the
+ * topic relation): all of them at once, except that a record with values
+ * in TOAST is appended right after its chunks (see BeforeToastFn).
+ */
+static void
+insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
+{
+	ElTopic    *topic = el_topic_get(RelationGetRelid(rel), false);
+	PreparedRecord *recs = palloc(sizeof(PreparedRecord) * nslots);
+	BatchAppend ba;
+	Relation	seg = NULL;
+	int			i;
+	bool		messages;
+
+	ba.topic = topic;
+	ba.recs = recs;
+	ba.entries = palloc(sizeof(char *) * nslots);
+	ba.lens = palloc(sizeof(Size) * nslots);
+	ba.wants = palloc(sizeof(int64) * nslots);
+	ba.offsets = palloc(sizeof(int64) * nslots);
+	ba.order = palloc(sizeof(int) * nslots);
+	ba.done = ba.prepared = 0;
+	ba.flushed = false;
+	for (i = 0; i < nslots; i++)
+	{
+		prepare_record(rel, topic, slots[i], &recs[i], &seg, batch_append_routed, &ba);
+		ba.prepared = i + 1;
+		if (recs[i].external)
+			batch_append_routed(&ba);
+	}
+	if (seg)
+		table_close(seg, NoLock);
+	batch_append_routed(&ba);
+
 	el_notify_produced(RelationGetRelid(rel));
 	{
 		int64		nrec = 0;
@@ -568,11 +651,18 @@ insert_batch_work(Relation rel, TupleTableSlot **slots, int nslots)
 		pfree(recs[i].entry);
 	}
 	pfree(recs);
-	pfree(entries);
-	pfree(lens);
-	pfree(wants);
-	pfree(offsets);
-	pfree(order);
+	pfree(ba.entries);
+	pfree(ba.lens);
+	pfree(ba.wants);
+	pfree(ba.offsets);
+	pfree(ba.order);
+}
+
+/* insert_one_work(): what this backend has buffered goes first */
+static void
+flush_pending_cb(void *arg)
+{
+	el_pending_flush();
 }
 
 /*
@@ -594,12 +684,15 @@ insert_one_work(Relation rel, TupleTableSlot *slot, bool may_defer)
 		PreparedRecord rec;
 		Relation	seg = NULL;
 
-		prepare_record(rel, topic, slot, &rec, &seg);
+		prepare_record(rel, topic, slot, &rec, &seg, flush_pending_cb, NULL);
 		if (seg)
 			table_close(seg, NoLock);
 		if (rec.want_offset < 0)
 		{
 			el_pending_add(topic, rec.partition, rec.entry, rec.len);
+			/* its TOAST chunks are written: append it now (BeforeToastFn) */
+			if (rec.external)
+				el_pending_flush();
 			el_notify_produced(RelationGetRelid(rel));
 			el_stats_produced(RelationGetRelid(rel), 1, rec.charge);
 			pgstat_count_heap_insert(rel, 1);

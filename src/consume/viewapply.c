@@ -51,6 +51,7 @@
 
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
+#include "eventlog/quota.h"
 #include "eventlog/subxact.h"
 #include "eventlog/topic.h"
 #include "eventlog/view.h"
@@ -312,6 +313,9 @@ typedef struct ApplyState
 	TupleDesc	recdesc;		/* the topic's row type */
 	TupleDesc	statedesc;		/* reduce: (key text, state jsonb) */
 	FmgrInfo	reducer;
+	/* the role that asked (refresh_view's caller) may not read the topic */
+	bool		redact;
+	char	   *caller_name;	/* for the redacted error */
 } ApplyState;
 
 /* one group's folded state, as a row of the states tuplestore */
@@ -540,6 +544,35 @@ owner_end(OwnerContext *oc)
 }
 
 /*
+ * An error raised while a batch is applied (a cast that fails on a value,
+ * a constraint of the table, an expression's own error) may quote the
+ * records: its message, detail and context reach whoever called
+ * refresh_view, who may read the view's table but not the topic.  For such
+ * a caller the error is replaced by one that keeps only its SQLSTATE, as
+ * eventlog.views shows last_error only to roles that may read the topic.
+ * Everything that names no record (a cancel, a lock or serialization
+ * failure) is raised as it is.  In PG_CATCH: no catalog access here.
+ */
+static void
+redact_apply_error(ApplyState *st)
+{
+	int			code = geterrcode();
+
+	if (code == ERRCODE_QUERY_CANCELED || code == ERRCODE_LOCK_NOT_AVAILABLE ||
+		code == ERRCODE_T_R_DEADLOCK_DETECTED || code == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		code == ERRCODE_ADMIN_SHUTDOWN || code == ERRCODE_OUT_OF_MEMORY)
+		return;
+	FlushErrorState();
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("could not apply records of topic \"%s\" to materialized view %s",
+					st->def->topic, st->qualname),
+			 errdetail("The error may quote records of the topic, which role \"%s\" may not read.",
+					   st->caller_name),
+			 errhint("A role that may read the topic sees the error when it calls eventlog.refresh_view(), and in eventlog.views when the maintenance worker meets it.")));
+}
+
+/*
  * Apply one batch as the view's owner.
  */
 static void
@@ -562,11 +595,15 @@ apply_batch(ApplyState *st, Tuplestorestate *batch, int64 n)
 				elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
 		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		applying = false;
+		if (st->redact)
+			redact_apply_error(st);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	applying = false;
 	owner_end(&oc);
 	SPI_unregister_relation(EL_VIEW_BATCH_NAME);
 }
@@ -791,6 +828,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	int64		save_budget;
 	MemoryContext batchcxt;
 	MemoryContext oldcxt;
+	Oid			caller = GetUserId();
 
 	*busy = false;
 
@@ -857,6 +895,8 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 
 	st.def = &def;
 	st.relid = relid;
+	st.redact = pg_class_aclcheck(topic_relid, caller, ACL_SELECT) != ACLCHECK_OK;
+	st.caller_name = GetUserNameFromId(caller, false);
 	st.qualname = quote_qualified_identifier(schema, name);
 	st.sql = el_view_apply_sql(&def, st.qualname);
 	st.recdesc = lookup_rowtype_tupdesc_copy(get_rel_type_id(topic_relid), -1);
@@ -958,12 +998,31 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	el_read_budget = -1;
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog view batch",
 									 ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * The records read and what the owner's code produces are the owner's
+	 * bytes, whoever applies them (the worker included): charged to the
+	 * owner's quota.  An owner in debt makes a session that refreshes wait
+	 * before each batch; the worker, which never sleeps for a quota, puts
+	 * the view off (as a busy view) and applies the others meanwhile.
+	 */
+	el_quota_act_for(st.owner);
 	for (;;)
 	{
 		Tuplestorestate *batch;
 		int64		n = 0;
 		bool		any = false;
 
+		if (!wait && el_quota_debt_ms() > 0)
+		{
+			*busy = true;
+			break;
+		}
+		if (wait)
+		{
+			(void) el_quota_throttle(EL_QUOTA_FETCH);
+			(void) el_quota_throttle(EL_QUOTA_PRODUCE);
+		}
 		oldcxt = MemoryContextSwitchTo(batchcxt);
 		batch = tuplestore_begin_heap(false, false, work_mem);
 		for (p = 0; p < nparts; p++)
@@ -996,6 +1055,7 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
+	el_quota_act_end();
 	el_read_budget = save_budget;
 	UnregisterSnapshot(snap);
 	MemoryContextDelete(batchcxt);

@@ -62,6 +62,7 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/heaptoast.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -406,7 +407,12 @@ rewrite_record(Compaction *c, Rec *r, void *arg)
 		memcpy(fv + EL_NDERIVED, values, sizeof(Datum) * desc->natts);
 		memcpy(fn + EL_NDERIVED, isnull, sizeof(bool) * desc->natts);
 		tup = heap_form_tuple(fulldesc, fv, fn);
-		tup = heap_toast_insert_or_update(st->newrel, tup, NULL, 0);
+		/*
+		 * Not for logical decoding: the rewrite's records are not decoded
+		 * (they were when first appended), and a decoder would hold these
+		 * chunks until the compaction's transaction ends.
+		 */
+		tup = heap_toast_insert_or_update(st->newrel, tup, NULL, HEAP_INSERT_NO_LOGICAL);
 		heap_deform_tuple(tup, fulldesc, fv, fn);
 		values = fv + EL_NDERIVED;
 		isnull = fn + EL_NDERIVED;

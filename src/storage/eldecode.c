@@ -29,9 +29,17 @@
  * of an ordinary relation, replaces the TOAST pointers whose value id it
  * has chunks for, reading the chunk layout from that relation's own TOAST
  * table: that is why topic relations have a (never used) TOAST table of
- * their own (elam.c).  A statement's records are toasted before they are
- * appended, and several WAL records may follow, so the chunks are kept
- * until the transaction ends (clear_toast_afterwards is false).
+ * their own (elam.c).
+ *
+ * The chunks are freed after the last record of each WAL record
+ * (clear_toast_afterwards), as heap_decode() frees them after a heap
+ * insert, or after the last tuple of a multi-insert: so a decoder holds at
+ * most one record's large values at a time, not a whole transaction's.
+ * That is right because produce.c appends a record whose values went to
+ * TOAST right after writing its chunks, before it toasts or appends any
+ * other record (BeforeToastFn): a WAL record's chunks are those of its own
+ * last record, and no chunk logged before a WAL record waits for a later
+ * one.  (A rewrite's TOAST chunks are not logged for decoding at all.)
  */
 #include "postgres.h"
 
@@ -54,7 +62,8 @@
 static void
 queue_record(LogicalDecodingContext *ctx, XLogRecordBuffer *buf,
 			 const xl_el_decode *xd, const RelFileNode *topic,
-			 const char *entry, uint16 len, int64 offset, char *scratch)
+			 const char *entry, uint16 len, int64 offset, bool last,
+			 char *scratch)
 {
 	int			natts = xd->natts + EL_DECODE_DERIVED_ATTS;
 	MinimalTuple mt;
@@ -71,7 +80,8 @@ queue_record(LogicalDecodingContext *ctx, XLogRecordBuffer *buf,
 	change->action = REORDER_BUFFER_CHANGE_INSERT;
 	change->origin_id = XLogRecGetOrigin(buf->record);
 	change->data.tp.relnode = *topic;
-	change->data.tp.clear_toast_afterwards = false;
+	/* see the head comment: nothing later needs the chunks seen so far */
+	change->data.tp.clear_toast_afterwards = last;
 
 	tb = ReorderBufferGetTupleBuf(ctx->reorder, tuplen);
 	htup = ReorderBufferTupleBufData(tb);
@@ -164,7 +174,7 @@ el_decode(LogicalDecodingContext *ctx, XLogRecordBuffer *buf)
 		if (kind != EL_ENTRY_IS_RECORD)
 			continue;
 		queue_record(ctx, buf, &xd, &topic, data + pos, elen, walk.offset,
-					 scratch.data);
+					 n == (int) xd.nrecords - 1, scratch.data);
 		n++;
 	}
 	if (n != xd.nrecords)

@@ -31,7 +31,20 @@ extern void el_quota_charge(ElQuotaDir dir, int64 bytes);
  */
 extern int64 el_quota_throttle(ElQuotaDir dir);
 
+/* would bytes moved now be charged (cheap; scans test it per row) */
+extern bool el_quota_charging(ElQuotaDir dir);
+
+/*
+ * A materialized view's batch (viewapply.c): the bytes are its owner's
+ * until el_quota_act_end(); el_quota_debt_ms() says how long the owner's
+ * buckets stay in debt (the worker puts the view off, never sleeps).
+ */
+extern void el_quota_act_for(Oid role);
+extern void el_quota_act_end(void);
+extern long el_quota_debt_ms(void);
+
 /* roles that go away (hooks.c); inside SPI */
+extern void el_quota_forget_role(Oid roleid);
 extern bool el_quota_role_has_row(Oid roleid);
 extern void el_quota_drop_role(Oid roleid);
 
