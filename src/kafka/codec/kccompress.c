@@ -383,8 +383,12 @@ zstd_decompress(const uint8_t *in, size_t inlen, outbuf *o)
 		rc = ZSTD_decompressStream(dctx, &dst, &src);
 		if (ZSTD_isError(rc))
 		{
-			e = ZSTD_getErrorCode(rc) == ZSTD_error_memory_allocation ?
-				KC_ERR_NOMEM : KC_ERR_COMPRESSION;
+			ZSTD_ErrorCode zc = ZSTD_getErrorCode(rc);
+
+			/* a window beyond the bound: the output would be too */
+			e = zc == ZSTD_error_memory_allocation ? KC_ERR_NOMEM :
+				zc == ZSTD_error_frameParameter_windowTooLarge ?
+				KC_ERR_DECOMPRESSED_TOO_LARGE : KC_ERR_COMPRESSION;
 			break;
 		}
 		o->len += dst.pos;
