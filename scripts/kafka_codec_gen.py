@@ -79,6 +79,8 @@ class Gen:
         cname = "kcs_%s_%s" % (msgname, sname) if sname != msgname else "kcs_%s" % msgname
         if any(c == cname for c, _, _ in self.structs):
             raise SystemExit("%s: struct %s defined twice" % (msgname, sname))
+        if len(fields) > 64:
+            raise SystemExit("%s: struct %s has over 64 fields (kcmsg.c's tag lookup)" % (msgname, sname))
         lines = []
         for i, f in enumerate(fields):
             t = f["type"]

@@ -526,6 +526,12 @@ test_malformed_requests(void)
 		  "request header tagged field beyond the frame");
 	kc_arena_release(&a);
 
+	/* a count beyond the input fails before allocating for it */
+	kc_arena_init(&a, 256 * 1024, NULL, NULL, NULL);
+	check(decode_hex("00030001 00000001 ffff 00010000 0001 61", &a, &req) == KC_ERR_TRUNCATED,
+		  "array count beyond the input refused before allocation");
+	kc_arena_release(&a);
+
 	/* a tiny arena: NOMEM, never a crash */
 	kc_arena_init(&a, 200, NULL, NULL, NULL);
 	check(decode_hex("00030001 00000001 ffff 00000003 0001 61 0001 62 0001 63", &a, &req) == KC_ERR_NOMEM,
@@ -818,11 +824,12 @@ test_malformed_batches(void)
 		static const uint8_t attrrec[] = {0x0e, 1, 0, 0, 0x01, 0x02, 'x', 0};
 		static const uint8_t keyneg[] = {0x0e, 0, 0, 0, 0x03, 0x02, 'x', 0};
 		static const uint8_t keybig[] = {0x0e, 0, 0, 0, 0x20, 0x02, 'x', 0};
-		static const uint8_t hdrnull[] = {0x12, 0, 0, 0, 0x01, 0x02, 'x', 0x02, 0x01, 0x00, 0};
+		static const uint8_t hdrnull[] = {0x12, 0, 0, 0, 0x01, 0x02, 'x', 0x02, 0x01, 0x00};
 		static const uint8_t hdrcount[] = {0x0e, 0, 0, 0, 0x01, 0x02, 'x', 0x7f};
 		static const uint8_t offs[] = {0x0e, 0, 0, 0x02, 0x01, 0x02, 'x', 0};
 		static const uint8_t varint[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0};
 		static const uint8_t trailing[] = {0x0e, 0, 0, 0, 0x01, 0x02, 'x', 0, 0};
+		static const uint8_t padded[] = {0x10, 0, 0, 0, 0x01, 0x02, 'x', 0, 0};
 
 		len = raw_batch(buf, 0, 0, 1, longrec, sizeof(longrec));
 		check(kc_batch_decode(buf, len, &a, NULL, &b, &used) == KC_ERR_CORRUPT,
@@ -851,6 +858,9 @@ test_malformed_batches(void)
 		len = raw_batch(buf, 0, 0, 1, varint, sizeof(varint));
 		check(kc_batch_decode(buf, len, &a, NULL, &b, &used) == KC_ERR_VARINT,
 			  "overlong record length varint");
+		len = raw_batch(buf, 0, 0, 1, padded, sizeof(padded));
+		check(kc_batch_decode(buf, len, &a, NULL, &b, &used) == KC_ERR_CORRUPT,
+			  "record length longer than its fields");
 		len = raw_batch(buf, 0, 0, 1, trailing, sizeof(trailing));
 		check(kc_batch_decode(buf, len, &a, NULL, &b, &used) == KC_ERR_CORRUPT,
 			  "bytes after the last record");

@@ -25,6 +25,26 @@ response_header_flexible(int16_t api_key, int flexible)
 	return flexible && api_key != KC_API_APIVERSIONS;
 }
 
+/* a header's tagged-field section, checked and skipped */
+static kc_err
+skip_tags(kc_reader *r, const kc_limits *lim)
+{
+	uint32_t	ntags;
+	kc_err		e;
+
+	if ((e = kc_read_tag_count(r, lim->max_tags, &ntags)) != KC_OK)
+		return e;
+	for (uint32_t i = 0; i < ntags; i++)
+	{
+		uint32_t	tag;
+		kc_reader	data;
+
+		if ((e = kc_read_tag(r, &tag, &data)) != KC_OK)
+			return e;
+	}
+	return KC_OK;
+}
+
 kc_err
 kc_decode_request(const uint8_t *frame, size_t len, kc_arena *a,
 				  const kc_limits *lim, kc_request *req)
@@ -58,22 +78,9 @@ kc_decode_request(const uint8_t *frame, size_t len, kc_arena *a,
 		req->api_version > req->api->max_version)
 		return KC_ERR_UNSUPPORTED_VERSION;
 	req->flexible = kc_version_flexible(req->api, req->api_version);
-	if (req->flexible)
-	{
-		uint32_t	ntags;
-
-		/* request header v2 defines no tagged field: skip them */
-		if ((e = kc_read_tag_count(&r, lim->max_tags, &ntags)) != KC_OK)
-			return e;
-		for (uint32_t i = 0; i < ntags; i++)
-		{
-			uint32_t	tag;
-			kc_reader	data;
-
-			if ((e = kc_read_tag(&r, &tag, &data)) != KC_OK)
-				return e;
-		}
-	}
+	/* request header v2 defines no tagged field: skip them */
+	if (req->flexible && (e = skip_tags(&r, lim)) != KC_OK)
+		return e;
 	if ((e = kc_decode_struct(&r, req->api->request, req->api_version,
 							  req->flexible, a, lim, &req->body)) != KC_OK)
 		return e;
@@ -204,21 +211,9 @@ kc_decode_response(const uint8_t *frame, size_t len, int16_t api_key,
 	kc_reader_init(&r, frame, len);
 	if ((e = kc_read_i32(&r, correlation_id)) != KC_OK)
 		return e;
-	if (response_header_flexible(api_key, flexible))
-	{
-		uint32_t	ntags;
-
-		if ((e = kc_read_tag_count(&r, lim->max_tags, &ntags)) != KC_OK)
-			return e;
-		for (uint32_t i = 0; i < ntags; i++)
-		{
-			uint32_t	tag;
-			kc_reader	data;
-
-			if ((e = kc_read_tag(&r, &tag, &data)) != KC_OK)
-				return e;
-		}
-	}
+	if (response_header_flexible(api_key, flexible) &&
+		(e = skip_tags(&r, lim)) != KC_OK)
+		return e;
 	if ((e = kc_decode_struct(&r, api->response, api_version, flexible, a,
 							  lim, body)) != KC_OK)
 		return e;
