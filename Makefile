@@ -127,9 +127,14 @@ test/kafka/kcfuzz: $(srcdir)/test/kafka/kcfuzz.c $(KC_SRCS) $(KC_HDRS)
 		-fno-sanitize-recover=undefined $(KC_CPPFLAGS) -o $@ \
 		$(srcdir)/test/kafka/kcfuzz.c $(KC_SRCS) $(KC_LIBS)
 
-.PHONY: check-kafka-codec fuzz-kafka-codec
+.PHONY: check-kafka-codec check-kafka-clients fuzz-kafka-codec
 check-kafka-codec: test/kafka/kctest
 	test/kafka/kctest $(srcdir)/test/kafka/fixtures
+
+# Real clients (kcat, python3-confluent-kafka) against kcrespond: they must
+# accept the codec's responses and send the captured requests again.
+check-kafka-clients: test/kafka/kcrespond
+	python3 $(srcdir)/test/kafka/capture.py --check $(srcdir)/test/kafka/fixtures
 
 # A bounded run seeded with the captured frames; longer:
 #   make fuzz-kafka-codec KC_FUZZ_SECONDS=3600

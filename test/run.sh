@@ -3,9 +3,11 @@
 #
 #   bash test/run.sh                  # all suites: codec regress isolation tap
 #   bash test/run.sh regress          # only some: any of codec|regress|isolation|tap
-#   bash test/run.sh codec            # the Kafka codec's unit tests and a bounded
-#                                     # fuzz run (KC_FUZZ_SECONDS, default 60; skipped
-#                                     # without clang); needs no PostgreSQL build
+#   bash test/run.sh codec            # the Kafka codec: a bounded fuzz run
+#                                     # (KC_FUZZ_SECONDS, default 60; skipped without
+#                                     # clang), real clients against its responses
+#                                     # (skipped without kcat and python3-confluent-kafka)
+#                                     # and its unit tests; needs no PostgreSQL build
 #   bash test/run.sh isolation tap
 #   PROVE_TESTS='test/t/027_*.pl' bash test/run.sh tap   # some TAP files only
 #   REGRESS='setup views' bash test/run.sh regress       # some regress tests only
@@ -123,7 +125,7 @@ show_failure_files() {  # $1 stamp, $2 suite output: diffs, then log tails
 
 total_pass=0 total_fail=0 failed_suites=0 summary=()
 run_codec() {  # the codec suite: a bounded fuzz run, then the unit tests, last line counts
-    local fuzz=none unit=0 line p=0 f=0
+    local fuzz=none unit=0 clients=0 line p=0 f=0 cp=0 cf=0
     if command -v clang >/dev/null 2>&1; then
         echo "--- fuzz-kafka-codec: ${KC_FUZZ_SECONDS:-60} s"
         if run_target fuzz-kafka-codec "KC_FUZZ_SECONDS=${KC_FUZZ_SECONDS:-60}" \
@@ -135,6 +137,20 @@ run_codec() {  # the codec suite: a bounded fuzz run, then the unit tests, last 
         tail -n 30 "$logdir/codec.fuzz"
     else
         echo "--- fuzz-kafka-codec: skipped (no clang; apt-get install clang)"
+    fi
+    if command -v kcat >/dev/null 2>&1 &&
+            /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1; then
+        echo "--- check-kafka-clients"
+        run_target check-kafka-clients >"$logdir/codec.clients" 2>&1 || clients=1
+        cat "$logdir/codec.clients"
+        line=$(grep -E '^clients: [0-9]+ passed, [0-9]+ failed$' "$logdir/codec.clients" | tail -n 1 || true)
+        if [[ $line =~ ^clients:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+            cp=${BASH_REMATCH[1]} cf=${BASH_REMATCH[2]}
+        else
+            cf=1 clients=1
+        fi
+    else
+        echo "--- check-kafka-clients: skipped (apt-get install kcat python3-confluent-kafka)"
     fi
     echo "--- check-kafka-codec"
     run_target check-kafka-codec >"$logdir/codec.unit" 2>&1 || unit=1
@@ -149,8 +165,9 @@ run_codec() {  # the codec suite: a bounded fuzz run, then the unit tests, last 
         pass) p=$((p + 1)) ;;
         fail) f=$((f + 1)) ;;
     esac
+    p=$((p + cp)) f=$((f + cf))
     echo "codec: $p passed, $f failed"
-    [[ $unit == 0 && $fuzz != fail ]]
+    [[ $unit == 0 && $clients == 0 && $fuzz != fail ]]
 }
 
 for suite in "${suites[@]}"; do

@@ -2,7 +2,8 @@
 """Capture the request frames real Kafka clients send, as codec fixtures.
 
     make test/kafka/kcrespond
-    python3 test/kafka/capture.py test/kafka/fixtures
+    python3 test/kafka/capture.py test/kafka/fixtures     # (re)capture
+    python3 test/kafka/capture.py --check test/kafka/fixtures
 
 Runs each scenario below against a loopback listener that records every
 request frame a client sends (size prefix stripped, written as one line of
@@ -14,7 +15,11 @@ scenario ends when its client exits, when a request of its `until` API has
 been seen, or after a timeout.
 
 Clients: kcat (Debian `kcat`, librdkafka 2.0.2) and python3-confluent-kafka
-(same librdkafka).  Needs no broker and no PostgreSQL.
+(same librdkafka).  Needs no broker and no PostgreSQL.  With --check, the
+clients are run again and must send the same requests as the fixtures and
+exit 0: a check that real clients accept the responses the codec encodes
+(`make check-kafka-clients`, run by test/run.sh's codec suite when kcat and
+python3-confluent-kafka are installed).
 """
 
 import os
@@ -130,10 +135,16 @@ for kv in sys.argv[2:]:
     k, v = kv.split("=", 1)
     conf[k] = v
 p = Producer(conf)
-p.produce("t1", key=b"k1", value=b"v1", headers=[("h", b"1"), ("h", b"2"), ("n", None)])
-p.produce("t1", key=None, value=b"")
-p.produce("t1", key=b"", value=None)
-p.flush(5)
+failed = []
+def report(err, msg):
+    if err is not None:
+        failed.append(err)
+p.produce("t1", key=b"k1", value=b"v1", headers=[("h", b"1"), ("h", b"2"), ("n", None)],
+          on_delivery=report)
+p.produce("t1", key=None, value=b"", on_delivery=report)
+p.produce("t1", key=b"", value=None, on_delivery=report)
+left = p.flush(5)
+sys.exit(1 if failed or left else 0)
 """
 
 ADMIN_PY = r"""
@@ -188,9 +199,43 @@ SCENARIOS = [
 
 
 def main():
-    if len(sys.argv) != 2:
+    check = len(sys.argv) == 3 and sys.argv[1] == "--check"
+    if len(sys.argv) != 2 and not check:
         raise SystemExit(__doc__)
-    outdir = sys.argv[1]
+    if check:
+        return check_clients(sys.argv[2])
+    capture(sys.argv[1])
+
+
+def check_clients(fixtures):
+    """Capture again into a scratch directory: each client must reach the
+    same requests (so it accepted every response the codec encoded before
+    them) and, when it ran to its end, exit 0 (the producers check their
+    delivery reports)."""
+    import tempfile
+    passed = failed = 0
+    want = sorted(f for f in os.listdir(fixtures) if f.endswith(".hex"))
+    with tempfile.TemporaryDirectory() as tmp:
+        results = capture(tmp)
+        got = sorted(os.listdir(tmp))
+    for name, _, until in SCENARIOS:
+        w = [f for f in want if f.startswith(name + "-") and f[len(name) + 1].isdigit()]
+        g = [f for f in got if f.startswith(name + "-") and f[len(name) + 1].isdigit()]
+        rc = results[name]
+        if w != g:
+            failed += 1
+            print("FAIL: %s sent %s, the fixtures have %s" % (name, g, w))
+        elif until is None and rc != 0:
+            failed += 1
+            print("FAIL: %s exited %d" % (name, rc))
+        else:
+            passed += 1
+    print("clients: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def capture(outdir):
+    results = {}
     os.makedirs(outdir, exist_ok=True)
     for name, build, until in SCENARIOS:
         lst = Listener()
@@ -211,7 +256,7 @@ def main():
             time.sleep(0.05)
         if proc.poll() is None:
             proc.kill()
-        proc.wait()
+        rc = proc.wait()
         lst.close()
         kept = set()
         n = 0
@@ -225,9 +270,11 @@ def main():
             fn = "%s-%d-%s-v%d.hex" % (name, n, API_NAMES.get(api, "api%d" % api), ver)
             with open(os.path.join(outdir, fn), "w") as f:
                 f.write(body.hex() + "\n")
-        print("%s: %s" % (name, ", ".join("%s v%d" % (API_NAMES.get(a, a), v)
+        results[name] = rc
+        print("%s (exit %d): %s" % (name, rc, ", ".join("%s v%d" % (API_NAMES.get(a, a), v)
                                          for a, v in sorted(kept))))
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
