@@ -39,7 +39,7 @@ mirror(kc_arena *a, const kc_api *api, kc_request *req)
 
 				br[0].u.s->f[KCF_MetadataResponse_MetadataResponseBroker_NodeId].u.i = 1;
 				br[0].u.s->f[KCF_MetadataResponse_MetadataResponseBroker_Host].u.b = kc_cstr("127.0.0.1");
-				br[0].u.s->f[KCF_MetadataResponse_MetadataResponseBroker_Port].u.i = atoi(getenv("KC_PORT"));
+				br[0].u.s->f[KCF_MetadataResponse_MetadataResponseBroker_Port].u.i = getenv("KC_PORT") ? atoi(getenv("KC_PORT")) : 9092;
 				br[0].u.s->f[KCF_MetadataResponse_MetadataResponseBroker_Rack].u.b.len = -1;
 				s->f[KCF_MetadataResponse_ClusterId].u.b = kc_cstr("kctest");
 				s->f[KCF_MetadataResponse_ControllerId].u.i = 1;
