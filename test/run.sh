@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # pg_eventlog: build (-Werror), install, and run the test suites.
 #
-#   bash test/run.sh                  # all suites: regress isolation tap
-#   bash test/run.sh regress          # only some: any of regress|isolation|tap
+#   bash test/run.sh                  # all suites: codec regress isolation tap
+#   bash test/run.sh regress          # only some: any of codec|regress|isolation|tap
+#   bash test/run.sh codec            # the Kafka codec: a bounded fuzz run
+#                                     # (KC_FUZZ_SECONDS, default 60; skipped without
+#                                     # clang), real clients against its responses
+#                                     # (skipped without kcat and python3-confluent-kafka)
+#                                     # and its unit tests; needs no PostgreSQL build
 #   bash test/run.sh isolation tap
 #   PROVE_TESTS='test/t/027_*.pl' bash test/run.sh tap   # some TAP files only
 #   REGRESS='setup views' bash test/run.sh regress       # some regress tests only
@@ -21,7 +26,7 @@
 set -euo pipefail
 
 die() { echo "test/run.sh: $*" >&2; exit 1; }
-usage() { echo "usage: bash test/run.sh [regress|isolation|tap|all]..."; }
+usage() { echo "usage: bash test/run.sh [codec|regress|isolation|tap|all]..."; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -29,8 +34,8 @@ cd "$repo"
 suites=()
 for arg in "${@:-all}"; do
     case $arg in
-        regress|isolation|tap) suites+=("$arg") ;;
-        all) suites+=(regress isolation tap) ;;
+        codec|regress|isolation|tap) suites+=("$arg") ;;
+        all) suites+=(codec regress isolation tap) ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -44,16 +49,21 @@ fi
 bindir="$("$PG_CONFIG" --bindir)"
 echo "=== $("$PG_CONFIG" --version), bindir $bindir"
 
-echo "=== build: make WERROR=1"
-make -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" WERROR=1
+need_pg=0
+for suite in "${suites[@]}"; do [[ $suite == codec ]] || need_pg=1; done
 
-echo "=== install: make install"
-if ((EUID == 0)); then
-    make install PG_CONFIG="$PG_CONFIG"
-elif command -v sudo >/dev/null 2>&1; then
-    sudo make install PG_CONFIG="$PG_CONFIG"
-else
-    die "make install needs root: run as root, or install sudo"
+if ((need_pg)); then
+    echo "=== build: make WERROR=1"
+    make -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" WERROR=1
+
+    echo "=== install: make install"
+    if ((EUID == 0)); then
+        make install PG_CONFIG="$PG_CONFIG"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo make install PG_CONFIG="$PG_CONFIG"
+    else
+        die "make install needs root: run as root, or install sudo"
+    fi
 fi
 
 # Where the suites run, and as whom.
@@ -73,9 +83,15 @@ else
 fi
 
 run_make() {  # run `make installcheck ARGS...` in $testdir as the test user
-    local cmd
+    run_target installcheck "$@"
+}
+
+run_target() {  # run `make TARGET ARGS...` in $testdir as the test user
+    local cmd target=$1
+    shift
     cmd="cd $(printf %q "$testdir") && exec env PATH=$(printf %q "$bindir:$PATH") TMPDIR=/tmp"
-    cmd+=" make installcheck PG_CONFIG=$(printf %q "$PG_CONFIG")$(printf ' %q' "$@")"
+    cmd+=" make $target PG_CONFIG=$(printf %q "$PG_CONFIG")"
+    (($# == 0)) || cmd+="$(printf ' %q' "$@")"
     if ((EUID == 0)); then
         su postgres -s /bin/bash -c "$cmd" </dev/null
     else
@@ -108,8 +124,55 @@ show_failure_files() {  # $1 stamp, $2 suite output: diffs, then log tails
 }
 
 total_pass=0 total_fail=0 failed_suites=0 summary=()
+run_codec() {  # the codec suite: a bounded fuzz run, then the unit tests, last line counts
+    local fuzz=none unit=0 clients=0 line p=0 f=0 cp=0 cf=0
+    if command -v clang >/dev/null 2>&1; then
+        echo "--- fuzz-kafka-codec: ${KC_FUZZ_SECONDS:-60} s"
+        if run_target fuzz-kafka-codec "KC_FUZZ_SECONDS=${KC_FUZZ_SECONDS:-60}" \
+                >"$logdir/codec.fuzz" 2>&1; then
+            fuzz=pass
+        else
+            fuzz=fail
+        fi
+        tail -n 30 "$logdir/codec.fuzz"
+    else
+        echo "--- fuzz-kafka-codec: skipped (no clang; apt-get install clang)"
+    fi
+    if command -v kcat >/dev/null 2>&1 &&
+            /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1; then
+        echo "--- check-kafka-clients"
+        run_target check-kafka-clients >"$logdir/codec.clients" 2>&1 || clients=1
+        cat "$logdir/codec.clients"
+        line=$(grep -E '^clients: [0-9]+ passed, [0-9]+ failed$' "$logdir/codec.clients" | tail -n 1 || true)
+        if [[ $line =~ ^clients:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+            cp=${BASH_REMATCH[1]} cf=${BASH_REMATCH[2]}
+        else
+            cf=1 clients=1
+        fi
+    else
+        echo "--- check-kafka-clients: skipped (apt-get install kcat python3-confluent-kafka)"
+    fi
+    echo "--- check-kafka-codec"
+    run_target check-kafka-codec >"$logdir/codec.unit" 2>&1 || unit=1
+    grep -v '^codec: ' "$logdir/codec.unit" || true
+    line=$(grep -E '^codec: [0-9]+ passed, [0-9]+ failed$' "$logdir/codec.unit" | tail -n 1 || true)
+    if [[ $line =~ ^codec:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+    else
+        f=1 unit=1   # did not get to its summary
+    fi
+    case $fuzz in
+        pass) p=$((p + 1)) ;;
+        fail) f=$((f + 1)) ;;
+    esac
+    p=$((p + cp)) f=$((f + cf))
+    echo "codec: $p passed, $f failed"
+    [[ $unit == 0 && $clients == 0 && $fuzz != fail ]]
+}
+
 for suite in "${suites[@]}"; do
     case $suite in
+        codec)     blank=() ;;
         regress)   blank=(ISOLATION= TAP_TESTS=) ;;
         isolation) blank=(REGRESS= TAP_TESTS=) ;;
         tap)       blank=(REGRESS= ISOLATION=)
@@ -129,13 +192,21 @@ for suite in "${suites[@]}"; do
     touch "$stamp"
     sleep 0.01  # so files written by the suite are strictly -newer than the stamp
     set +e
-    run_make "${blank[@]}" 2>&1 | tee "$out"
+    if [[ $suite == codec ]]; then
+        run_codec 2>&1 | tee "$out"
+    else
+        run_make "${blank[@]}" 2>&1 | tee "$out"
+    fi
     rc=${PIPESTATUS[0]}
     set -e
 
     # Counts, for the summary only: the verdict is $rc.
     pass=0 fail=0
-    if [[ $suite == tap ]]; then
+    if [[ $suite == codec ]]; then
+        if [[ $(tail -n 1 "$out") =~ ^codec:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+            pass=${BASH_REMATCH[1]} fail=${BASH_REMATCH[2]}
+        fi
+    elif [[ $suite == tap ]]; then
         t=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out" | tail -n 1)
         fail=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$out" |
                awk '{s += $1} END {print s + 0}')
