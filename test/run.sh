@@ -75,6 +75,10 @@ fi
 run_make() {  # run `make installcheck ARGS...` in $testdir as the test user
     local cmd
     cmd="cd $(printf %q "$testdir") && exec env PATH=$(printf %q "$bindir:$PATH") TMPDIR=/tmp"
+    # the release tests (TAP 061, 062) build earlier releases from the git
+    # history, which the copy in $testdir does not have
+    cmd+=" EVENTLOG_REPO=$(printf %q "${EVENTLOG_REPO:-$repo}")"
+    [[ -z ${EVENTLOG_PREV_RELEASE:-} ]] || cmd+=" EVENTLOG_PREV_RELEASE=$(printf %q "$EVENTLOG_PREV_RELEASE")"
     cmd+=" make installcheck PG_CONFIG=$(printf %q "$PG_CONFIG")$(printf ' %q' "$@")"
     if ((EUID == 0)); then
         su postgres -s /bin/bash -c "$cmd" </dev/null
