@@ -101,3 +101,18 @@ check-layers:
 	exit $$status
 
 $(STORAGE_OBJS): | check-layers
+
+# Source tarball of the committed tree (HEAD, or DIST_REF=<commit or tag>),
+# named after the control file's default_version, written to DIST_DIR (the
+# current directory by default): pg_eventlog-<version>.tar.gz, one top
+# directory pg_eventlog-<version>/, buildable with PGXS (TAP 063 builds it).
+DIST_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(srcdir)/pg_eventlog.control)
+DIST_NAME = pg_eventlog-$(DIST_VERSION)
+DIST_REF ?= HEAD
+DIST_DIR ?= .
+
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format=tar.gz --prefix=$(DIST_NAME)/ \
+		-o $(abspath $(DIST_DIR))/$(DIST_NAME).tar.gz $(DIST_REF)
+	@echo "$(abspath $(DIST_DIR))/$(DIST_NAME).tar.gz"
