@@ -24,7 +24,8 @@ use Test::More;
 
 use Exporter 'import';
 our @EXPORT = qw(release_repo prev_release git_in control_version
-  build_release populate_sql capture_state check_state extension_objects);
+  build_release populate_sql capture_state check_state extension_objects
+  same_extension_objects);
 
 our $default_prev = '9150894';
 
@@ -316,7 +317,9 @@ DROP TABLE polled, committed;});
 # line: for comparing an updated extension with a fresh install (the
 # definitions of functions, tables with their columns, defaults,
 # constraints, indexes and triggers, views, event triggers, ACLs, and what
-# pg_dump keeps of the configuration tables).
+# pg_dump keeps of the configuration tables).  A default ACL (NULL) is
+# shown as what it means, acldefault(): pg_upgrade's restore leaves an
+# explicit ACL equal to the default as NULL.
 sub extension_objects
 {
 	my ($node, $db) = @_;
@@ -327,9 +330,10 @@ m AS (SELECT d.classid, d.objid, d.objsubid FROM pg_depend d, ext
 SELECT pg_describe_object(classid, objid, objsubid) || ' :: ' || coalesce(CASE classid
   WHEN 'pg_proc'::regclass THEN
     (SELECT CASE WHEN prokind = 'a' THEN 'aggregate' ELSE replace(pg_get_functiondef(objid), E'\n', ' ') END
-            || ' acl ' || coalesce(proacl::text, '-') FROM pg_proc WHERE oid = objid)
+            || ' acl ' || coalesce(proacl, acldefault('f', proowner))::text FROM pg_proc WHERE oid = objid)
   WHEN 'pg_class'::regclass THEN
-    (SELECT relkind::text || ' acl ' || coalesce(relacl::text, '-')
+    (SELECT relkind::text || ' acl '
+            || coalesce(relacl, acldefault(CASE WHEN relkind = 'S' THEN 's' ELSE 'r' END::"char", relowner))::text
             || coalesce(' view ' || CASE WHEN relkind IN ('v', 'm') THEN pg_get_viewdef(objid) END, '')
             || ' columns ' || (SELECT coalesce(string_agg(attname || ' ' || format_type(atttypid, atttypmod)
                                    || CASE WHEN attnotnull THEN ' not null' ELSE '' END
@@ -354,13 +358,31 @@ SELECT pg_describe_object(classid, objid, objsubid) || ' :: ' || coalesce(CASE c
     (SELECT evtevent || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '-') || ' ' || evtenabled::text
        FROM pg_event_trigger WHERE oid = objid)
   WHEN 'pg_namespace'::regclass THEN
-    (SELECT 'acl ' || coalesce(nspacl::text, '-') FROM pg_namespace WHERE oid = objid)
+    (SELECT 'acl ' || coalesce(nspacl, acldefault('n', nspowner))::text FROM pg_namespace WHERE oid = objid)
   WHEN 'pg_type'::regclass THEN
     (SELECT typtype::text || ' ' || coalesce((SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
                                           FROM pg_attribute WHERE attrelid = typrelid AND attnum > 0 AND NOT attisdropped), '')
        FROM pg_type WHERE oid = objid)
   ELSE '' END, '?')
   FROM m ORDER BY 1});
+}
+
+# ok() that the extension's objects in databases $db and $fresh_db of $node
+# are the same (extension_objects), listing the differences otherwise
+sub same_extension_objects
+{
+	my ($node, $db, $fresh_db, $label) = @_;
+	my $got = extension_objects($node, $db);
+	my $fresh = extension_objects($node, $fresh_db);
+	my $same = ok($got eq $fresh && $fresh =~ tr/\n// > 50, $label);
+	if (!$same)
+	{
+		my %g = map { $_ => 1 } split /\n/, $got;
+		my %f = map { $_ => 1 } split /\n/, $fresh;
+		diag("only in $db: $_") for grep { !$f{$_} } sort keys %g;
+		diag("only in a fresh install: $_") for grep { !$g{$_} } sort keys %f;
+	}
+	return $same;
 }
 
 1;

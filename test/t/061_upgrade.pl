@@ -77,17 +77,8 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM eventlog.fetch('orders', 
 # the updated extension equals a fresh install
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION pg_eventlog');
-my $updated = extension_objects($node, 'postgres');
-my $fresh = extension_objects($node, 'fresh');
-ok($fresh =~ tr/\n// > 50, 'the fresh install has its objects');
-if ($updated ne $fresh)
-{
-	my %u = map { $_ => 1 } split /\n/, $updated;
-	my %f = map { $_ => 1 } split /\n/, $fresh;
-	diag("only after the update: $_") for grep { !$f{$_} } sort keys %u;
-	diag("only in a fresh install: $_") for grep { !$u{$_} } sort keys %f;
-}
-ok($updated eq $fresh, 'the updated extension\'s objects equal a fresh install\'s');
+same_extension_objects($node, 'postgres', 'fresh',
+	'the updated extension\'s objects equal a fresh install\'s');
 
 $node->stop;
 done_testing();
