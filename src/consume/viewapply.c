@@ -247,8 +247,12 @@ el_view_load_def(const char *schema, const char *name, ElViewDef *def)
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+	/*
+	 * reducer::text: also while the catalog is 0.1's (regprocedure, before
+	 * ALTER EXTENSION UPDATE), whose text form resolves back the same way
+	 */
 	if (catalog_exec("SELECT topic, kind, expr, group_by, filter,"
-					 " pg_catalog.to_regprocedure(reducer)::pg_catalog.oid, initial,"
+					 " pg_catalog.to_regprocedure(reducer::pg_catalog.text)::pg_catalog.oid, initial,"
 					 " value_type, search_path, last_error IS NOT NULL,"
 					 " pg_catalog.array_to_string(settings, E'\\n')"
 					 " FROM eventlog.view_def WHERE view_schema = $1 AND view_name = $2",

@@ -158,7 +158,6 @@ SELECT eventlog.create_view('v_max', 'orders', 'max', expr => '(value->>''amount
 SELECT eventlog.create_view('v_avg', 'orders', 'avg', expr => '(value->>''amount'')::numeric');
 SELECT eventlog.create_view('v_fold', 'orders', 'reduce', reducer => 'upg_fold(jsonb, eventlog_topics.orders)',
                             initial => '{"n": 0, "h": 7}');
-SELECT eventlog.refresh_view(view_name) FROM eventlog.view_def ORDER BY view_name;
 
 SELECT count(*) FROM eventlog.poll('billing', 'orders', max_records => 1000);
 SELECT count(*) FROM eventlog.poll('audit', 'orders', max_records => 300, member => 'auditor-1');
@@ -170,6 +169,7 @@ SELECT eventlog.set_default_quota(50000000, 60000000);
 SELECT 'slot' FROM pg_create_logical_replication_slot('upg_slot', 'test_decoding');
 INSERT INTO eventlog_topics.orders (key, value) VALUES ('c1', '{"before_upgrade": true, "amount": 1}');
 SELECT count(*) FROM pg_logical_slot_get_changes('upg_slot', NULL, NULL);
+SELECT eventlog.refresh_view(view_name) FROM eventlog.view_def ORDER BY view_name;
 };
 }
 
