@@ -145,3 +145,18 @@ fuzz-kafka-codec: test/kafka/kcfuzz
 			> test/kafka/fuzz-corpus/$$(basename "$$f" .hex); done
 	test/kafka/kcfuzz -max_total_time=$(KC_FUZZ_SECONDS) -max_len=65536 \
 		-rss_limit_mb=1024 -timeout=10 -print_final_stats=1 test/kafka/fuzz-corpus
+
+# Source tarball of the committed tree (HEAD, or DIST_REF=<commit or tag>),
+# named after the control file's default_version, written to DIST_DIR (the
+# current directory by default): pg_eventlog-<version>.tar.gz, one top
+# directory pg_eventlog-<version>/, buildable with PGXS (TAP 063 builds it).
+DIST_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(srcdir)/pg_eventlog.control)
+DIST_NAME = pg_eventlog-$(DIST_VERSION)
+DIST_REF ?= HEAD
+DIST_DIR ?= .
+
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format=tar.gz --prefix=$(DIST_NAME)/ \
+		-o $(abspath $(DIST_DIR))/$(DIST_NAME).tar.gz $(DIST_REF)
+	@echo "$(abspath $(DIST_DIR))/$(DIST_NAME).tar.gz"

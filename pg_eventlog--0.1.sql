@@ -507,7 +507,11 @@ CREATE TABLE eventlog.view_def (
     expr          text,
     group_by      text,
     filter        text,
-    reducer       regprocedure,
+    -- the reducer's identity, pg_identify_object()'s (schema-qualified
+    -- name and argument types): text, not regprocedure, because pg_upgrade
+    -- refuses reg* columns of types whose oids it does not keep; the
+    -- triggers below keep it naming an existing function
+    reducer       text,
     initial       jsonb,
     value_type    text,            -- aggregates: the type of the value column
     search_path   text NOT NULL,   -- expressions resolve names as at create_view
@@ -570,7 +574,8 @@ SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
        d.topic, d.kind,
        CASE d.kind
          WHEN 'latest' THEN 'latest'
-         WHEN 'reduce' THEN format('reduce(%s, initial %s)', d.reducer, coalesce(d.initial::text, 'NULL'))
+         WHEN 'reduce' THEN format('reduce(%s, initial %s)', coalesce(to_regprocedure(d.reducer)::text, d.reducer),
+                                   coalesce(d.initial::text, 'NULL'))
          ELSE format('%s(%s)', d.kind, coalesce(d.expr, '*'))
        END || coalesce(' GROUP BY ' || d.group_by, '') || coalesce(' WHERE ' || d.filter, '')
          AS definition,
@@ -635,11 +640,11 @@ BEGIN
         RAISE NOTICE 'materialized view %.% of topic "%" is detached: its table stays as an ordinary table',
             quote_ident(v.view_schema), quote_ident(v.view_name), v.topic;
     END LOOP;
-    -- a view's reducer is named by oid: it goes after its views, as a
-    -- dependency would have it
+    -- a view's reducer is named by its identity: it goes after its views,
+    -- as a dependency would have it
     SELECT o.object_identity, d.view_schema, d.view_name INTO v
       FROM pg_event_trigger_dropped_objects() o
-      JOIN eventlog.view_def d ON o.object_type = 'function' AND d.reducer::oid = o.objid
+      JOIN eventlog.view_def d ON o.object_type = 'function' AND d.reducer = o.object_identity
      ORDER BY 2, 3 LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'cannot drop function % because materialized view %.% uses it as its reducer',
@@ -657,6 +662,8 @@ CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
 -- (the view is known by its name), nor make the table unlogged.
 CREATE FUNCTION eventlog.on_view_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v record;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
                  JOIN pg_trigger t ON t.tgrelid = c.objid
@@ -690,8 +697,20 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop its views with eventlog.drop_view() first.';
     END IF;
+    -- a reducer is named by its identity (view_def): renaming or moving it
+    -- or its schema would leave the view without it
+    SELECT d.reducer, d.view_schema, d.view_name INTO v
+      FROM eventlog.view_def d
+     WHERE d.reducer IS NOT NULL AND to_regprocedure(d.reducer) IS NULL
+     ORDER BY 2, 3 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot rename or move function % because materialized view %.% uses it as its reducer',
+            v.reducer, quote_ident(v.view_schema), quote_ident(v.view_name)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Drop the view with eventlog.drop_view() first.';
+    END IF;
 END
 $$;
 CREATE EVENT TRIGGER eventlog_view_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER FUNCTION', 'ALTER ROUTINE')
     EXECUTE FUNCTION eventlog.on_view_ddl_end();

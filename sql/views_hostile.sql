@@ -200,11 +200,36 @@ SELECT eventlog.drop_view('per_batch');
 
 -- 11. A view's reducer cannot be dropped while the view uses it (each
 -- refresh failed with "cache lookup failed" after that).
+-- Nor renamed or moved, nor its schema renamed: the view names it by its
+-- identity (view_def.reducer is text, which pg_upgrade accepts), and would
+-- lose it.
 SET ROLE regress_vh_owner;
 DROP FUNCTION vh.fold(jsonb, eventlog_topics.vh_t);
+ALTER FUNCTION vh.fold(jsonb, eventlog_topics.vh_t) RENAME TO fold2;
+ALTER ROUTINE vh.fold(jsonb, eventlog_topics.vh_t) RENAME TO fold2;
+RESET ROLE;
+CREATE SCHEMA vh_other;
+ALTER FUNCTION vh.fold(jsonb, eventlog_topics.vh_t) SET SCHEMA vh_other;
+-- a reducer in a schema of its own: that schema cannot be renamed either
+CREATE SCHEMA vh_fns AUTHORIZATION regress_vh_owner;
+SET ROLE regress_vh_owner;
+CREATE FUNCTION vh_fns.fold(s jsonb, r eventlog_topics.vh_t) RETURNS jsonb LANGUAGE sql
+AS $$ SELECT jsonb_build_object('n', coalesce((s->>'n')::int, 0) + 1) $$;
+SELECT eventlog.create_view('folded2', 'vh_t', 'reduce', reducer => 'vh_fns.fold(jsonb, eventlog_topics.vh_t)');
+RESET ROLE;
+ALTER SCHEMA vh_fns RENAME TO vh_fns2;
+SELECT view_name, reducer FROM eventlog.view_def WHERE kind = 'reduce' ORDER BY 1;
+SET ROLE regress_vh_owner;
+-- other changes of the function are fine
+ALTER FUNCTION vh.fold(jsonb, eventlog_topics.vh_t) STABLE;
 SELECT eventlog.refresh_view('folded') >= 0 AS refreshed;
 SELECT eventlog.drop_view('folded');
 DROP FUNCTION vh.fold(jsonb, eventlog_topics.vh_t);
+SELECT eventlog.drop_view('folded2');
+RESET ROLE;
+ALTER SCHEMA vh_fns RENAME TO vh_fns2;
+DROP SCHEMA vh_fns2, vh_other CASCADE;
+SET ROLE regress_vh_owner;
 
 -- 12. What an expression computes does not depend on who applies the
 -- records: the settings that change it (TimeZone, DateStyle, ...) are

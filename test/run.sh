@@ -90,6 +90,10 @@ run_target() {  # run `make TARGET ARGS...` in $testdir as the test user
     local cmd target=$1
     shift
     cmd="cd $(printf %q "$testdir") && exec env PATH=$(printf %q "$bindir:$PATH") TMPDIR=/tmp"
+    # the release tests (TAP 061, 062) build earlier releases from the git
+    # history, which the copy in $testdir does not have
+    cmd+=" EVENTLOG_REPO=$(printf %q "${EVENTLOG_REPO:-$repo}")"
+    [[ -z ${EVENTLOG_PREV_RELEASE:-} ]] || cmd+=" EVENTLOG_PREV_RELEASE=$(printf %q "$EVENTLOG_PREV_RELEASE")"
     cmd+=" make $target PG_CONFIG=$(printf %q "$PG_CONFIG")"
     (($# == 0)) || cmd+="$(printf ' %q' "$@")"
     if ((EUID == 0)); then

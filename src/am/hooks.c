@@ -571,11 +571,15 @@ check_rule(RuleStmt *stmt)
  * The extension's members are exactly what its script created: taking its
  * catalog out of it would make pg_dump dump the catalog twice (and the
  * restore fail), and a topic added to it would no longer be dumped.
+ * pg_upgrade's restore (binary upgrade mode, which only pg_upgrade starts
+ * a server in) rebuilds the members one by one with ALTER EXTENSION ADD:
+ * that is the script's set again.
  */
 static void
 check_extension_contents(AlterExtensionContentsStmt *stmt)
 {
-	if (strcmp(stmt->extname, "pg_eventlog") != 0 || creating_extension)
+	if (strcmp(stmt->extname, "pg_eventlog") != 0 || creating_extension ||
+		IsBinaryUpgrade)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

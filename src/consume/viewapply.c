@@ -248,7 +248,12 @@ el_view_load_def(const char *schema, const char *name, ElViewDef *def)
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(schema));
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
-	if (catalog_exec("SELECT topic, kind, expr, group_by, filter, reducer::oid, initial,"
+	/*
+	 * reducer::text: also while the catalog is 0.1's (regprocedure, before
+	 * ALTER EXTENSION UPDATE), whose text form resolves back the same way
+	 */
+	if (catalog_exec("SELECT topic, kind, expr, group_by, filter,"
+					 " pg_catalog.to_regprocedure(reducer::pg_catalog.text)::pg_catalog.oid, initial,"
 					 " value_type, search_path, last_error IS NOT NULL,"
 					 " pg_catalog.array_to_string(settings, E'\\n')"
 					 " FROM eventlog.view_def WHERE view_schema = $1 AND view_name = $2",
@@ -911,6 +916,11 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 								 EL_VIEW_STATES_NAME " WHERE state IS NOT NULL"
 								 " ON CONFLICT (key) DO UPDATE SET state = excluded.state",
 								 st.qualname, st.qualname);
+		if (!OidIsValid(def.reducer))	/* the DDL triggers keep it, but */
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("the reducer of materialized view %s does not exist", st.qualname),
+					 errhint("Drop the view with eventlog.drop_view() and create it again.")));
 		fmgr_info(def.reducer, &st.reducer);
 	}
 

@@ -520,7 +520,9 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	nulls[5] = def.group_by ? ' ' : 'n';
 	values[6] = def.filter ? CStringGetTextDatum(def.filter) : (Datum) 0;
 	nulls[6] = def.filter ? ' ' : 'n';
-	values[7] = ObjectIdGetDatum(def.reducer);
+	/* by identity, not oid: see view_def.reducer in the extension script */
+	values[7] = OidIsValid(def.reducer) ?
+		CStringGetTextDatum(format_procedure_qualified(def.reducer)) : (Datum) 0;
 	nulls[7] = OidIsValid(def.reducer) ? ' ' : 'n';
 	values[8] = def.initial;
 	nulls[8] = def.initial_null ? 'n' : ' ';
@@ -531,7 +533,7 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 				" pg_catalog.string_to_array($12, E'\\n'))",
 				12,
 				(Oid[]) {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-					REGPROCEDUREOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID},
+					TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID},
 				(Datum[]) {values[0], values[1], values[2], values[3], values[4], values[5],
 					values[6], values[7], values[8],
 					def.value_type ? CStringGetTextDatum(def.value_type) : (Datum) 0,

@@ -123,6 +123,7 @@ el_decode(LogicalDecodingContext *ctx, XLogRecordBuffer *buf)
 		int64		force_align_i64;
 	}			scratch;
 
+	el_wal_check_format(r);
 	ReorderBufferProcessXid(ctx->reorder, rxid, buf->origptr);
 
 	/* logged below wal_level = logical: nothing to decode */

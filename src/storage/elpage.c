@@ -109,18 +109,49 @@ el_page_apply(Page page, const char *bytes, Size len)
 }
 
 /*
+ * The storage format version of a page's magic word (elpage.h), or 0 if
+ * the word is no eventlog format word at all.
+ */
+static int
+page_format_version(Page page)
+{
+	uint32		magic;
+
+	if (PageGetSpecialSize(page) < EL_PAGE_MAGIC_POS + sizeof(uint32))
+		return 0;
+	memcpy(&magic, PageGetSpecialPointer(page) + EL_PAGE_MAGIC_POS, sizeof(uint32));
+	if ((magic & 0xFFFFFF00) != EL_PAGE_MAGIC_STEM ||
+		(magic & 0xFF) <= EL_PAGE_MAGIC_VBASE)
+		return 0;
+	return (int) (magic & 0xFF) - EL_PAGE_MAGIC_VBASE;
+}
+
+/*
  * Is the page an initialized eventlog page?  An all-zero page is not (yet):
  * a crash can leave such blocks at the end of a chain, and appends reuse
  * them.  Any other page is refused, so that a page of another format (an
- * older build) or damage is never read as empty nor overwritten.
+ * older or later release) or damage is never read as empty nor overwritten.
  */
 bool
 el_page_is_valid(Page page)
 {
+	int			version;
+
 	if (PageIsNew(page))
 		return false;
-	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(ElPageOpaqueData)) ||
-		ElPageGetOpaque(page)->magic != EL_PAGE_MAGIC)
+	version = page_format_version(page);
+	if (version != 0 &&
+		(version < EL_FORMAT_MIN_VERSION || version > EL_FORMAT_VERSION))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("eventlog page is in storage format version %d, this build reads format version %d",
+						version, EL_FORMAT_VERSION),
+				 errdetail("This build of pg_eventlog reads storage format versions %d to %d.",
+						   EL_FORMAT_MIN_VERSION, EL_FORMAT_VERSION),
+				 errhint("Install a release of pg_eventlog that reads format version %d (see the compatibility rule in docs/operations.md).",
+						 version)));
+	if (version != EL_FORMAT_VERSION ||
+		PageGetSpecialSize(page) != MAXALIGN(sizeof(ElPageOpaqueData)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("eventlog page is neither empty nor in the page format of this build"),

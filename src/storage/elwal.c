@@ -35,6 +35,64 @@ el_rmgr_register(void)
 	RegisterCustomRmgr(EL_RMGR_ID, &el_rmgr);
 }
 
+/*
+ * The storage format version of a WAL record of this resource manager
+ * (elwal.h): EL_FORMAT_VERSION for the op codes of format 1, the logged
+ * version of an XLOG_EL_VERSIONED record, 0 if it is neither (an op code
+ * that no format uses, or a versioned record too short to say).
+ */
+int
+el_wal_format(XLogReaderState *record)
+{
+	uint8		op = XLogRecGetInfo(record) & XLOG_EL_OPMASK;
+	xl_el_versioned xv;
+
+	switch (op)
+	{
+		case XLOG_EL_APPEND:
+		case XLOG_EL_NEW_PAGE:
+		case XLOG_EL_ROLL:
+		case XLOG_EL_CONFLICT:
+			return EL_FORMAT_VERSION;
+		case XLOG_EL_VERSIONED:
+			if (XLogRecGetDataLen(record) < SizeOfElVersioned)
+				return 0;
+			memcpy(&xv, XLogRecGetData(record), SizeOfElVersioned);
+			return xv.format;
+	}
+	return 0;
+}
+
+/*
+ * Stop at a record this build cannot read, before anything is done with
+ * it: redo (an error in the startup process ends recovery) and logical
+ * decoding call this first.
+ */
+void
+el_wal_check_format(XLogReaderState *record)
+{
+	int			format = el_wal_format(record);
+
+	if (format == EL_FORMAT_VERSION)
+		return;
+	if (format == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("eventlog WAL record at %X/%X has op code 0x%02X, which no storage format uses",
+						LSN_FORMAT_ARGS(record->ReadRecPtr),
+						(unsigned) (XLogRecGetInfo(record) & XLOG_EL_OPMASK)),
+				 errdetail("This build of pg_eventlog reads storage format version %d.",
+						   EL_FORMAT_VERSION)));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("eventlog WAL record at %X/%X is in storage format version %d, this build reads format version %d",
+					LSN_FORMAT_ARGS(record->ReadRecPtr), format, EL_FORMAT_VERSION),
+			 errdetail("This build of pg_eventlog reads storage format versions %d to %d.",
+					   EL_FORMAT_MIN_VERSION, EL_FORMAT_VERSION),
+			 errhint("Replay or decode this WAL with a release of pg_eventlog that reads format version %d (see the compatibility rule in docs/operations.md).",
+					 format)));
+}
+
 void
 el_redo(XLogReaderState *record)
 {
@@ -45,6 +103,7 @@ el_redo(XLogReaderState *record)
 	char	   *data;
 	Size		len;
 
+	el_wal_check_format(record);
 	switch (info)
 	{
 		case XLOG_EL_APPEND:
@@ -204,8 +263,20 @@ el_desc(StringInfo buf, XLogReaderState *record)
 	char	   *data = NULL;
 	xl_el_decode xd;
 	TransactionId topxid;
-	bool		decodable = el_wal_get_decode(record, &xd, &topxid);
+	bool		decodable;
+	int			format = el_wal_format(record);
 
+	if (format != EL_FORMAT_VERSION)
+	{
+		/* never interpret the bytes of a format this build does not know */
+		if (format == 0)
+			appendStringInfoString(buf, "op code of no storage format");
+		else
+			appendStringInfo(buf, "storage format version %d (this build reads %d)",
+							 format, EL_FORMAT_VERSION);
+		return;
+	}
+	decodable = el_wal_get_decode(record, &xd, &topxid);
 	if (decodable)
 	{
 		appendStringInfo(buf, "topic %u filenode %u/%u partition %d xid %u",
@@ -260,6 +331,8 @@ el_identify(uint8 info)
 			return "ROLL";
 		case XLOG_EL_CONFLICT:
 			return "CONFLICT";
+		case XLOG_EL_VERSIONED:
+			return "VERSIONED";
 	}
 	return NULL;
 }

@@ -34,7 +34,27 @@
 #include "access/htup_details.h"
 #include "storage/bufpage.h"
 
-#define EL_PAGE_MAGIC		0x45764C68	/* "EvLh": changes with the format */
+/*
+ * Storage format version: of segment pages and of this resource manager's
+ * WAL records (elwal.h).  A build reads the formats from
+ * EL_FORMAT_MIN_VERSION to EL_FORMAT_VERSION and stops with an error that
+ * names both versions at anything else, never guessing (the compatibility
+ * rule is in docs/operations.md: only a major release changes it).
+ *
+ * On a page, the version is the low byte of the magic word, stored as
+ * version + 0x67 after the three bytes "EvL" (format 1, that of 0.1 and 1.0,
+ * is 0x45764C68).  Every format keeps that word at byte
+ * EL_PAGE_MAGIC_POS of the special space, whatever else it changes, so that
+ * any build can tell a page of a later format from damage.
+ */
+#define EL_FORMAT_VERSION		1
+#define EL_FORMAT_MIN_VERSION	1
+
+#define EL_PAGE_MAGIC_STEM		0x45764C00	/* "EvL" */
+#define EL_PAGE_MAGIC_VBASE		0x67
+#define EL_PAGE_MAGIC_FOR(v)	(EL_PAGE_MAGIC_STEM + EL_PAGE_MAGIC_VBASE + (v))
+#define EL_PAGE_MAGIC			EL_PAGE_MAGIC_FOR(EL_FORMAT_VERSION)
+#define EL_PAGE_MAGIC_POS		40	/* offsetof(ElPageOpaqueData, magic) */
 
 /*
  * Offsets are below EL_MAX_OFFSET (2^62), and a log end offset is at most
@@ -61,12 +81,15 @@ typedef struct ElPageOpaqueData
 	uint16		last_run;		/* page position of the last run header */
 	uint16		ts_natts;		/* stored columns when the first one is the
 								 * record time, else 0 */
-	uint32		magic;
+	uint32		magic;			/* EL_PAGE_MAGIC: the format version */
 	TransactionId init_xid;		/* next xid when the page was started: every
 								 * run on an earlier page has a smaller xid */
 } ElPageOpaqueData;
 
 typedef ElPageOpaqueData *ElPageOpaque;
+
+StaticAssertDecl(offsetof(ElPageOpaqueData, magic) == EL_PAGE_MAGIC_POS,
+				 "the page format word moved");
 
 #define EL_PAGE_SEALED		0x0001	/* a later page exists; never append */
 #define EL_PAGE_CLOSED		0x0002	/* last page of a closed segment: the

@@ -78,8 +78,28 @@
 #define XLOG_EL_CONFLICT	0x30	/* no block; main data xl_el_conflict:
 									 * hot standby snapshots that may not
 									 * see xid committed are cancelled */
+#define XLOG_EL_VERSIONED	0x70	/* reserved for later formats: main data
+									 * starts with an xl_el_versioned */
 #define XLOG_EL_OPMASK		0x70
 #define XLOG_EL_DECODE		0x80	/* main data ends with an xl_el_decode */
+
+/*
+ * Format versions (elpage.h's EL_FORMAT_VERSION).  A record of format 1 (0.1
+ * and 1.0) is one of the four op codes above, with no version field: an
+ * APPEND costs nothing for it.  A later format that changes any record logs
+ * all its records as XLOG_EL_VERSIONED, whose main data starts with the
+ * format version and the op, so that every build since 1.0 stops at such a
+ * record with an error naming both versions instead of replaying or decoding
+ * bytes it does not understand (el_wal_check_format).  Op codes 0x40-0x60
+ * are never used.
+ */
+typedef struct xl_el_versioned
+{
+	uint16		format;			/* storage format version, 2 or more */
+	uint8		op;				/* the record's op in that format */
+} xl_el_versioned;
+
+#define SizeOfElVersioned	(offsetof(xl_el_versioned, op) + sizeof(uint8))
 
 /* NEW_PAGE main data; APPEND has none (its block data says it all). */
 typedef struct xl_el_new_page
@@ -141,6 +161,8 @@ extern void el_desc(StringInfo buf, XLogReaderState *record);
 extern const char *el_identify(uint8 info);
 extern void el_mask(char *pagedata, BlockNumber blkno);
 extern void el_log_snapshot_conflict(TransactionId xid);
+extern void el_wal_check_format(XLogReaderState *record);
+extern int	el_wal_format(XLogReaderState *record);
 extern bool el_wal_get_decode(XLogReaderState *record, xl_el_decode *xd,
 							  TransactionId *topxid);
 
