@@ -584,7 +584,7 @@ GRANT SELECT ON eventlog.views TO PUBLIC;
 -- and ended, the worker running it and, while it is due with no worker,
 -- since when and why; for the current database also per topic: commits
 -- its views have not seen yet, and views backing off after an error.
-CREATE FUNCTION eventlog.maintenance_status_shared(
+CREATE FUNCTION eventlog.maintenance_state(
     OUT database text, OUT topic text, OUT kind text,
     OUT last_started timestamptz, OUT last_ended timestamptz,
     OUT worker_pid int, OUT waiting_since timestamptz, OUT waiting text)
@@ -592,7 +592,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'eventlog_maintenance_status' LANGUAGE C VOLATILE;
 
 CREATE VIEW eventlog.maintenance_status AS
-SELECT * FROM eventlog.maintenance_status_shared()
+SELECT * FROM eventlog.maintenance_state()
 UNION ALL
 SELECT current_database()::text, d.topic, 'views', NULL, NULL, NULL,
        min(d.last_error_at),
