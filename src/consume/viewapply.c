@@ -998,9 +998,10 @@ el_view_record_error(const char *schema, const char *name, const char *msg)
 	values[2] = CStringGetTextDatum(msg);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	catalog_exec("UPDATE eventlog.view_def SET last_error = $3, last_error_at = now(),"
+	/* from the failure, not from the start of the turn that failed */
+	catalog_exec("UPDATE eventlog.view_def SET last_error = $3, last_error_at = clock_timestamp(),"
 				 " error_count = error_count + 1,"
-				 " retry_at = now() + least(power(2, least(error_count, 9)), 300) * interval '1 s'"
+				 " retry_at = clock_timestamp() + least(power(2, least(error_count, 9)), 300) * interval '1 s'"
 				 " WHERE view_schema = $1 AND view_name = $2",
 				 3, types, values, NULL, SPI_OK_UPDATE);
 	SPI_finish();

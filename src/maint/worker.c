@@ -36,6 +36,7 @@
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -106,6 +107,9 @@ release_slot_locked(int w, TimestampTz now)
 			{
 				db->running[k] = 0;
 				db->last_end[k] = now;
+				/* the topics its view pass took: every view, next pass */
+				if (k == EL_KIND_VIEWS)
+					db->views_all = true;
 			}
 		if (wk->turn_start != 0)
 		{
@@ -451,7 +455,7 @@ schedule(TimestampTz now)
 				{
 					db->wait_reason[k] = EL_WAIT_WORK;
 					if (db->waiting_since[k] == 0)
-						db->waiting_since[k] = since;
+						db->waiting_since[k] = now;
 					waiting_work = true;
 				}
 				continue;
@@ -524,17 +528,17 @@ schedule(TimestampTz now)
 				int			waited;
 
 				if (db->waiting_since[cd->kind] == 0)
-					db->waiting_since[cd->kind] = cd->since;
+					db->waiting_since[cd->kind] = now;
 				db->wait_reason[cd->kind] = reason;
 				waited = (int) Min((now - db->waiting_since[cd->kind]) / 1000, (int64) INT_MAX);
 
 				/*
 				 * Databases taking turns wait a little at each turn: warn
-				 * once a wait exceeds the interval (and at once when the
-				 * server has no slot at all), once per wait.
+				 * once a wait exceeds the interval and a second (and at
+				 * once when the server has no slot at all), once per wait.
 				 */
 				warn = !db->warned[cd->kind] &&
-					(reason == EL_WAIT_SLOTS || waited >= el_maintenance_interval);
+					(reason == EL_WAIT_SLOTS || waited >= Max(el_maintenance_interval, 1000));
 				if (warn)
 					db->warned[cd->kind] = true;
 				SpinLockRelease(&el_sched->mutex);
@@ -771,6 +775,26 @@ record_killed_turns(void)
 	end_step();
 }
 
+/*
+ * Whether a topic of this database has cleanup_policy compact: a database
+ * without one needs no compaction pass every interval (one that gets one
+ * is noticed within EL_RECHECK_MS).
+ */
+static bool
+has_compacted_topics(void)
+{
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT 1 FROM eventlog.topic_config WHERE cleanup_policy LIKE '%compact%' LIMIT 1",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read eventlog.topic_config");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
 typedef struct Claim
 {
 	int			kind;			/* -1: nothing */
@@ -953,6 +977,7 @@ el_db_worker_main(Datum arg)
 		TimestampTz now;
 		TimestampTz next;
 		bool		leave = false;
+		int			interval;
 		int			k;
 		int			w;
 
@@ -976,14 +1001,19 @@ el_db_worker_main(Datum arg)
 		claim_locked(&c, now);
 		SpinLockRelease(&el_sched->mutex);
 
+		interval = el_maintenance_interval;
 		if (c.kind == EL_KIND_SEGMENTS || c.kind == EL_KIND_COMPACT)
 		{
 			begin_step();
 			pgstat_report_activity(STATE_RUNNING, c.kind == EL_KIND_SEGMENTS ?
 								   "eventlog maintenance pass" :
 								   "eventlog compaction pass");
-			(void) el_maintenance_pass(c.kind == EL_KIND_SEGMENTS ?
-									   EL_MAINT_SEGMENTS : EL_MAINT_COMPACT);
+			if (c.kind == EL_KIND_SEGMENTS)
+				(void) el_maintenance_pass(EL_MAINT_SEGMENTS);
+			else if (has_compacted_topics())
+				(void) el_maintenance_pass(EL_MAINT_COMPACT);
+			else
+				interval = Max(interval, EL_RECHECK_MS);
 			end_step();
 		}
 		else if (c.kind == EL_KIND_VIEWS)
@@ -998,7 +1028,7 @@ el_db_worker_main(Datum arg)
 			db->running[c.kind] = 0;
 			db->last_end[c.kind] = now;
 			if (c.kind != EL_KIND_VIEWS)
-				db->due[c.kind] = TimestampTzPlusMilliseconds(now, el_maintenance_interval);
+				db->due[c.kind] = TimestampTzPlusMilliseconds(now, interval);
 			wk->state = EL_W_IDLE;
 			wk->since = now;
 		}
