@@ -48,7 +48,7 @@ PGFILEDESC = "pg_eventlog - Kafka-style event log stored by its own table access
 REGRESS = setup partitioner topic produce export fetch group group_limits group_rights stats_quota group_roles group_balance am_surface offsets visibility catalog_reads retention compaction views views_hostile bad_args hostile
 REGRESS_OPTS = --outputdir=test/results \
 	--temp-instance=test/tmp_regress --temp-config=test/eventlog.conf
-ISOLATION = reverse_commit abort_subxact topic_ddl prepare_refused group_assign group_handoff group_commit group_lag unique_index freeze_in_progress topic_cache_snapshot roll_race view_refresh compact_race
+ISOLATION = reverse_commit abort_subxact topic_ddl prepare_refused group_assign group_handoff group_commit group_lag unique_index freeze_in_progress topic_cache_snapshot roll_race view_refresh compact_race compact_xid_order index_vacuum
 ISOLATION_OPTS = --inputdir=test --outputdir=test/results_iso \
 	--temp-instance=test/tmp_iso --temp-config=test/eventlog.conf
 TAP_TESTS = 1

@@ -30,7 +30,7 @@ bindir=/usr/lib/postgresql/15/bin
 
 # --- packages --------------------------------------------------------------
 packages=(postgresql-15 postgresql-server-dev-15 libipc-run-perl build-essential
-          rsync postgresql-15-pgq3 libdbd-pg-perl)
+          rsync postgresql-15-pgq3 libdbd-pg-perl postgresql-15-wal2json)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -91,7 +91,14 @@ port = $port
 listen_addresses = ''
 unix_socket_directories = '${demo//\'/\'\'}'
 shared_preload_libraries = 'pg_eventlog'
+# so that the logical decoding guide runs as pasted (docs/logical-decoding.md)
+wal_level = logical
 EOF
+# PostgreSQL 15.20 loads only the output plugins listed here; older minors
+# have no such setting and would refuse to start with it.
+if as_pg "$bindir/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
+    echo "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'" >>"$demo/data/postgresql.conf"
+fi
 
 echo "=== starting server on port $port (log: $demo/server.log)"
 if ! as_pg "$bindir/pg_ctl" -D "$demo/data" -l "$demo/server.log" -w start >/dev/null; then
@@ -106,11 +113,16 @@ else
     pg=(runuser -u postgres --)
 fi
 psql_cmd="${pg[*]} $bindir/psql -h $demo -p $port -d postgres"
+tour_cmd="${pg[*]} $bindir/psql -h $demo -p $port -d tour"
 stop_cmd="cd / && ${pg[*]} $bindir/pg_ctl -D $demo/data stop"
 instructions() {
     echo
     echo "Demo cluster is running (data: $demo/data, log: $demo/server.log)."
     echo "Connect:  $psql_cmd"
+    echo "Tour:     $tour_cmd"
+    echo "          (an empty database for the README's quick tour)"
+    echo "Guides:   export PGHOST=$demo PGPORT=$port PGUSER=postgres"
+    echo "          then createdb a database per guide and CREATE EXTENSION pg_eventlog there"
     echo "Stop:     $stop_cmd"
     echo "Rerun:    bash scripts/demo.sh as root   (wipes and recreates the demo cluster)"
 }
@@ -123,4 +135,5 @@ if ! as_pg "$bindir/psql" -X -v ON_ERROR_STOP=1 -h "$demo" -p "$port" -d postgre
     instructions
     die "scripts/demo.sql failed (server log: $demo/server.log)"
 fi
+as_pg "$bindir/psql" -X -q -h "$demo" -p "$port" -d postgres -c 'CREATE DATABASE tour'
 instructions

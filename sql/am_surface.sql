@@ -67,8 +67,11 @@ CLUSTER eventlog_topics.am USING am_g;
 
 -- COPY out and back in (into another topic) round-trips every column
 SELECT eventlog.create_topic('am_copy', partitions => 2);
-COPY eventlog_topics.am TO '/tmp/pg_eventlog_am_copy.tsv';
-COPY eventlog_topics.am_copy FROM '/tmp/pg_eventlog_am_copy.tsv';
+-- files go to the output directory, removed with it
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set am_copy_tsv :abs_builddir '/pg_eventlog_am_copy.tsv'
+COPY eventlog_topics.am TO :'am_copy_tsv';
+COPY eventlog_topics.am_copy FROM :'am_copy_tsv';
 SELECT count(*) AS differences FROM (
   (SELECT * FROM eventlog_topics.am EXCEPT ALL SELECT * FROM eventlog_topics.am_copy)
   UNION ALL
@@ -130,3 +133,68 @@ SELECT count(*) AS mismatched FROM tsrc s
 SELECT count(*) AS mismatched_fetch FROM tsrc s
   JOIN eventlog.fetch('tsr', 0, 0, 1000) f ON (f.value->>'g')::int = s.g WHERE f.ts IS DISTINCT FROM s.ts;
 SELECT eventlog.drop_topic('tsr');
+
+-- VACUUM of a topic removes the index entries of records that are gone
+-- (delete_records, retention, compaction, aborted transactions), as heap's
+-- VACUUM removes those of dead tuples; entries of records that remain stay
+SELECT eventlog.create_topic('amvac', 2, segment_bytes => 16384);
+SELECT count(*) > 0 AS spares FROM eventlog.run_maintenance('amvac');
+CREATE INDEX amvac_key ON eventlog_topics.amvac (key);
+INSERT INTO eventlog_topics.amvac (key, value)
+SELECT 'k' || g, jsonb_build_object('g', g, 'pad', repeat('x', 100)) FROM generate_series(1, 400) g;
+BEGIN;
+INSERT INTO eventlog_topics.amvac (key, value)
+SELECT 'a' || g, jsonb_build_object('aborted', g) FROM generate_series(1, 50) g;
+ROLLBACK;
+CREATE FUNCTION amvac_entries() RETURNS TABLE (index_tuples real, entries_read bigint, rows_found bigint)
+LANGUAGE plpgsql AS $$
+DECLARE n bigint; before bigint;
+BEGIN
+  -- an index scan over every entry: how many it walks, how many it finds
+  SET LOCAL enable_seqscan = off;
+  SET LOCAL enable_bitmapscan = off;
+  before := pg_stat_get_xact_tuples_returned('eventlog_topics.amvac_key'::regclass);
+  SELECT count(*) INTO n FROM eventlog_topics.amvac WHERE key > '';
+  RETURN QUERY SELECT c.reltuples,
+         pg_stat_get_xact_tuples_returned('eventlog_topics.amvac_key'::regclass) - before, n
+    FROM pg_class c WHERE c.oid = 'eventlog_topics.amvac_key'::regclass;
+END $$;
+-- the aborted records' entries go; the 400 records' stay
+VACUUM eventlog_topics.amvac;
+SELECT * FROM amvac_entries();
+-- delete_records below the log end of partition 0, retention drops the
+-- segments: their entries go at the next VACUUM, partition 1's stay
+SELECT eventlog.delete_records('amvac', 0, log_end_offset) >= 0 AS deleted
+  FROM eventlog.partitions WHERE topic = 'amvac' AND partition = 0;
+SELECT count(*) >= 0 AS pass FROM eventlog.run_maintenance('amvac');
+SELECT count(*) >= 0 AS pass FROM eventlog.run_maintenance('amvac');
+VACUUM eventlog_topics.amvac;
+SELECT * FROM amvac_entries();
+SELECT count(*) AS partition_1 FROM eventlog_topics.amvac WHERE partition = 1;
+-- an emptied topic's index holds no entry, and refilling reuses its pages
+SELECT eventlog.delete_records('amvac', 1, log_end_offset) >= 0 AS deleted
+  FROM eventlog.partitions WHERE topic = 'amvac' AND partition = 1;
+VACUUM eventlog_topics.amvac;
+SELECT * FROM amvac_entries();
+SELECT pg_relation_size('eventlog_topics.amvac_key') AS emptied_size \gset
+INSERT INTO eventlog_topics.amvac (key, value)
+SELECT 'k' || g, jsonb_build_object('g', g, 'pad', repeat('x', 100)) FROM generate_series(1, 400) g;
+SELECT eventlog.delete_records('amvac', partition, log_end_offset) >= 0 AS deleted
+  FROM eventlog.partitions WHERE topic = 'amvac' ORDER BY partition;
+VACUUM eventlog_topics.amvac;
+SELECT * FROM amvac_entries();
+SELECT pg_relation_size('eventlog_topics.amvac_key') <= :emptied_size AS pages_reused;
+-- compaction: the entries of the records it removed go, the kept ones stay
+SELECT eventlog.alter_topic('amvac', cleanup_policy => 'compact');
+INSERT INTO eventlog_topics.amvac (key, value)
+SELECT 'k' || (g % 5), jsonb_build_object('g', g, 'pad', repeat('x', 100)) FROM generate_series(1, 400) g;
+SELECT count(*) >= 0 AS pass FROM eventlog.run_maintenance('amvac');
+SELECT count(*) >= 0 AS pass FROM eventlog.run_maintenance('amvac');
+SELECT count(*) >= 0 AS pass FROM eventlog.run_maintenance('amvac');
+VACUUM eventlog_topics.amvac;
+SELECT index_tuples = rows_found AS entries_match_records, entries_read = rows_found AS no_dead_entry_read,
+       rows_found = (SELECT count(*) FROM eventlog_topics.amvac) AS same_as_seqscan,
+       rows_found < 400 AS compacted
+  FROM amvac_entries();
+DROP FUNCTION amvac_entries();
+SELECT eventlog.drop_topic('amvac');

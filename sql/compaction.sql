@@ -145,22 +145,28 @@ CREATE VIEW cmp_toast_check AS
          (SELECT count(*) FROM f WHERE NOT EXISTS (SELECT 1 FROM cmp_toast_copy c
                                                     WHERE c."offset" = f."offset" AND c.key = f.key AND c.value = f.value)) AS wrong,
          (SELECT count(*) FROM l WHERE NOT EXISTS (SELECT 1 FROM f WHERE f."offset" = l."offset")) AS missing;
--- one statement, large values around where segment_bytes is reached
+-- one buffered INSERT: k55's large value is stored in segment 0's TOAST
+-- table (segment 0 has not reached segment_bytes, its TOAST table counted,
+-- when k55 is routed), then the records before it fill segment 0's pages
+-- and the append rolls (pages and TOAST table now reach segment_bytes):
+-- k55's record is appended to segment 1
+INSERT INTO eventlog_topics.cmp_toast (key, value)
+SELECT 'k' || g, CASE WHEN g = 55 THEN cmp_big(g)
+                      ELSE jsonb_build_object('n', g, 'pad', repeat('x', 100)) END
+  FROM generate_series(0, 90) g;
+INSERT INTO cmp_toast_copy SELECT "offset", key, value FROM eventlog_topics.cmp_toast;
+SELECT seg_no, base_offset, end_offset, state FROM eventlog.segments WHERE topic = 'cmp_toast' ORDER BY seg_no;
+-- large values in segment 1's own TOAST table too; supersede k0..k9
+-- (segment 0): segment 0 is rewritten
 INSERT INTO cmp_toast_copy
 SELECT p."offset", 'k' || g, v.value
-  FROM generate_series(0, 99) g,
-       LATERAL (SELECT CASE WHEN g % 10 = 0 OR g BETWEEN 66 AND 76 THEN cmp_big(g)
-                       ELSE jsonb_build_object('n', g, 'pad', repeat('x', 200)) END AS value) v,
+  FROM generate_series(0, 9) g,
+       LATERAL (SELECT CASE WHEN g % 3 = 0 THEN cmp_big(g) ELSE jsonb_build_object('new', g) END AS value) v,
        LATERAL eventlog.produce('cmp_toast', v.value, key => 'k' || g) p;
-SELECT seg_no, base_offset, end_offset, state FROM eventlog.segments WHERE topic = 'cmp_toast' ORDER BY seg_no;
--- supersede k0..k9 (segment 0): segment 0 is rewritten
-INSERT INTO cmp_toast_copy
-SELECT p."offset", 'k' || g, jsonb_build_object('new', g)
-  FROM generate_series(0, 9) g, LATERAL eventlog.produce('cmp_toast', jsonb_build_object('new', g), key => 'k' || g) p;
 SELECT action, detail FROM eventlog.run_maintenance('cmp_toast') WHERE action IN ('compacted', 'rolled');
 SELECT * FROM cmp_toast_check;
--- the replaced relation's TOAST table is still used by segment 1 (offset
--- 80): it stays, but no snapshot reads it as a segment any more, so ...
+-- the replaced relation's TOAST table is still used by segment 1 (k55):
+-- it stays, but no snapshot reads it as a segment any more, so ...
 SELECT action FROM eventlog.run_maintenance('cmp_toast') WHERE action IN ('compacted', 'dropped');
 SELECT count(*) AS awaiting_drop FROM eventlog.segment_trash WHERE topic = 'cmp_toast';
 SELECT * FROM cmp_toast_check;
@@ -173,12 +179,15 @@ SELECT * FROM cmp_toast_check;
 -- the first relation stays for segment 1's record
 SELECT action FROM eventlog.run_maintenance('cmp_toast') WHERE action IN ('compacted', 'dropped');
 SELECT count(*) AS awaiting_drop FROM eventlog.segment_trash WHERE topic = 'cmp_toast';
--- segment 1 closes and is rewritten: offset 80's large value is stored
--- again from the first relation's TOAST table
+-- segment 1 is rewritten once its records are superseded: k55's large
+-- value is stored again from the first relation's TOAST table, the others
+-- from segment 1's own
 INSERT INTO cmp_toast_copy
-SELECT p."offset", 'k' || g, jsonb_build_object('new', g, 'pad', repeat('x', 600))
-  FROM generate_series(81, 99) g,
-       LATERAL eventlog.produce('cmp_toast', jsonb_build_object('new', g, 'pad', repeat('x', 600)), key => 'k' || g) p;
+SELECT p."offset", 'k' || g, jsonb_build_object('new', g)
+  FROM generate_series(56, 90) g,
+       LATERAL eventlog.produce('cmp_toast', jsonb_build_object('new', g), key => 'k' || g) p;
+SELECT action, detail FROM eventlog.run_maintenance('cmp_toast') WHERE action IN ('compacted', 'rolled');
+SELECT * FROM cmp_toast_check;
 SELECT action, detail FROM eventlog.run_maintenance('cmp_toast') WHERE action IN ('compacted', 'rolled');
 SELECT * FROM cmp_toast_check;
 SELECT action FROM eventlog.run_maintenance('cmp_toast') WHERE action IN ('compacted', 'dropped');
@@ -252,6 +261,28 @@ COMMIT;
 SELECT seg_no, state FROM eventlog.segments WHERE topic = 'cmp_tx' ORDER BY seg_no;
 SELECT action, segment FROM eventlog.run_maintenance('cmp_tx');
 SELECT eventlog.drop_topic('cmp_tx');
+
+-- a rolled-back record with a TOASTed key, in a closed segment: once
+-- VACUUM has removed its chunks from the segment's TOAST table, compaction
+-- goes on (only settled live records' keys are read)
+SELECT eventlog.create_topic('cmp_abk', 1, cleanup_policy => 'compact', segment_bytes => 16384,
+                             delete_retention => '0');
+SELECT action FROM eventlog.run_maintenance('cmp_abk');
+BEGIN;
+SELECT count(*) FROM eventlog.produce('cmp_abk', '{"big": "key"}',
+       key => (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 400) i));
+ROLLBACK;
+INSERT INTO eventlog_topics.cmp_abk (key, value)
+SELECT 'k' || (g % 5), jsonb_build_object('n', g, 'pad', repeat('x', 200))
+  FROM generate_series(0, 99) g;
+\set ECHO none
+SELECT format('VACUUM %s', s.segrel::regclass)
+  FROM eventlog.segment_map s WHERE s.topic = 'cmp_abk' AND s.seg_no = 0 \gexec
+\set ECHO all
+SELECT action, detail FROM eventlog.run_maintenance('cmp_abk') WHERE action = 'compacted';
+SELECT action, detail FROM eventlog.run_maintenance('cmp_abk') WHERE action = 'compacted';
+SELECT count(*), count(DISTINCT key) FROM eventlog.fetch('cmp_abk', 0, 0, 1000);
+SELECT eventlog.drop_topic('cmp_abk');
 
 SELECT eventlog.drop_topic('cmp');
 SELECT eventlog.drop_topic('cmp_lag');

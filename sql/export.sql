@@ -10,12 +10,16 @@ SELECT count(*) FROM generate_series(1, 30) g,
 BEGIN;
 SELECT count(*) FROM eventlog.produce('ex', '{"aborted": true}', key => 'a', "partition" => 2);
 ROLLBACK;
-COPY eventlog_topics.ex TO '/tmp/pg_eventlog_ex.copy';
+-- files go to the output directory, removed with it
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set ex_copy :abs_builddir '/pg_eventlog_ex.copy'
+\set ex_cols_copy :abs_builddir '/pg_eventlog_ex_cols.copy'
+COPY eventlog_topics.ex TO :'ex_copy';
 
 -- the header: partition -1, no offset, the configuration as the value
 CREATE TEMP TABLE ex_file ("partition" int, "offset" bigint, ts timestamptz,
                            key text, value jsonb, headers jsonb);
-COPY ex_file FROM '/tmp/pg_eventlog_ex.copy';
+COPY ex_file FROM :'ex_copy';
 SELECT "partition", "offset", ts, key, headers,
        value - 'created_at' - 'segments' AS config,
        (value->>'created_at')::timestamptz = (SELECT created_at FROM eventlog.topics WHERE topic = 'ex') AS created_at_kept,
@@ -23,16 +27,16 @@ SELECT "partition", "offset", ts, key, headers,
   FROM ex_file WHERE "partition" = -1;
 SELECT count(*) AS header_rows FROM ex_file WHERE "partition" = -1;
 -- a column list without the value: no header
-COPY eventlog_topics.ex ("partition", "offset", key) TO '/tmp/pg_eventlog_ex_cols.copy';
+COPY eventlog_topics.ex ("partition", "offset", key) TO :'ex_cols_copy';
 CREATE TEMP TABLE ex_cols ("partition" int, "offset" bigint, key text);
-COPY ex_cols FROM '/tmp/pg_eventlog_ex_cols.copy';
+COPY ex_cols FROM :'ex_cols_copy';
 SELECT count(*) FILTER (WHERE "partition" = -1) AS header_rows, count(*) AS all_rows FROM ex_cols;
 
 -- a topic relation the catalog does not know (as pg_restore creates it)
 -- becomes the topic the header describes, records at their offsets
 CREATE TABLE eventlog_topics.ex_restored ("partition" int, "offset" bigint,
   ts timestamptz, key text, value jsonb, headers jsonb) USING eventlog;
-COPY eventlog_topics.ex_restored FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics.ex_restored FROM :'ex_copy';
 SELECT partitions, retention, retention_bytes, cleanup_policy,
        created_at = (SELECT created_at FROM eventlog.topics WHERE topic = 'ex') AS created_at_kept
   FROM eventlog.topics WHERE topic = 'ex_restored';
@@ -49,12 +53,12 @@ SELECT count(*) AS catalog_rows FROM eventlog.segment_map WHERE topic = 'ex_rest
 
 -- loading an export into a topic with fewer partitions adds the missing ones
 SELECT eventlog.create_topic('ex_small', partitions => 1);
-COPY eventlog_topics.ex_small FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics.ex_small FROM :'ex_copy';
 SELECT partitions, retention FROM eventlog.topics WHERE topic = 'ex_small';
 SELECT count(*) AS rows FROM eventlog_topics.ex_small;
 -- ... and into one that has them all changes nothing but the records
 SELECT eventlog.create_topic('ex_big', partitions => 4);
-COPY eventlog_topics.ex_big FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics.ex_big FROM :'ex_copy';
 SELECT partitions, retention FROM eventlog.topics WHERE topic = 'ex_big';
 
 -- bad headers change nothing
@@ -98,7 +102,7 @@ SELECT eventlog.drop_topic('ex_big');
 -- (the executor would hand it to them); the records route as always
 SELECT eventlog.create_topic('ex_ix', partitions => 3);
 CREATE INDEX ex_ix_key ON eventlog_topics.ex_ix (key);
-COPY eventlog_topics.ex_ix FROM '/tmp/pg_eventlog_ex.copy' WHERE key IS DISTINCT FROM 'k1';
+COPY eventlog_topics.ex_ix FROM :'ex_copy' WHERE key IS DISTINCT FROM 'k1';
 SET enable_seqscan = off;
 SELECT count(*) AS k1_by_index FROM eventlog_topics.ex_ix WHERE key = 'k1';
 SELECT count(*) AS k2_by_index FROM eventlog_topics.ex_ix WHERE key = 'k2';
@@ -114,7 +118,7 @@ END $$;
 SELECT eventlog.create_topic('ex_trig', partitions => 3);
 CREATE TRIGGER ex_seen AFTER INSERT ON eventlog_topics.ex_trig
   FOR EACH ROW EXECUTE FUNCTION ex_seen_row();
-COPY eventlog_topics.ex_trig FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics.ex_trig FROM :'ex_copy';
 -- 30 records and the log-end marker of partition 2 (an aborted record
 -- ended it), as COPY gave them; no header
 SELECT count(*) AS seen, min(partition) AS min_partition,
@@ -129,11 +133,11 @@ DROP FUNCTION ex_seen_row();
 -- only a relation with a topic's columns and name can become a topic
 CREATE TABLE eventlog_topics.ex_shape ("partition" int, "offset" bigint,
   ts timestamptz, key text, value jsonb, headers text) USING eventlog;
-COPY eventlog_topics.ex_shape FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics.ex_shape FROM :'ex_copy';
 DROP TABLE eventlog_topics.ex_shape;
 CREATE TABLE eventlog_topics."bad name" ("partition" int, "offset" bigint,
   ts timestamptz, key text, value jsonb, headers jsonb) USING eventlog;
-COPY eventlog_topics."bad name" FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics."bad name" FROM :'ex_copy';
 DROP TABLE eventlog_topics."bad name";
 SELECT count(*) AS registered FROM eventlog.topic_config WHERE topic IN ('ex_shape', 'bad name');
 
@@ -164,7 +168,7 @@ SET ROLE ex_user;
 SET search_path = ex_evil, pg_catalog, public;
 SELECT eventlog.create_topic('ex_safe', partitions => 1);
 SELECT eventlog.alter_topic('ex_safe', partitions => 2, retention => '1 day');
-COPY eventlog_topics.ex_safe FROM '/tmp/pg_eventlog_ex.copy';
+COPY eventlog_topics.ex_safe FROM :'ex_copy';
 SELECT partitions FROM eventlog.topics WHERE topic = 'ex_safe';
 SELECT count(*) AS polled FROM eventlog.poll('ex_group', 'ex_safe', 100);
 SELECT eventlog.commit('ex_group', 'ex_safe', 0, 1);

@@ -102,15 +102,18 @@ SELECT log_end_offset - :max AS end_from_max FROM eventlog.partitions WHERE topi
 SELECT * FROM eventlog.produce('marks', '{}');
 SELECT count(*) FROM eventlog_topics.marks;
 -- the export of a full partition ends with its marker and loads back
-COPY eventlog_topics.marks TO '/tmp/pg_eventlog_marks.copy';
+-- files go to the output directory, removed with it
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set marks_copy :abs_builddir '/pg_eventlog_marks.copy'
+COPY eventlog_topics.marks TO :'marks_copy';
 CREATE TEMP TABLE marks_file ("partition" int, "offset" bigint, ts timestamptz,
                               key text, value jsonb, headers jsonb);
-COPY marks_file FROM '/tmp/pg_eventlog_marks.copy';
+COPY marks_file FROM :'marks_copy';
 SELECT "partition", "offset" - :max AS from_max, value IS NULL AS no_value
   FROM marks_file WHERE "partition" >= 0;
 CREATE TABLE eventlog_topics.marks_restored ("partition" int, "offset" bigint,
   ts timestamptz, key text, value jsonb, headers jsonb) USING eventlog;
-COPY eventlog_topics.marks_restored FROM '/tmp/pg_eventlog_marks.copy';
+COPY eventlog_topics.marks_restored FROM :'marks_copy';
 SELECT log_end_offset - :max AS end_from_max FROM eventlog.partitions
  WHERE topic = 'marks_restored';
 SELECT * FROM eventlog.produce('marks_restored', '{}');

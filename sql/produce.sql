@@ -159,9 +159,12 @@ ROLLBACK;
 -- (without the value column: no export header, see export.sql)
 COPY eventlog_topics.src ("partition", "offset", key) TO stdout;
 SELECT count(*) AS visible_rows FROM eventlog_topics.src;
-COPY eventlog_topics.src TO '/tmp/pg_eventlog_src.copy';
+-- files go to the output directory, removed with it
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set src_copy :abs_builddir '/pg_eventlog_src.copy'
+COPY eventlog_topics.src TO :'src_copy';
 SELECT eventlog.create_topic('dst', partitions => 2);
-COPY eventlog_topics.dst FROM '/tmp/pg_eventlog_src.copy';
+COPY eventlog_topics.dst FROM :'src_copy';
 SELECT count(*) AS restored_rows FROM eventlog_topics.dst;
 SELECT partition, log_end_offset FROM eventlog.partitions WHERE topic = 'dst' ORDER BY 1;
 SELECT * FROM eventlog.produce('dst', '{"n": "next"}', "partition" => 0);

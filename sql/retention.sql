@@ -118,6 +118,35 @@ SELECT eventlog.run_maintenance('r');
 SELECT count(*) FROM eventlog.run_maintenance();
 SELECT count(*) > 0 AS sees_segments FROM eventlog.segments WHERE topic = 'r';
 RESET ROLE;
+
+-- size retention and rolls count what a segment holds in its TOAST table:
+-- records of ~50 kB, stored out of line (a record's own entry is a few
+-- dozen bytes), into a topic with retention_bytes 1 MB and segment_bytes
+-- 256 kB
+SELECT eventlog.create_topic('rtoast', 1, retention_bytes => 1048576, segment_bytes => 262144);
+SELECT action FROM eventlog.run_maintenance('rtoast');
+CREATE FUNCTION rtoast_big(n int) RETURNS jsonb LANGUAGE sql AS
+  $$ SELECT jsonb_build_object('n', n, 'big', (SELECT string_agg(md5(n::text || ':' || i), '') FROM generate_series(1, 1600) i)) $$;
+-- 40 records (2 MB) in rounds of 5, a maintenance pass after each
+\set ECHO none
+SELECT format('INSERT INTO eventlog_topics.rtoast (key, value) SELECT ''k'' || g, rtoast_big(g) FROM generate_series(%s, %s) g', r * 5, r * 5 + 4),
+       'DO $$ BEGIN PERFORM eventlog.run_maintenance(''rtoast''); END $$'
+  FROM generate_series(0, 7) r \gexec
+\set ECHO all
+SELECT max(pg_column_size(value)) > 50000 AS large_values FROM eventlog_topics.rtoast;
+-- segments rolled at segment_bytes (5 records of ~50 kB), their bytes
+-- include the TOAST table; retention removed the oldest while the
+-- partition was above retention_bytes
+SELECT seg_no, records, state, bytes >= records * 50000 AS counts_toast,
+       bytes <= 262144 + 65536 AS within_segment_bytes
+  FROM eventlog.segments WHERE topic = 'rtoast' ORDER BY seg_no;
+SELECT log_start_offset > 0 AS removed, log_end_offset,
+       bytes >= (log_end_offset - log_start_offset) * 50000 AS counts_toast,
+       bytes <= 1048576 AS within_retention_bytes,
+       bytes = (SELECT sum(bytes) FROM eventlog.segments WHERE topic = 'rtoast') AS same_as_segments
+  FROM eventlog.partitions WHERE topic = 'rtoast';
+SELECT eventlog.drop_topic('rtoast');
+DROP FUNCTION rtoast_big(int);
 SELECT eventlog.drop_topic('r');
 SELECT eventlog.drop_topic('rb');
 SELECT eventlog.drop_topic('rt');

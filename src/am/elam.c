@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heaptoast.h"
 #include "access/multixact.h"
 #include "access/tableam.h"
@@ -715,12 +716,119 @@ el_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
  * ------------------------------------------------------------------------
  */
 
+/* What the bulk-delete callback knows: each partition's live offsets. */
+typedef struct IndexVacuumState
+{
+	int			nparts;
+	bool	   *settled;
+	ElOffsetRanges *ranges;
+} IndexVacuumState;
+
+/*
+ * Is the index entry's record gone for every snapshot?  Only in a
+ * partition whose catalog state is settled (el_topic_settled_partitions),
+ * and then when its offset is below the log start, or below the log end
+ * and holds no record that is not settled dead (el_offset_may_be_live):
+ * removed by retention or delete_records, by compaction, or aborted.
+ */
+static bool
+index_entry_gone(ItemPointer itemptr, void *arg)
+{
+	IndexVacuumState *st = (IndexVacuumState *) arg;
+	int			partition;
+	int64		offset;
+
+	el_tid_decode(itemptr, &partition, &offset);
+	if (partition < 0 || partition >= st->nparts || !st->settled[partition])
+		return false;
+	return !el_offset_may_be_live(&st->ranges[partition], offset);
+}
+
+/*
+ * Remove the index entries of records that are gone (retention,
+ * delete_records, compaction, aborted transactions), as heap's VACUUM
+ * removes those of dead tuples, then let each index clean up (btree
+ * recycles its emptied pages) and record its size.  The segments are read
+ * once more for the offsets where records remain, a page at a time; their
+ * ranges take at most maintenance_work_mem (a compacted log needs one per
+ * kept record; beyond, only entries below the log start go).
+ */
+static void
+vacuum_topic_indexes(Relation rel, ElTopic *topic, double tuples,
+					 struct VacuumParams *params, BufferAccessStrategy bstrategy)
+{
+	Relation   *indrels;
+	int			nindexes;
+	IndexVacuumState st;
+	TransactionId horizon;
+	MemoryContext cxt;
+	MemoryContext old;
+	int			maxranges;
+	int			i;
+
+	if (!rel->rd_rel->relhasindex || params->index_cleanup == VACOPTVALUE_DISABLED)
+		return;
+	vac_open_indexes(rel, RowExclusiveLock, &nindexes, &indrels);
+	if (nindexes == 0)
+	{
+		vac_close_indexes(nindexes, indrels, NoLock);
+		return;
+	}
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "eventlog index vacuum",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	horizon = GetOldestNonRemovableTransactionId(rel);
+	st.nparts = topic->nparts;
+	st.settled = palloc(sizeof(bool) * Max(topic->nparts, 1));
+	st.ranges = palloc0(sizeof(ElOffsetRanges) * Max(topic->nparts, 1));
+	el_topic_settled_partitions(topic, horizon, st.settled);
+	maxranges = (int) Min(Max((int64) maintenance_work_mem * 1024 /
+							  (2 * sizeof(int64)) / Max(topic->nparts, 1), 1024),
+						  (int64) (MaxAllocSize / sizeof(int64)));
+	for (i = 0; i < topic->nparts; i++)
+		if (st.settled[i])
+			el_partition_live_ranges(&topic->parts[i], horizon, maxranges, bstrategy,
+									 &st.ranges[i]);
+
+	for (i = 0; i < nindexes; i++)
+	{
+		IndexVacuumInfo ivinfo;
+		IndexBulkDeleteResult *stats;
+
+		memset(&ivinfo, 0, sizeof(ivinfo));
+		ivinfo.index = indrels[i];
+		ivinfo.analyze_only = false;
+		ivinfo.report_progress = false;
+		ivinfo.estimated_count = true;
+		ivinfo.message_level = (params->options & VACOPT_VERBOSE) ? INFO : DEBUG2;
+		ivinfo.num_heap_tuples = tuples >= 0 ? tuples : 0;
+		ivinfo.strategy = bstrategy;
+		stats = index_bulk_delete(&ivinfo, NULL, index_entry_gone, &st);
+		stats = index_vacuum_cleanup(&ivinfo, stats);
+		if (stats != NULL && !stats->estimated_count)
+			vac_update_relstats(indrels[i], stats->num_pages, stats->num_index_tuples,
+								0, false, InvalidTransactionId, InvalidMultiXactId,
+								NULL, NULL, false);
+		if (stats != NULL)
+			ereport(ivinfo.message_level,
+					(errmsg("index \"%s\" now contains %.0f row versions in %u pages",
+							RelationGetRelationName(indrels[i]),
+							stats->num_index_tuples, stats->num_pages),
+					 errdetail("%.0f index row versions were removed.",
+							   stats->tuples_removed)));
+	}
+	vac_close_indexes(nindexes, indrels, NoLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
 static void
 el_relation_vacuum(Relation rel, struct VacuumParams *params,
 				   BufferAccessStrategy bstrategy)
 {
 	ElRelRole	role = checked_role(rel);
 	ElTopic    *topic;
+	double		tuples;
 
 	if (role == EL_ROLE_SEGMENT)
 	{
@@ -728,8 +836,10 @@ el_relation_vacuum(Relation rel, struct VacuumParams *params,
 		return;
 	}
 	topic = el_topic_get(RelationGetRelid(rel), true);
-	el_vacuum_topic(rel, topic ? topic->parts : NULL, topic ? topic->nparts : 0,
-					params, bstrategy);
+	tuples = el_vacuum_topic(rel, topic ? topic->parts : NULL, topic ? topic->nparts : 0,
+							 params, bstrategy);
+	if (topic != NULL)
+		vacuum_topic_indexes(rel, topic, tuples, params, bstrategy);
 }
 
 /* ------------------------------------------------------------------------

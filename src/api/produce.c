@@ -332,7 +332,11 @@ prepare_record(Relation rel, ElTopic *topic, TupleTableSlot *slot,
 		HeapTuple	tup;
 		HeapTuple	toasted;
 
-		/* large values go to the TOAST table of the segment they land in */
+		/*
+		 * Large values go to the TOAST table of the segment they land in
+		 * (rolled first if it is full, TOAST counted: el_toast_segment)
+		 */
+		segment = el_toast_segment(topic, rec->partition);
 		if (*seg == NULL || RelationGetRelid(*seg) != segment->relid)
 		{
 			if (*seg)

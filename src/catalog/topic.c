@@ -619,6 +619,76 @@ load_topic(Oid relid, MemoryContext cxt, bool missing_ok)
 	return topic;
 }
 
+/* Did the transaction that wrote this catalog row end before horizon? */
+static bool
+row_settled(HeapTuple tup, TransactionId horizon)
+{
+	return HeapTupleHeaderXminFrozen(tup->t_data) ||
+		TransactionIdPrecedes(HeapTupleHeaderGetXmin(tup->t_data), horizon);
+}
+
+/*
+ * For VACUUM's removal of index entries (elam.c): is the catalog state of
+ * each partition of the topic (settled[p], nparts of them) what every
+ * snapshot, running or to come, reads?  So a reader with a segment list
+ * loaded before a retention, delete_records or compaction change that
+ * still reads the records it removed cannot exist any more.  A partition
+ * is settled when every segment_map row of it, and every segment_trash
+ * row of a segment it removed (the two-phase drop keeps those until no
+ * snapshot can see the segment), was written by a transaction that ended
+ * before horizon (GetOldestNonRemovableTransactionId).
+ */
+void
+el_topic_settled_partitions(ElTopic *topic, TransactionId horizon, bool *settled)
+{
+	Datum		name = CStringGetTextDatum(NameStr(topic->name));
+	Oid			trash_relid;
+	Relation	catrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	int			p;
+
+	for (p = 0; p < topic->nparts; p++)
+		settled[p] = true;
+	if (!catalog_lookup())
+		return;
+	catrel = table_open(segment_map_relid, AccessShareLock);
+	scan = catalog_scan_topic(catrel, name, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+
+		p = DatumGetInt32(heap_getattr(tup, Anum_segment_map_partition,
+									   RelationGetDescr(catrel), &isnull));
+		if (p >= 0 && p < topic->nparts && !row_settled(tup, horizon))
+			settled[p] = false;
+	}
+	systable_endscan(scan);
+	table_close(catrel, AccessShareLock);
+
+	/* segment_trash (segrel, topic, partition, ...): small, scanned whole */
+	trash_relid = get_relname_relid("segment_trash", get_namespace_oid(EL_SCHEMA, false));
+	if (!OidIsValid(trash_relid))
+		return;
+	catrel = table_open(trash_relid, AccessShareLock);
+	ScanKeyEntryInitialize(&key, 0, 2, BTEqualStrategyNumber, InvalidOid,
+						   TupleDescAttr(RelationGetDescr(catrel), 1)->attcollation,
+						   F_TEXTEQ, name);
+	scan = systable_beginscan(catrel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 3, RelationGetDescr(catrel), &isnull);
+
+		p = isnull ? -1 : DatumGetInt32(d);
+		if (p >= 0 && p < topic->nparts && !row_settled(tup, horizon))
+			settled[p] = false;
+	}
+	systable_endscan(scan);
+	table_close(catrel, AccessShareLock);
+}
+
 ElTopic *
 el_topic_get(Oid relid, bool missing_ok)
 {
@@ -802,6 +872,72 @@ el_active_segment(ElTopic *topic, int partition)
 	return &topic->parts[partition].segs[active_index(topic, partition)];
 }
 
+/* How appends to segment idx of a partition roll into the next one. */
+static void
+append_target(ElTopic *topic, int partition, int idx, ElAppendTarget *target)
+{
+	ElPartitionStore *part = &topic->parts[partition];
+
+	target->topic_relid = topic->relid;
+	target->topic_node = topic->node;
+	target->topic_name = NameStr(topic->name);
+	target->partition = partition;
+	target->natts = topic->storedesc->natts;
+	target->ts_natts = topic->ts_natts;
+	target->next_relid = idx + 1 < part->nsegs ? part->segs[idx + 1].relid : InvalidOid;
+	target->next_base = idx + 1 < part->nsegs ? part->segs[idx + 1].base_offset :
+		EL_SEGMENT_NOT_STARTED;
+	target->max_blocks = (BlockNumber) Min(Max(topic->segment_bytes / BLCKSZ, 1),
+										   (int64) MaxBlockNumber);
+	target->rewrite = false;
+}
+
+/*
+ * The segment whose TOAST table a producer stores a record's large values
+ * in: the partition's active one, but rolled first into the next segment
+ * (if one is ready) once it has reached segment_bytes, its TOAST table
+ * counted (el_segment_bytes).  An append checks the size only when its
+ * tail page fills, and one page can point to megabytes of TOASTed values:
+ * without this, such a segment would grow far past segment_bytes, and the
+ * record's values would stay behind in the segment before the one it is
+ * appended to.
+ */
+const ElSegment *
+el_toast_segment(ElTopic *topic, int partition)
+{
+	ElPartitionStore *part = &topic->parts[partition];
+	int			idx = active_index(topic, partition);
+	ElAppendTarget target;
+	Relation	seg;
+
+	append_target(topic, partition, idx, &target);
+	if (!OidIsValid(target.next_relid) || target.next_base != EL_SEGMENT_NOT_STARTED ||
+		(seg = try_relation_open(part->segs[idx].relid, RowExclusiveLock)) == NULL)
+		return &part->segs[idx];
+	if (el_segment_bytes(seg) >= topic->segment_bytes)
+	{
+		Relation	next = relation_open(target.next_relid, RowExclusiveLock);
+		int64		first,
+					end,
+					first_ts,
+					last_ts;
+		bool		closed;
+
+		/* rolled by us, or already by someone else: on into the next one */
+		if (el_segment_roll(seg, next, &target))
+			part->active = idx + 1;
+		else
+		{
+			el_segment_bounds(seg, &first, &end, &first_ts, &last_ts, &closed);
+			if (closed)
+				part->active = idx + 1;
+		}
+		relation_close(next, NoLock);
+	}
+	relation_close(seg, NoLock);
+	return &part->segs[active_index(topic, partition)];
+}
+
 /*
  * Append encoded records to a partition (el_append_batch), following it
  * into its next segment whenever the one appended to is closed by a roll
@@ -827,18 +963,7 @@ el_append_partition(ElTopic *topic, int partition, char **entries, Size *lens,
 		Relation	seg;
 		int			k;
 
-		target.topic_relid = topic->relid;
-		target.topic_node = topic->node;
-		target.topic_name = NameStr(topic->name);
-		target.partition = partition;
-		target.natts = topic->storedesc->natts;
-		target.ts_natts = topic->ts_natts;
-		target.next_relid = idx + 1 < part->nsegs ? part->segs[idx + 1].relid : InvalidOid;
-		target.next_base = idx + 1 < part->nsegs ? part->segs[idx + 1].base_offset :
-			EL_SEGMENT_NOT_STARTED;
-		target.max_blocks = (BlockNumber) Min(Max(topic->segment_bytes / BLCKSZ, 1),
-											  (int64) MaxBlockNumber);
-		target.rewrite = false;
+		append_target(topic, partition, idx, &target);
 		seg = try_relation_open(segment->relid, RowExclusiveLock);
 		if (seg == NULL)
 		{

@@ -5,7 +5,7 @@
  *	eventlog.group_offset	 committed offset per (group, topic, partition)
  *
  * poll() advances group_offset inside the caller's transaction: COMMIT
- * acknowledges, ROLLBACK redelivers (DESIGN promise 4).  Safety of a
+ * acknowledges, ROLLBACK redelivers (design.md promise 4).  Safety of a
  * partition's hand-over rests on the offset row too: poll() locks the row
  * of every partition it serves (FOR UPDATE SKIP LOCKED) until its
  * transaction ends, so a partition that moved is skipped by its new owner

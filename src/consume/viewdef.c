@@ -38,6 +38,7 @@
 #include "eventlog/eventlog.h"
 #include "eventlog/fetch.h"
 #include "eventlog/sqlargs.h"
+#include "eventlog/subxact.h"
 #include "eventlog/topic.h"
 #include "eventlog/view.h"
 
@@ -200,27 +201,104 @@ check_reducer(Oid reducer, Oid rowtype, const char *topic)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(reducer));
 }
 
-/* Plan the expression where only a per-record expression is accepted. */
-static void
-check_per_record(StringInfo sql, const char *expr)
+typedef struct PerRecordCheck
 {
-	resetStringInfo(sql);
-	appendStringInfo(sql, "SELECT 1 FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS NULL", expr);
-	if (SPI_prepare(sql->data, 0, NULL) == NULL)
+	const char *sql;
+} PerRecordCheck;
+
+static void
+prepare_check(void *arg)
+{
+	if (SPI_prepare(((PerRecordCheck *) arg)->sql, 0, NULL) == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 }
 
-/* The type of the first column of a query over the empty batch. */
-static char *
-result_type(const char *sql)
+/*
+ * Plan an owner's expression where only a per-record expression is
+ * accepted: in the WHERE clause of a query over the (empty) batch, which
+ * refuses aggregates, window functions and set-returning functions.  The
+ * planner's error speaks of that internal query ("not allowed in WHERE",
+ * with the query text and a position in it), so it is caught and raised
+ * again in the caller's terms: which argument, what is wrong with it.
+ */
+static void
+check_per_record(StringInfo sql, const char *what, const char *expr)
 {
-	int			ret = SPI_execute(sql, true, 0);
-	Oid			type;
+	PerRecordCheck check;
+	ErrorData  *edata;
+
+	if (expr == NULL)
+		return;
+	resetStringInfo(sql);
+	appendStringInfo(sql, "SELECT 1 FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS %s", expr,
+					 strcmp(what, "filter") == 0 ? "TRUE" : "NULL");
+	check.sql = sql->data;
+	edata = el_subxact_run(prepare_check, &check, false);
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode == ERRCODE_GROUPING_ERROR ||
+		edata->sqlerrcode == ERRCODE_WINDOWING_ERROR ||
+		(edata->sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED &&
+		 strstr(edata->message, "set-returning") != NULL))
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("%s of a materialized view must be computed from one record", what),
+				 errdetail("\"%s\" contains an aggregate, a window function or a set-returning function, whose result would depend on how records are batched.",
+						   expr),
+				 errhint("To aggregate per key, choose kind count, sum, min, max or avg and give expr the per-record value to aggregate.")));
+	if (edata->sqlerrcode == ERRCODE_DATATYPE_MISMATCH && strcmp(what, "filter") == 0)
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("filter of a materialized view must be of type boolean"),
+				 errhint("Compare or cast, for example (value->>'paid')::boolean.")));
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("invalid %s of a materialized view: %s", what, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 errhint("%s", edata->hint ? edata->hint :
+					 "Expressions may use the topic's columns (partition, offset, ts, key, value, headers) and functions the view's owner may execute.")));
+}
+
+typedef struct ResultTypeQuery
+{
+	const char *sql;
+	char	   *type;
+} ResultTypeQuery;
+
+static void
+run_result_type(void *arg)
+{
+	ResultTypeQuery *q = (ResultTypeQuery *) arg;
+	int			ret = SPI_execute(q->sql, true, 0);
 
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
-	return format_type_be_qualified(type);
+	q->type = format_type_be_qualified(SPI_gettypeid(SPI_tuptable->tupdesc, 1));
+}
+
+/*
+ * The type of the first column of a query over the empty batch: the
+ * aggregate of a kind over expr.  An expr the aggregate does not take
+ * (sum of text) is reported in the caller's terms, not as the internal
+ * query's error.
+ */
+static char *
+result_type(const char *sql, const char *kind, const char *expr)
+{
+	ResultTypeQuery q;
+	ErrorData  *edata;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	q.sql = sql;
+	q.type = NULL;
+	edata = el_subxact_run(run_result_type, &q, false);
+	if (edata != NULL)
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("a materialized view of kind %s cannot aggregate expr \"%s\": %s",
+						kind, expr ? expr : "*", edata->message),
+				 errhint("Cast expr to a type the aggregate takes, for example (value->>'amount')::numeric.")));
+	return MemoryContextStrdup(cxt, q.type);
 }
 
 /*
@@ -363,10 +441,9 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 	 * clause refuses them, with PostgreSQL's own message.
 	 */
 	initStringInfo(&sql);
-	if (def.expr)
-		check_per_record(&sql, def.expr);
-	if (def.group_by)
-		check_per_record(&sql, def.group_by);
+	check_per_record(&sql, "expr", def.expr);
+	check_per_record(&sql, "group_by", def.group_by);
+	check_per_record(&sql, "filter", def.filter);
 
 	/* the value column's type: the aggregate's over the topic's columns */
 	resetStringInfo(&sql);
@@ -383,13 +460,13 @@ eventlog_create_view(PG_FUNCTION_ARGS)
 			appendStringInfo(&sql, ", (%s) AS eventlog_x", def.expr);
 		appendStringInfo(&sql, " FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS TRUE) s GROUP BY eventlog_g",
 						 def.filter ? def.filter : "true");
-		def.value_type = result_type(sql.data);
+		def.value_type = result_type(sql.data, el_view_kind_name(kind), def.expr);
 		if (kind == EL_VIEW_AVG)
 		{
 			char	   *s = strstr(sql.data, "avg(eventlog_x)");
 
 			memcpy(s, "sum", 3);
-			sum_type = result_type(sql.data);
+			sum_type = result_type(sql.data, el_view_kind_name(kind), def.expr);
 		}
 	}
 

@@ -6,9 +6,9 @@
  *
  * What is kept (README "Compaction"), per closed segment in the cleanable
  * prefix of the partition:
- *	- a record whose key has a later record anywhere in the partition (the
- *	  active segment included) goes, unless it is younger than
- *	  min_compaction_lag;
+ *	- a record whose key has a later settled record below the partition's
+ *	  first unsettled record (the active segment included) goes, unless it
+ *	  is younger than min_compaction_lag;
  *	- the latest record of a key stays; if it is a tombstone (NULL value)
  *	  it goes once it is older than delete_retention and min_compaction_lag
  *	  and no earlier record of its key is left (one kept by
@@ -196,7 +196,14 @@ scan_segment(Compaction *c, Oid relid, RecFn fn, void *arg)
 			r.values = c->values;
 			r.isnull = c->isnull;
 			r.has_key = !c->isnull[STORED_KEY];
-			if (r.has_key)
+
+			/*
+			 * Only a settled committed record's values are read: an aborted
+			 * one's TOASTed key may be gone (VACUUM removes its chunks), and
+			 * an unsettled one's key counts for nothing.  Every decision
+			 * below looks at the key of live records only.
+			 */
+			if (r.has_key && r.status == EL_STATUS_LIVE)
 				hash_key(c->values[STORED_KEY], &r.key);
 			r.tombstone = c->isnull[STORED_VALUE];
 			r.ts = c->topic->ts_natts > 0 && !c->isnull[STORED_TS] ?
@@ -210,7 +217,16 @@ scan_segment(Compaction *c, Oid relid, RecFn fn, void *arg)
 	return go_on;
 }
 
-/* Pass 1: the latest settled offset of every key; the first unsettled one. */
+/*
+ * Pass 1: the latest settled offset of every key, up to the first record
+ * that is not settled (which ends the pass).  A record above that one does
+ * not count as a later record of its key, settled or not: a stop-mode
+ * reader (fetch, poll, views) does not pass an open transaction's record,
+ * so it could not see the replacement of a record removed for it until
+ * that transaction ends (Kafka's cleaner too stops at the last stable
+ * offset).  Transactions may commit out of xid order: one that took its
+ * xid before an open one can be settled and still lie above it.
+ */
 static bool
 map_record(Compaction *c, Rec *r, void *arg)
 {
@@ -218,9 +234,8 @@ map_record(Compaction *c, Rec *r, void *arg)
 
 	if (r->status == EL_STATUS_IN_PROGRESS)
 	{
-		if (*first_unsettled < 0)
-			*first_unsettled = r->offset;
-		return true;
+		*first_unsettled = r->offset;
+		return false;
 	}
 	if (r->status == EL_STATUS_LIVE && r->has_key &&
 		r->offset >= c->part->start_offset)
@@ -664,9 +679,10 @@ el_compact_partition(ElTopic *topic, Relation topic_rel, int partition,
 	}
 	nseg_nos = 0;
 
-	/* pass 1, over the whole partition */
+	/* pass 1, over the partition up to its first unsettled record */
 	for (i = 0; i <= active; i++)
-		(void) scan_segment(&c, part->segs[i].relid, map_record, &first_unsettled);
+		if (!scan_segment(&c, part->segs[i].relid, map_record, &first_unsettled))
+			break;
 
 	/* passes 2 and 3, over the cleanable prefix of closed segments */
 	for (i = 0; i < active; i++)

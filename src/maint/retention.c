@@ -135,7 +135,7 @@ seg_info(const ElSegment *s, SegInfo *info)
 	info->exists = true;
 	el_segment_bounds(rel, &info->first, &info->next, &info->first_ts,
 					  &info->last_ts, &info->closed);
-	info->bytes = (int64) RelationGetNumberOfBlocks(rel) * BLCKSZ;
+	info->bytes = el_segment_bytes(rel);	/* its TOAST table included */
 	relation_close(rel, AccessShareLock);
 }
 

@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -55,6 +56,8 @@ typedef struct AppendBatch
 	const char *topic;			/* for messages */
 	int			partition;
 	const ElAppendTarget *target;	/* also names the topic in WAL */
+	int64		toast_blocks;	/* the segment's TOAST pages as measured for
+								 * the roll check, -1: not measured yet */
 } AppendBatch;
 
 static void
@@ -598,10 +601,45 @@ roll_locked(Relation seg, Buffer tailbuf, Relation next, AppendBatch *b)
 }
 
 /*
+ * What a segment holds on disk besides its own pages, in pages: its TOAST
+ * table's, where large values go (produce.c).  (Its index is left out: an
+ * empty TOAST table's index has a page already, and its size follows the
+ * table's.)
+ */
+static BlockNumber
+toast_blocks(Relation seg)
+{
+	Oid			toastrelid = seg->rd_rel->reltoastrelid;
+	Relation	toast;
+	BlockNumber n;
+
+	if (!OidIsValid(toastrelid) ||
+		(toast = try_relation_open(toastrelid, AccessShareLock)) == NULL)
+		return 0;
+	n = RelationGetNumberOfBlocks(toast);
+	relation_close(toast, AccessShareLock);
+	return n;
+}
+
+/*
+ * What a segment holds on disk: its pages and its TOAST table's.  Size
+ * retention, the roll by segment_bytes and the views' bytes count this.
+ */
+int64
+el_segment_bytes(Relation seg)
+{
+	return ((int64) RelationGetNumberOfBlocks(seg) + toast_blocks(seg)) * BLCKSZ;
+}
+
+/*
  * Must the batch move to the next segment before its next record?  Yes
  * when the next segment's base offset is known (a restore recreated it)
  * and the record's explicit offset (or log-end marker) lies at or beyond
- * it, or when the tail is full (full) and the segment has reached its size.
+ * it, or when the tail is full (full) and the segment has reached its
+ * size: its pages and its TOAST table's (b->toast_blocks, measured before
+ * this is asked with full) reach max_blocks.  (A producer about to store
+ * large values rolls a segment that reached its size before it does:
+ * el_toast_segment() in topic.c.)
  */
 static bool
 roll_due(const AppendBatch *b, BlockNumber tail, bool full)
@@ -620,9 +658,19 @@ roll_due(const AppendBatch *b, BlockNumber tail, bool full)
 	 * and rolling early would start the next one at its base, above
 	 * offsets still to come.
 	 */
-	if (t->next_base != EL_SEGMENT_NOT_STARTED)
+	if (t->next_base != EL_SEGMENT_NOT_STARTED || t->max_blocks == 0)
 		return false;
-	return full && t->max_blocks > 0 && tail + 1 >= t->max_blocks;
+	return full && (int64) tail + 1 + Max(b->toast_blocks, 0) >= (int64) t->max_blocks;
+}
+
+/* Does the roll check of this batch still need the TOAST table measured? */
+static bool
+toast_unmeasured(const AppendBatch *b)
+{
+	const ElAppendTarget *t = b->target;
+
+	return b->toast_blocks < 0 && t->max_blocks > 0 && OidIsValid(t->next_relid) &&
+		t->next_base == EL_SEGMENT_NOT_STARTED;
 }
 
 /*
@@ -638,6 +686,7 @@ el_segment_roll(Relation seg, Relation next, const ElAppendTarget *target)
 
 	memset(&b, 0, sizeof(b));
 	b.xid = InvalidTransactionId;
+	b.toast_blocks = -1;
 	b.ts_natts = target->ts_natts;
 	b.topic = target->topic_name;
 	b.partition = target->partition;
@@ -794,6 +843,7 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 	b.topic = target->topic_name;
 	b.partition = target->partition;
 	b.target = target;
+	b.toast_blocks = -1;
 
 	while (b.done < b.n)
 	{
@@ -872,6 +922,17 @@ el_append_batch(Relation seg, int64 base_offset, char **entries, Size *lens,
 		{
 			Buffer		newbuf;
 
+			if (toast_unmeasured(&b))
+			{
+				/*
+				 * The tail is full: before a new page, the roll check
+				 * counts the TOAST table too, measured with no buffer lock
+				 * held (let go of the tail, measure, and look again).
+				 */
+				UnlockReleaseBuffer(buf);
+				b.toast_blocks = toast_blocks(seg);
+				continue;
+			}
 			if (roll_due(&b, tail, true))
 			{
 				/*

@@ -6,7 +6,7 @@
  * A cursor copies the records of one page at a time while holding that
  * page's share lock, deciding visibility run by run (elvisibility.c).
  * In EL_READ_STOP mode it ends at the first record whose transaction is not
- * settled for the snapshot: that is promise 2 of DESIGN.md ("nothing
+ * settled for the snapshot: that is promise 2 of docs/design.md ("nothing
  * skipped") with no commit-time lock at all, because offsets are physical
  * positions and a record with a smaller offset is always read first.
  *
@@ -441,7 +441,7 @@ el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 		Relation	seg = table_open(part->segs[i].relid, AccessShareLock);
 		BlockNumber nblocks = RelationGetNumberOfBlocks(seg);
 
-		stats->bytes += (int64) nblocks * BLCKSZ;
+		stats->bytes += el_segment_bytes(seg);	/* its TOAST table included */
 		if (nblocks > 0 || part->segs[i].base_offset != EL_SEGMENT_NOT_STARTED)
 			last = i;
 		table_close(seg, NoLock);

@@ -1,5 +1,5 @@
 
-# pg_eventlog: durability across a crash (DESIGN promise 5, and promise 3's
+# pg_eventlog: durability across a crash (design.md promise 5, and promise 3's
 # atomicity with business writes).
 #
 # Concurrent pgbench producers append to a 3-partition topic; every

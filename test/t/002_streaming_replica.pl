@@ -1,5 +1,5 @@
 
-# pg_eventlog: exact redo on a streaming replica (DESIGN sections 4 and 6,
+# pg_eventlog: exact redo on a streaming replica (design.md sections 4 and 6,
 # promise 5).
 #
 # A primary with wal_consistency_checking = 'pg_eventlog' (every pg_eventlog

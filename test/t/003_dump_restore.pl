@@ -1,5 +1,5 @@
 
-# pg_eventlog: pg_dump / pg_restore of topics (DESIGN section 4: "pg_dump/
+# pg_eventlog: pg_dump / pg_restore of topics (design.md section 4: "pg_dump/
 # restore ... work"; offsets are "never reused, never changed").
 #
 # Two topics (one with 3 partitions, one whose name needs quoting) hold

@@ -1,5 +1,5 @@
 
-# pg_eventlog: "read committed, nothing skipped" under concurrency (DESIGN
+# pg_eventlog: "read committed, nothing skipped" under concurrency (design.md
 # promise 2; also promise 1, order within a partition).
 #
 # Four pgbench producers run transactions of 1-4 records (produce() or INSERT

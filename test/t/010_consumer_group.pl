@@ -1,4 +1,4 @@
-# pg_eventlog: a consumer group under churn (DESIGN section 2 "Consumer
+# pg_eventlog: a consumer group under churn (design.md section 2 "Consumer
 # groups", promises 2 and 4).
 #
 # Producers (pgbench, 2 clients) append to a 6-partition topic with the

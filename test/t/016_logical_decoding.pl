@@ -1,4 +1,4 @@
-# pg_eventlog: logical decoding of topics (issue 11, DESIGN section 6).
+# pg_eventlog: logical decoding of topics (issue 11, design.md section 6).
 #
 # rm_decode turns every committed record into an INSERT of the topic
 # relation, read here through test_decoding with

@@ -1,5 +1,5 @@
 # pg_eventlog: a second server subscribes to a published topic (issue 11,
-# DESIGN section 6).
+# design.md section 6).
 #
 # The publisher has records before the subscription exists (initial sync:
 # PG 15 runs COPY <topic> (columns) TO STDOUT on the slot's snapshot, or

@@ -1,5 +1,5 @@
 
-# pg_eventlog: stall probe (DESIGN promise 7, issue 9).
+# pg_eventlog: stall probe (design.md promise 7, issue 9).
 #
 # For about 20 s, pgbench producers (small transactions of five records,
 # 600/s in all), pgbench long-polling consumers (fetch with a wait of 200 ms,

@@ -1,5 +1,5 @@
 # pg_eventlog: a streaming standby is promoted while producers run, with
-# wal_level = logical (issue 11, DESIGN section 6).
+# wal_level = logical (issue 11, design.md section 6).
 #
 # The standby is synchronous with synchronous_commit = remote_apply, so a
 # commit is visible on the primary only once the standby has replayed it:

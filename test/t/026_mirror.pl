@@ -1,4 +1,4 @@
-# pg_eventlog: a mirror topic on a second server (issue 11, DESIGN section 6).
+# pg_eventlog: a mirror topic on a second server (issue 11, design.md section 6).
 #
 # The mirror (README "Mirror topics") is an ordinary subscription into a
 # staging heap table named like the source topic, whose BEFORE INSERT

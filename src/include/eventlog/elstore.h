@@ -116,7 +116,8 @@ typedef struct ElAppendTarget
 	 * Rolling (elappend.c): the partition's next segment (InvalidOid: none
 	 * yet, keep appending here), its base offset if known (a restore made
 	 * it) or EL_SEGMENT_NOT_STARTED, and the segment size in pages at which
-	 * an append rolls into it (0: no limit).
+	 * an append rolls into it (0: no limit), counting the segment's TOAST
+	 * table too (el_segment_bytes).
 	 */
 	Oid			next_relid;
 	int64		next_base;
@@ -138,6 +139,7 @@ extern int	el_append_batch(Relation seg, int64 base_offset, char **entries,
 extern bool el_segment_roll(Relation seg, Relation next,
 							const ElAppendTarget *target);
 extern void el_segment_close(Relation seg);
+extern int64 el_segment_bytes(Relation seg);
 extern int64 el_segment_records(Relation seg);
 extern void el_segment_bounds(Relation seg, int64 *first, int64 *next,
 							  int64 *first_ts, int64 *last_ts, bool *closed);
@@ -221,8 +223,30 @@ extern void el_partition_stats(const ElPartitionStore *part, Snapshot snapshot,
 struct VacuumParams;
 extern double el_vacuum_segment(Relation seg, struct VacuumParams *params,
 								BufferAccessStrategy bstrategy);
-extern void el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
-							struct VacuumParams *params,
-							BufferAccessStrategy bstrategy);
+extern double el_vacuum_topic(Relation rel, const ElPartitionStore *parts, int nparts,
+							  struct VacuumParams *params,
+							  BufferAccessStrategy bstrategy);
+
+/*
+ * The offsets of a partition where a record may still be found, for
+ * VACUUM's removal of index entries (el_partition_live_ranges): below
+ * start none, at or above end all, in between those of the sorted ranges
+ * [lo[i], hi[i]] -- or all of them if the ranges are not complete.
+ */
+typedef struct ElOffsetRanges
+{
+	int64		start;
+	int64		end;
+	bool		complete;
+	int			n;
+	int			cap;
+	int64	   *lo;
+	int64	   *hi;
+} ElOffsetRanges;
+
+extern void el_partition_live_ranges(const ElPartitionStore *part, TransactionId horizon,
+									 int maxranges, BufferAccessStrategy bstrategy,
+									 ElOffsetRanges *r);
+extern bool el_offset_may_be_live(const ElOffsetRanges *r, int64 offset);
 
 #endif							/* EVENTLOG_ELSTORE_H */

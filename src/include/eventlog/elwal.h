@@ -101,7 +101,11 @@ typedef struct xl_el_new_page
  * primary (without hot_standby_feedback), and would then read the
  * compacted relation while records that superseded the removed ones are
  * not visible to it yet; redo cancels such snapshots first, as heap
- * pruning's conflicts do.
+ * pruning's conflicts do.  VACUUM's freezing logs one too, before each
+ * frozen page's image (elvacuum.c): xid is then the newest transaction
+ * whose runs it marked frozen, or the one before the page's init_xid, so
+ * that no standby snapshot that saw it running (or whose xmin precedes
+ * the init_xid) reads the frozen page.
  */
 typedef struct xl_el_conflict
 {

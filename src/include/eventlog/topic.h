@@ -52,10 +52,13 @@ extern ElRelRole el_rel_role(Relation rel);
  */
 extern ElTopic *el_topic_get(Oid topic_relid, bool missing_ok);
 extern void el_topic_missing(const char *name) pg_attribute_noreturn();
+extern void el_topic_settled_partitions(ElTopic *topic, TransactionId horizon,
+										bool *settled);
 extern Oid	el_topic_relid(const char *name, bool missing_ok);
 extern Oid	el_topic_lock(const char *name, LOCKMODE lockmode, bool missing_ok);
 extern ElTopic *el_topic_open(text *name, LOCKMODE lockmode, Relation *rel);
 extern const ElSegment *el_active_segment(ElTopic *topic, int partition);
+extern const ElSegment *el_toast_segment(ElTopic *topic, int partition);
 extern int	el_append_partition(ElTopic *topic, int partition, char **entries,
 								Size *lens, int n, const int64 *wants, int64 *offsets,
 								TransactionId xid, CommandId cid);
