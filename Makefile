@@ -34,6 +34,7 @@ OBJS = \
 	src/consume/viewapply.o \
 	src/maint/compact.o \
 	src/maint/retention.o \
+	src/maint/sched.o \
 	src/maint/worker.o \
 	src/util/subxact.o
 

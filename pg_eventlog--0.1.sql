@@ -597,6 +597,30 @@ SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
     OR pg_has_role('pg_read_all_stats', 'USAGE');
 GRANT SELECT ON eventlog.views TO PUBLIC;
 
+-- Background maintenance (src/maint/sched.c, worker.c): per database of the
+-- server and kind ('segments', 'compaction', 'views') when it last started
+-- and ended, the worker running it and, while it is due with no worker,
+-- since when and why; for the current database also per topic: commits
+-- its views have not seen yet, and views backing off after an error.
+CREATE FUNCTION eventlog.maintenance_state(
+    OUT database text, OUT topic text, OUT kind text,
+    OUT last_started timestamptz, OUT last_ended timestamptz,
+    OUT worker_pid int, OUT waiting_since timestamptz, OUT waiting text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'eventlog_maintenance_status' LANGUAGE C VOLATILE;
+
+CREATE VIEW eventlog.maintenance_status AS
+SELECT * FROM eventlog.maintenance_state()
+UNION ALL
+SELECT current_database()::text, d.topic, 'views', NULL, NULL, NULL,
+       min(d.last_error_at),
+       format('%s view(s) backing off after an error, the first retried at %s',
+              count(*), min(d.retry_at))
+  FROM eventlog.view_def d
+ WHERE d.retry_at > now()
+ GROUP BY d.topic;
+GRANT SELECT ON eventlog.maintenance_status TO PUBLIC;
+
 -- A view's table dropped: the view goes with it.  Its guard trigger
 -- dropped alone: refused.  Its topic dropped: the view is detached (its
 -- table stays, as an ordinary table without the guard).

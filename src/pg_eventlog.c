@@ -41,7 +41,7 @@ el_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(el_notify_shmem_size());
-	RequestAddinShmemSpace(el_view_shmem_size());
+	RequestAddinShmemSpace(el_sched_shmem_size());
 	el_group_shmem_request();
 	el_stats_shmem_request();
 	el_quota_shmem_request();
@@ -54,7 +54,7 @@ el_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	el_notify_shmem_init();
-	el_view_shmem_init();
+	el_sched_shmem_init();
 	el_group_shmem_init();
 	el_stats_shmem_init();
 	el_quota_shmem_init();
@@ -123,7 +123,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("eventlog.maintenance",
 							 "Runs segment maintenance (rolls, retention, drops) in background workers.",
-							 "A launcher starts one worker per database that has the extension.",
+							 "A launcher starts workers from a pool of eventlog.max_maintenance_workers for the databases that have the extension.",
 							 &el_maintenance_enabled,
 							 true,
 							 PGC_SIGHUP, 0,
@@ -135,9 +135,23 @@ _PG_init(void)
 							1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.max_maintenance_workers",
+							"Maintenance workers that may run at once, for all databases.",
+							"Taken from max_worker_processes, beside the launcher; compaction and view maintenance use all but one.",
+							&el_max_maintenance_workers,
+							2, 1, 64,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("eventlog.view_owner_budget",
+							"Worker time one owner's materialized views get in a row.",
+							"Then the worker turns to other owners' views; the owner's other views wait for the next pass. 0 disables the limit.",
+							&el_view_owner_budget,
+							1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("eventlog.view_turn_timeout",
-							"Longest turn of one materialized view in the maintenance worker.",
-							"A longer turn is cancelled and recorded as the view's error; the view is retried after its back-off. 0 disables the limit.",
+							"Longest turn of one materialized view in a maintenance worker.",
+							"A longer turn is cancelled, and its worker terminated one second later if it is still running; either is recorded as the view's error and the view is retried after its back-off. 0 disables the limit.",
 							&el_view_turn_timeout,
 							60000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
@@ -193,5 +207,6 @@ _PG_init(void)
 	el_stats_register_callbacks();
 	el_quota_register_callbacks();
 	el_install_hooks();
+	el_sched_register_hooks();
 	el_register_launcher();
 }

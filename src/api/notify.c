@@ -28,6 +28,8 @@ typedef struct ElNotifySlot
 
 static ElNotifySlot *slots = NULL;
 
+ElTopicsSettledHook el_topics_settled_hook = NULL;
+
 /* topics this transaction produced to (TopTransactionContext) */
 static List *produced_topics = NIL;
 
@@ -163,12 +165,12 @@ notify_xact_callback(XactEvent event, void *arg)
 			 * now read the committed records behind them, so wake it.
 			 */
 			wake_produced_topics();
-			/* and the maintenance worker, if the database has views */
-			if (event == XACT_EVENT_COMMIT && el_view_created_in_xact)
-				el_view_created();
+			/* and the scheduler, for the views of these topics */
+			if (el_topics_settled_hook &&
+				(produced_topics != NIL || (event == XACT_EVENT_COMMIT && el_view_created_in_xact)))
+				el_topics_settled_hook(produced_topics,
+									   event == XACT_EVENT_COMMIT && el_view_created_in_xact);
 			el_view_created_in_xact = false;
-			if (produced_topics != NIL)
-				el_view_wake();
 			produced_topics = NIL;
 			break;
 		case XACT_EVENT_PARALLEL_ABORT:

@@ -1087,158 +1087,15 @@ el_view_refresh(const char *schema, const char *name, bool wait, bool rebuild,
 	return total;
 }
 
-/* ---------------------------------------------------------------------
- * Wake-ups: a producer's commit sets its database's flag and the latch of
- * the database's maintenance worker, which then runs a view pass at once
- * instead of at its next maintenance tick.
- * ---------------------------------------------------------------------
- */
-#define EL_VIEW_WAKE_SLOTS 64
-
-typedef struct ElViewWakeSlot
-{
-	Oid			dboid;			/* InvalidOid: free */
-	Latch	   *latch;			/* the worker's */
-	pg_atomic_uint32 has_views;
-	pg_atomic_uint32 pending;
-	pg_atomic_uint32 created;	/* bumped when a create_view commits */
-} ElViewWakeSlot;
-
-typedef struct ElViewWake
-{
-	slock_t		mutex;			/* claims and releases of slots */
-	ElViewWakeSlot slots[EL_VIEW_WAKE_SLOTS];
-} ElViewWake;
-
-static ElViewWake *wake = NULL;
-static ElViewWakeSlot *my_slot = NULL;
-
-Size
-el_view_shmem_size(void)
-{
-	return sizeof(ElViewWake);
-}
-
-void
-el_view_shmem_init(void)
-{
-	bool		found;
-	int			i;
-
-	wake = ShmemInitStruct("pg_eventlog view wake-ups", sizeof(ElViewWake), &found);
-	if (!found)
-	{
-		SpinLockInit(&wake->mutex);
-		for (i = 0; i < EL_VIEW_WAKE_SLOTS; i++)
-		{
-			wake->slots[i].dboid = InvalidOid;
-			wake->slots[i].latch = NULL;
-			pg_atomic_init_u32(&wake->slots[i].has_views, 0);
-			pg_atomic_init_u32(&wake->slots[i].pending, 0);
-			pg_atomic_init_u32(&wake->slots[i].created, 0);
-		}
-	}
-}
-
-static ElViewWakeSlot *
-find_slot(Oid dboid)
-{
-	int			i;
-
-	if (wake == NULL)
-		return NULL;
-	for (i = 0; i < EL_VIEW_WAKE_SLOTS; i++)
-		if (wake->slots[i].dboid == dboid)
-			return &wake->slots[i];
-	return NULL;
-}
-
-/*
- * At a producer's commit or abort (notify.c): no catalog access here, so
- * the flag is per database, and set only where views exist.
- */
-void
-el_view_wake(void)
-{
-	ElViewWakeSlot *slot = find_slot(MyDatabaseId);
-	Latch	   *latch;
-
-	if (slot == NULL || pg_atomic_read_u32(&slot->has_views) == 0)
-		return;
-	pg_atomic_write_u32(&slot->pending, 1);
-	pg_memory_barrier();
-	latch = slot->latch;
-	if (latch != NULL)
-		SetLatch(latch);
-}
-
-/*
- * A create_view committed (notify.c's commit callback): from now on
- * commits must wake the worker.  The counter tells a worker pass that
- * listed no views from a snapshot taken before this commit not to switch
- * the wake-ups off.
- */
-void
-el_view_created(void)
-{
-	ElViewWakeSlot *slot = find_slot(MyDatabaseId);
-
-	if (slot == NULL)
-		return;
-	pg_atomic_fetch_add_u32(&slot->created, 1);
-	pg_atomic_write_u32(&slot->has_views, 1);
-}
-
-static void
-release_slot(int code, Datum arg)
-{
-	SpinLockAcquire(&wake->mutex);
-	my_slot->latch = NULL;
-	my_slot->dboid = InvalidOid;
-	pg_atomic_write_u32(&my_slot->has_views, 0);
-	SpinLockRelease(&wake->mutex);
-	my_slot = NULL;
-}
-
-void
-el_view_worker_attach(void)
-{
-	int			i;
-
-	if (wake == NULL)
-		return;
-	SpinLockAcquire(&wake->mutex);
-	for (i = 0; i < EL_VIEW_WAKE_SLOTS && my_slot == NULL; i++)
-		if (wake->slots[i].dboid == MyDatabaseId)
-			my_slot = &wake->slots[i];
-	for (i = 0; i < EL_VIEW_WAKE_SLOTS && my_slot == NULL; i++)
-		if (!OidIsValid(wake->slots[i].dboid))
-			my_slot = &wake->slots[i];
-	if (my_slot != NULL)
-	{
-		my_slot->dboid = MyDatabaseId;
-		my_slot->latch = MyLatch;
-		pg_atomic_write_u32(&my_slot->has_views, 1);	/* until the first pass */
-	}
-	SpinLockRelease(&wake->mutex);
-	if (my_slot != NULL)
-		on_shmem_exit(release_slot, (Datum) 0);
-}
-
-bool
-el_view_take_wakeup(void)
-{
-	if (my_slot == NULL)
-		return false;
-	return pg_atomic_exchange_u32(&my_slot->pending, 0) != 0;
-}
+/* the scheduler's (maint/sched.c) note of the view a worker's turn runs */
+ElViewTurnHook el_view_turn_hook = NULL;
 
 /*
  * Record a view's failure: its next automatic attempt waits 1 s, 2 s, 4 s,
  * ... up to 5 minutes after the last failure.
  */
-static void
-record_error(const char *schema, const char *name, const char *msg)
+void
+el_view_record_error(const char *schema, const char *name, const char *msg)
 {
 	Oid			types[3] = {NAMEOID, NAMEOID, TEXTOID};
 	Datum		values[3];
@@ -1248,9 +1105,10 @@ record_error(const char *schema, const char *name, const char *msg)
 	values[2] = CStringGetTextDatum(msg);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	catalog_exec("UPDATE eventlog.view_def SET last_error = $3, last_error_at = now(),"
+	/* from the failure, not from the start of the turn that failed */
+	catalog_exec("UPDATE eventlog.view_def SET last_error = $3, last_error_at = clock_timestamp(),"
 				 " error_count = error_count + 1,"
-				 " retry_at = now() + least(power(2, least(error_count, 9)), 300) * interval '1 s'"
+				 " retry_at = clock_timestamp() + least(power(2, least(error_count, 9)), 300) * interval '1 s'"
 				 " WHERE view_schema = $1 AND view_name = $2",
 				 3, types, values, NULL, SPI_OK_UPDATE);
 	SPI_finish();
@@ -1260,6 +1118,8 @@ typedef struct PassItem
 {
 	char	   *schema;
 	char	   *name;
+	Oid			topic_relid;
+	Oid			owner;			/* of the view's table */
 	bool		due;
 	double		wait_ms;
 	bool		more;			/* worker_refresh_step: work is left */
@@ -1273,6 +1133,9 @@ typedef struct PassItem
 
 /* passes in a row that found a view busy */
 static int	busy_streak = 0;
+
+/* the owner whose views came first in the last pass (owners take turns) */
+static Oid	first_owner = InvalidOid;
 
 /*
  * One view's turn in the worker, in a subtransaction: an error (a cast
@@ -1305,7 +1168,11 @@ worker_refresh_one(PassItem *item)
 	 */
 	if (el_view_turn_timeout > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, el_view_turn_timeout);
+	if (el_view_turn_hook)
+		el_view_turn_hook(item->schema, item->name, item->owner, true);
 	edata = el_subxact_run(worker_refresh_step, item, true);
+	if (el_view_turn_hook)
+		el_view_turn_hook(item->schema, item->name, item->owner, false);
 	if (el_view_turn_timeout > 0)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 	if (edata == NULL)
@@ -1315,53 +1182,91 @@ worker_refresh_one(PassItem *item)
 			 errmsg("could not maintain materialized view \"%s.%s\": %s",
 					item->schema, item->name, edata->message),
 			 errdetail("The error is recorded in eventlog.views; the view is retried with a back-off.")));
-	record_error(item->schema, item->name, edata->message);
+	el_view_record_error(item->schema, item->name, edata->message);
 	FreeErrorData(edata);
 	return EL_TURN_DONE;
 }
 
 /*
- * The worker's pass over its database's views, each in a transaction of
- * its own.  Outside a transaction.  Returns how many milliseconds may pass
- * before the next pass is needed (-1: only at a wake-up or tick).
+ * The worker's pass over the views of the topics listed (relation oids;
+ * every view when all is true), and those backing off after an error.
+ * Outside a transaction; each view's turn in a transaction of its own.
+ *
+ * Owners take turns: the pass starts with the owner after the one it
+ * started with last time, and one owner's turns in a row stop once they
+ * took owner_budget_ms, the rest of its views waiting for the next pass.
+ * The topics of views left with work to do at once (the batch limit, or
+ * their owner's budget) are appended to *again, those of views another
+ * session holds to *later (in the caller's memory context); *nviews is
+ * set to the number of views looked at.  Returns how many milliseconds may
+ * pass before *later (or the back-off of a failed view) asks for a pass
+ * (-1: none).
  */
 long
-el_view_pass(void)
+el_view_pass(bool all, List *topics, int owner_budget_ms, List **again, List **later,
+			 int *nviews)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext pass = AllocSetContextCreate(TopMemoryContext, "eventlog view pass",
 											   ALLOCSET_DEFAULT_SIZES);
 	List	   *items = NIL;
 	ListCell   *lc;
 	long		next = -1;
-	uint32		created = 0;
 	bool		any_busy = false;
+	Oid			owner = InvalidOid;
+	TimestampTz owner_start = 0;
+	int			start = 0;
+	int			n;
+	int			k;
 
-	if (my_slot != NULL)
-		created = pg_atomic_read_u32(&my_slot->created);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (OidIsValid(get_extension_oid("pg_eventlog", true)))
 	{
 		uint64		i;
+		Datum	   *elems = palloc(sizeof(Datum) * (list_length(topics) + 1));
+		Oid			types[2] = {BOOLOID, OIDARRAYOID};
+		Datum		values[2];
 
+		n = 0;
+		foreach(lc, topics)
+			elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[0] = BoolGetDatum(all);
+		values[1] = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		catalog_exec("SELECT view_schema, view_name, retry_at IS NULL OR retry_at <= now(),"
-					 " coalesce(extract(epoch FROM retry_at - now()) * 1000, 0)::float8"
-					 " FROM eventlog.view_def ORDER BY 1, 2",
-					 0, NULL, NULL, NULL, SPI_OK_SELECT);
+
+		/*
+		 * Only views of topics that received commits, and those in
+		 * back-off: a thousand idle views cost nothing at a commit on
+		 * another topic.
+		 */
+		catalog_exec("SELECT d.view_schema, d.view_name, coalesce(t.oid, 0), coalesce(c.relowner, 0),"
+					 " d.retry_at IS NULL OR d.retry_at <= now(),"
+					 " coalesce(extract(epoch FROM d.retry_at - now()) * 1000, 0)::float8"
+					 " FROM eventlog.view_def d"
+					 " LEFT JOIN pg_catalog.pg_class t ON t.relname = d.topic"
+					 "  AND t.relnamespace = '" EL_TOPICS_SCHEMA "'::pg_catalog.regnamespace"
+					 " LEFT JOIN pg_catalog.pg_namespace s ON s.nspname = d.view_schema"
+					 " LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = s.oid AND c.relname = d.view_name"
+					 " WHERE $1 OR t.oid = ANY ($2) OR d.retry_at IS NOT NULL"
+					 " ORDER BY 4, 1, 2",
+					 2, types, values, NULL, SPI_OK_SELECT);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
 			MemoryContext old = MemoryContextSwitchTo(pass);
 			PassItem   *item = palloc(sizeof(PassItem));
 			bool		isnull;
 
-			item->schema = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-			item->name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
-			item->due = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-			item->wait_ms = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 4, &isnull));
+			item->schema = SPI_getvalue(tup, desc, 1);
+			item->name = SPI_getvalue(tup, desc, 2);
+			item->topic_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+			item->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+			item->due = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+			item->wait_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 6, &isnull));
 			items = lappend(items, item);
 			MemoryContextSwitchTo(old);
 		}
@@ -1369,17 +1274,23 @@ el_view_pass(void)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	if (my_slot != NULL)
-	{
-		if (items != NIL)
-			pg_atomic_write_u32(&my_slot->has_views, 1);
-		else if (pg_atomic_read_u32(&my_slot->created) == created)
-			pg_atomic_write_u32(&my_slot->has_views, 0);
-	}
 
-	foreach(lc, items)
+	/* start with the first view of the owner after the last first one */
+	n = list_length(items);
+	*nviews = n;
+	for (k = 0; k < n; k++)
+		if (((PassItem *) list_nth(items, k))->owner > first_owner)
+		{
+			start = k;
+			break;
+		}
+	if (n > 0)
+		first_owner = ((PassItem *) list_nth(items, start))->owner;
+
+	for (k = 0; k < n; k++)
 	{
-		PassItem   *item = lfirst(lc);
+		PassItem   *item = list_nth(items, (start + k) % n);
+		MemoryContext old;
 
 		if (!item->due)
 		{
@@ -1389,16 +1300,35 @@ el_view_pass(void)
 				next = w;
 			continue;
 		}
+		if (item->owner != owner || owner_start == 0)
+		{
+			owner = item->owner;
+			owner_start = GetCurrentTimestamp();
+		}
+		else if (owner_budget_ms > 0 &&
+				 TimestampDifferenceExceeds(owner_start, GetCurrentTimestamp(), owner_budget_ms))
+		{
+			/* this owner had its share: the next pass, after the others */
+			old = MemoryContextSwitchTo(caller);
+			*again = list_append_unique_oid(*again, item->topic_relid);
+			MemoryContextSwitchTo(old);
+			continue;
+		}
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		switch (worker_refresh_one(item))
 		{
 			case EL_TURN_MORE:
-				next = (next < 0) ? 20 : Min(next, 20);
+				old = MemoryContextSwitchTo(caller);
+				*again = list_append_unique_oid(*again, item->topic_relid);
+				MemoryContextSwitchTo(old);
 				break;
 			case EL_TURN_BUSY:
 				any_busy = true;
+				old = MemoryContextSwitchTo(caller);
+				*later = list_append_unique_oid(*later, item->topic_relid);
+				MemoryContextSwitchTo(old);
 				break;
 		}
 		PopActiveSnapshot();

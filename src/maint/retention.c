@@ -79,6 +79,7 @@ typedef struct PassReport
 	TupleDesc	desc;
 	int			actions;
 	bool		log;
+	int			what;			/* EL_MAINT_SEGMENTS | EL_MAINT_COMPACT */
 } PassReport;
 
 static void
@@ -431,9 +432,9 @@ maintain_topic(Oid relid, PassReport *rep)
 	if (rel == NULL)
 		return;
 	topic = el_topic_reload(relid);
-	for (p = 0; p < topic->nparts; p++)
+	for (p = 0; p < topic->nparts && (rep->what & EL_MAINT_SEGMENTS); p++)
 		changed |= maintain_partition(topic, p, rel->rd_rel->relowner, rep);
-	if (topic->policy_compact)
+	if (topic->policy_compact && (rep->what & EL_MAINT_COMPACT))
 	{
 		/* compaction (compact.c) works on the segment list as changed above */
 		if (changed)
@@ -799,7 +800,7 @@ run_pass(const char *only, PassReport *rep)
 							t, failure)));
 	}
 
-	if ((only == NULL || superuser()) &&
+	if ((only == NULL || superuser()) && (rep->what & EL_MAINT_SEGMENTS) &&
 		(failure = guarded_step(InvalidOid, rep)) != NULL)
 		ereport(rep->log ? LOG : NOTICE,
 				(errmsg("eventlog maintenance: dropping removed segments skipped, retried at the next pass: %s",
@@ -807,14 +808,18 @@ run_pass(const char *only, PassReport *rep)
 	SPI_finish();
 }
 
-/* The worker's pass (worker.c): everything, logged. */
+/*
+ * The worker's pass (worker.c), logged: segments (rolls, spares, retention,
+ * drops) or compaction, as what says.
+ */
 int
-el_maintenance_pass(void)
+el_maintenance_pass(int what)
 {
 	PassReport	rep;
 
 	memset(&rep, 0, sizeof(rep));
 	rep.log = true;
+	rep.what = what;
 	run_pass(NULL, &rep);
 	return rep.actions;
 }
@@ -841,6 +846,7 @@ eventlog_run_maintenance(PG_FUNCTION_ARGS)
 	memset(&rep, 0, sizeof(rep));
 	rep.store = rsinfo->setResult;
 	rep.desc = rsinfo->setDesc;
+	rep.what = EL_MAINT_SEGMENTS | EL_MAINT_COMPACT;
 	run_pass(only, &rep);
 	return (Datum) 0;
 }

@@ -21,6 +21,11 @@
 #   bash test/bench/run.sh --compaction  # only compaction.pl: records/s of a
 #                                     # compacting maintenance pass (~1 min;
 #                                     # BENCH_CMP_N, BENCH_CMP_KEYS, BENCH_CMP_REPS)
+#   bash test/bench/run.sh --idle-views  # only idle_views.pl: CPU of the
+#                                     # maintenance workers with 1,000 views of
+#                                     # a topic without commits, while another
+#                                     # topic gets 10 commits/s (~2 min; knobs
+#                                     # BENCH_IDLE_VIEWS, _SECS, _RATE, _REPS)
 #   bash test/bench/run.sh --decode   # only sections 10 (wal_level = logical)
 #                                     # and 11 (logical decoding: test_decoding
 #                                     # and subscription throughput, apply lag;
@@ -58,6 +63,7 @@ walonly=0
 retonly=0
 viewsonly=0
 cmponly=0
+idleonly=0
 decode=0
 for arg in "$@"; do
     case $arg in
@@ -66,8 +72,9 @@ for arg in "$@"; do
         --retention) retonly=1 ;;
         --views) viewsonly=1 ;;
         --compaction) cmponly=1 ;;
+        --idle-views) idleonly=1 ;;
         --decode) walonly=1; decode=1 ;;
-        -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,52p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument: $arg (try --help)" ;;
     esac
 done
@@ -208,6 +215,11 @@ fi
 if ((viewsonly)); then
     echo "=== running the views benchmark (smoke=$smoke)"
     run_perl "$here/views.pl"
+    exit 0
+fi
+if ((idleonly)); then
+    echo "=== running the idle views benchmark (smoke=$smoke)"
+    run_perl "$here/idle_views.pl"
     exit 0
 fi
 if ((cmponly)); then

@@ -13,6 +13,8 @@
 #ifndef EVENTLOG_NOTIFY_H
 #define EVENTLOG_NOTIFY_H
 
+#include "nodes/pg_list.h"
+
 extern Size el_notify_shmem_size(void);
 extern void el_notify_shmem_init(void);
 extern void el_notify_register_xact_callbacks(void);
@@ -22,5 +24,14 @@ extern uint64 el_notify_seq(Oid topic_relid);
 
 /* Sleep until the topic's counter moves past seq or timeout_ms passes. */
 extern bool el_notify_wait(Oid topic_relid, uint64 seq, long timeout_ms);
+
+/*
+ * Called at the commit or abort of a transaction that produced to the
+ * topics listed (relation oids), or whose commit created a view
+ * (view_created); no catalog access there.  The maintenance scheduler
+ * registers it to wake view maintenance of those topics.
+ */
+typedef void (*ElTopicsSettledHook) (List *topic_relids, bool view_created);
+extern ElTopicsSettledHook el_topics_settled_hook;
 
 #endif							/* EVENTLOG_NOTIFY_H */

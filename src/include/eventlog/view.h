@@ -15,6 +15,7 @@
 #define EVENTLOG_VIEW_H
 
 #include "fmgr.h"
+#include "nodes/pg_list.h"
 
 typedef enum ElViewKind
 {
@@ -75,14 +76,18 @@ extern int64 el_view_refresh(const char *schema, const char *name, bool wait,
 							 bool rebuild, int max_batches, bool *busy);
 extern bool el_view_load_def(const char *schema, const char *name, ElViewDef *def);
 
-/* wake-ups of the database's maintenance worker at producers' commits */
-extern Size el_view_shmem_size(void);
-extern void el_view_shmem_init(void);
-extern void el_view_wake(void);
+/* set in a create_view's transaction: its commit tells the scheduler */
 extern bool el_view_created_in_xact;
-extern void el_view_created(void);
-extern void el_view_worker_attach(void);
-extern bool el_view_take_wakeup(void);
-extern long el_view_pass(void);
+
+/*
+ * The worker's pass over views (maint/worker.c runs it).  Upper layers
+ * register el_view_turn_hook to hear when one view's turn begins and ends
+ * (the scheduler ends a turn that overruns eventlog.view_turn_timeout).
+ */
+typedef void (*ElViewTurnHook) (const char *schema, const char *name, Oid owner, bool begin);
+extern ElViewTurnHook el_view_turn_hook;
+extern long el_view_pass(bool all, List *topics, int owner_budget_ms,
+						 List **again, List **later, int *nviews);
+extern void el_view_record_error(const char *schema, const char *name, const char *msg);
 
 #endif							/* EVENTLOG_VIEW_H */
