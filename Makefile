@@ -39,7 +39,7 @@ OBJS = \
 	src/util/subxact.o
 
 EXTENSION = pg_eventlog
-DATA = pg_eventlog--0.1.sql
+DATA = pg_eventlog--1.0.sql pg_eventlog--0.1.sql pg_eventlog--0.1--1.0.sql
 PGFILEDESC = "pg_eventlog - Kafka-style event log stored by its own table access method"
 
 # pg_regress and pg_isolation_regress each start their own throwaway cluster

@@ -174,19 +174,6 @@ RETURNS TABLE ("partition" int, "offset" bigint, ts timestamptz, key text,
                value jsonb, headers jsonb)
 AS 'MODULE_PATHNAME', 'eventlog_fetch' LANGUAGE C VOLATILE;
 
--- from_offset => 'earliest' (the log start offset, resolved as the records
--- are read), 'latest' (the stable offset: what commits from now on) or an
--- offset as text
-CREATE FUNCTION eventlog.fetch(
-    topic text,
-    "partition" int,
-    from_offset text,
-    max_records int DEFAULT 500,
-    wait interval DEFAULT '0')
-RETURNS TABLE ("partition" int, "offset" bigint, ts timestamptz, key text,
-               value jsonb, headers jsonb)
-AS 'MODULE_PATHNAME', 'eventlog_fetch_from' LANGUAGE C VOLATILE;
-
 CREATE FUNCTION eventlog.offset_for_time(topic text, "partition" int, ts timestamptz)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'eventlog_offset_for_time' LANGUAGE C STABLE;
@@ -507,11 +494,7 @@ CREATE TABLE eventlog.view_def (
     expr          text,
     group_by      text,
     filter        text,
-    -- the reducer's identity, pg_identify_object()'s (schema-qualified
-    -- name and argument types): text, not regprocedure, because pg_upgrade
-    -- refuses reg* columns of types whose oids it does not keep; the
-    -- triggers below keep it naming an existing function
-    reducer       text,
+    reducer       regprocedure,
     initial       jsonb,
     value_type    text,            -- aggregates: the type of the value column
     search_path   text NOT NULL,   -- expressions resolve names as at create_view
@@ -574,8 +557,7 @@ SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
        d.topic, d.kind,
        CASE d.kind
          WHEN 'latest' THEN 'latest'
-         WHEN 'reduce' THEN format('reduce(%s, initial %s)', coalesce(to_regprocedure(d.reducer)::text, d.reducer),
-                                   coalesce(d.initial::text, 'NULL'))
+         WHEN 'reduce' THEN format('reduce(%s, initial %s)', d.reducer, coalesce(d.initial::text, 'NULL'))
          ELSE format('%s(%s)', d.kind, coalesce(d.expr, '*'))
        END || coalesce(' GROUP BY ' || d.group_by, '') || coalesce(' WHERE ' || d.filter, '')
          AS definition,
@@ -596,30 +578,6 @@ SELECT coalesce(to_regclass(q.name)::text, q.name) AS view_name,
     OR has_table_privilege(to_regclass(q.name), 'SELECT')
     OR pg_has_role('pg_read_all_stats', 'USAGE');
 GRANT SELECT ON eventlog.views TO PUBLIC;
-
--- Background maintenance (src/maint/sched.c, worker.c): per database of the
--- server and kind ('segments', 'compaction', 'views') when it last started
--- and ended, the worker running it and, while it is due with no worker,
--- since when and why; for the current database also per topic: commits
--- its views have not seen yet, and views backing off after an error.
-CREATE FUNCTION eventlog.maintenance_state(
-    OUT database text, OUT topic text, OUT kind text,
-    OUT last_started timestamptz, OUT last_ended timestamptz,
-    OUT worker_pid int, OUT waiting_since timestamptz, OUT waiting text)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'eventlog_maintenance_status' LANGUAGE C VOLATILE;
-
-CREATE VIEW eventlog.maintenance_status AS
-SELECT * FROM eventlog.maintenance_state()
-UNION ALL
-SELECT current_database()::text, d.topic, 'views', NULL, NULL, NULL,
-       min(d.last_error_at),
-       format('%s view(s) backing off after an error, the first retried at %s',
-              count(*), min(d.retry_at))
-  FROM eventlog.view_def d
- WHERE d.retry_at > now()
- GROUP BY d.topic;
-GRANT SELECT ON eventlog.maintenance_status TO PUBLIC;
 
 -- A view's table dropped: the view goes with it.  Its guard trigger
 -- dropped alone: refused.  Its topic dropped: the view is detached (its
@@ -664,11 +622,11 @@ BEGIN
         RAISE NOTICE 'materialized view %.% of topic "%" is detached: its table stays as an ordinary table',
             quote_ident(v.view_schema), quote_ident(v.view_name), v.topic;
     END LOOP;
-    -- a view's reducer is named by its identity: it goes after its views,
-    -- as a dependency would have it
+    -- a view's reducer is named by oid: it goes after its views, as a
+    -- dependency would have it
     SELECT o.object_identity, d.view_schema, d.view_name INTO v
       FROM pg_event_trigger_dropped_objects() o
-      JOIN eventlog.view_def d ON o.object_type = 'function' AND d.reducer = o.object_identity
+      JOIN eventlog.view_def d ON o.object_type = 'function' AND d.reducer::oid = o.objid
      ORDER BY 2, 3 LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'cannot drop function % because materialized view %.% uses it as its reducer',
@@ -686,8 +644,6 @@ CREATE EVENT TRIGGER eventlog_view_sql_drop ON sql_drop
 -- (the view is known by its name), nor make the table unlogged.
 CREATE FUNCTION eventlog.on_view_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v record;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
                  JOIN pg_trigger t ON t.tgrelid = c.objid
@@ -721,20 +677,8 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Drop its views with eventlog.drop_view() first.';
     END IF;
-    -- a reducer is named by its identity (view_def): renaming or moving it
-    -- or its schema would leave the view without it
-    SELECT d.reducer, d.view_schema, d.view_name INTO v
-      FROM eventlog.view_def d
-     WHERE d.reducer IS NOT NULL AND to_regprocedure(d.reducer) IS NULL
-     ORDER BY 2, 3 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'cannot rename or move function % because materialized view %.% uses it as its reducer',
-            v.reducer, quote_ident(v.view_schema), quote_ident(v.view_name)
-            USING ERRCODE = 'dependent_objects_still_exist',
-                  HINT = 'Drop the view with eventlog.drop_view() first.';
-    END IF;
 END
 $$;
 CREATE EVENT TRIGGER eventlog_view_ddl_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER FUNCTION', 'ALTER ROUTINE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION eventlog.on_view_ddl_end();

@@ -1,14 +1,28 @@
--- For the lead's pg_eventlog--0.1--1.0.sql (issue 20), not installed: the
--- part of the 0.1 -> 1.0 upgrade that the issue-20 commits need.  Tested by
--- TAP 061 against 9150894 with a simulated bump (this file as the whole
--- upgrade script, the current pg_eventlog--0.1.sql as pg_eventlog--1.0.sql).
--- The CREATE VIEW and CREATE OR REPLACE FUNCTION parts below are copies of
--- the current script: if issues 16/17 change eventlog.views,
--- on_view_sql_drop() or on_view_ddl_end(), take them from the final 1.0
--- script instead.  Delete this file once folded in.
--- 0.1 -> 1.0: eventlog.view_def.reducer becomes text (the reducer's
--- identity, as pg_identify_object() gives it), since pg_upgrade refuses
--- regprocedure columns; the views and triggers that read it follow.
+/* pg_eventlog--0.1--1.0.sql: ALTER EXTENSION pg_eventlog UPDATE TO '1.0' */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION pg_eventlog UPDATE TO '1.0'" to load this file. \quit
+
+-- The catalog changes from 0.1 (commit 9150894) to 1.0.  Pages and WAL
+-- records are the same storage format (1) in both releases, so no page is
+-- converted; only the catalog rows below change, at update time.
+
+-- from_offset => 'earliest' (the log start offset, resolved as the records
+-- are read), 'latest' (the stable offset: what commits from now on) or an
+-- offset as text
+CREATE FUNCTION eventlog.fetch(
+    topic text,
+    "partition" int,
+    from_offset text,
+    max_records int DEFAULT 500,
+    wait interval DEFAULT '0')
+RETURNS TABLE ("partition" int, "offset" bigint, ts timestamptz, key text,
+               value jsonb, headers jsonb)
+AS 'MODULE_PATHNAME', 'eventlog_fetch_from' LANGUAGE C VOLATILE;
+
+-- eventlog.view_def.reducer becomes text (the reducer's identity, as
+-- pg_identify_object() gives it): pg_upgrade refuses regprocedure columns.
+-- The view and the event triggers that read it follow.
 DROP VIEW eventlog.views;
 ALTER TABLE eventlog.view_def ALTER COLUMN reducer TYPE text
     USING (pg_catalog.pg_identify_object('pg_catalog.pg_proc'::pg_catalog.regclass,
@@ -149,3 +163,27 @@ DROP EVENT TRIGGER eventlog_view_ddl_end;
 CREATE EVENT TRIGGER eventlog_view_ddl_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER FUNCTION', 'ALTER ROUTINE')
     EXECUTE FUNCTION eventlog.on_view_ddl_end();
+
+-- Background maintenance (src/maint/sched.c, worker.c): per database of the
+-- server and kind ('segments', 'compaction', 'views') when it last started
+-- and ended, the worker running it and, while it is due with no worker,
+-- since when and why; for the current database also per topic: commits
+-- its views have not seen yet, and views backing off after an error.
+CREATE FUNCTION eventlog.maintenance_state(
+    OUT database text, OUT topic text, OUT kind text,
+    OUT last_started timestamptz, OUT last_ended timestamptz,
+    OUT worker_pid int, OUT waiting_since timestamptz, OUT waiting text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'eventlog_maintenance_status' LANGUAGE C VOLATILE;
+
+CREATE VIEW eventlog.maintenance_status AS
+SELECT * FROM eventlog.maintenance_state()
+UNION ALL
+SELECT current_database()::text, d.topic, 'views', NULL, NULL, NULL,
+       min(d.last_error_at),
+       format('%s view(s) backing off after an error, the first retried at %s',
+              count(*), min(d.retry_at))
+  FROM eventlog.view_def d
+ WHERE d.retry_at > now()
+ GROUP BY d.topic;
+GRANT SELECT ON eventlog.maintenance_status TO PUBLIC;
