@@ -19,7 +19,7 @@ use Exporter 'import';
 our @EXPORT =
   qw(fetch_partition produce_and_record_sql wait_until block_size postmaster_pid
   savepoint_producer_script start_savepoint_producers crash_node restart_node
-  batch_produce_sql);
+  batch_produce_sql start_held_reader release_held_reader);
 
 # Call $cond until it returns true, every 50 ms, for at most timeout_default
 # seconds (the same bound as poll_query_until).  Returns whether it did.
@@ -231,4 +231,44 @@ sub start_savepoint_producers
 		'>', $out, '2>', $err);
 }
 
+# A reader on $node (a hot standby, say) that opens a REPEATABLE READ
+# transaction, runs $before (SQL printing a line that matches $ready), then
+# holds its snapshot until release_held_reader() creates a file named $name
+# in the data directory, then runs $after and commits.  Returns a handle for
+# release_held_reader(), which returns what the reader printed on stdout and
+# stderr (a conflict with recovery shows in the latter).
+sub start_held_reader
+{
+	my ($node, $name, $before, $ready, $after) = @_;
+	my %r = (go => $node->data_dir . "/$name", in => '', out => '', err => '');
+
+	$r{run} = IPC::Run::start(
+		[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-v', 'ON_ERROR_STOP=0' ],
+		'<', \$r{in}, '>', \$r{out}, '2>', \$r{err});
+	$r{in} .= qq{BEGIN ISOLATION LEVEL REPEATABLE READ;
+$before
+DO \$\$ BEGIN
+  WHILE NOT EXISTS (SELECT 1 FROM pg_ls_dir('.') f WHERE f = '$name') LOOP
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END \$\$;
+$after
+COMMIT;
+\\q
+};
+	$r{run}->pump until $r{out} =~ $ready;
+	return \%r;
+}
+
+sub release_held_reader
+{
+	my ($r) = @_;
+
+	open(my $fh, '>', $r->{go}) or die "could not create $r->{go}: $!";
+	close($fh);
+	$r->{run}->finish;
+	return ($r->{out}, $r->{err});
+}
+
 1;
+

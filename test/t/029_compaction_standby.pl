@@ -14,6 +14,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -64,26 +67,11 @@ $primary->wait_for_catchup($standby);
 # the standby reader: a REPEATABLE READ snapshot that does not touch the
 # topic (it would hold the replaced relation's lock), waits for the go
 # file, then reads the topic
-my $go = $standby->data_dir . '/cs_go';
-my ($in, $out, $err) = ('', '', '');
-my $reader = IPC::Run::start(
-	[
-		'psql', '-XAtq', '-d', $standby->connstr('postgres'),
-		'-v', 'ON_ERROR_STOP=0'
-	],
-	'<', \$in, '>', \$out, '2>', \$err);
-$in .= q{BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT 'snapshot ' || count(*) FROM pg_class;
-DO $$ BEGIN
-  WHILE NOT EXISTS (SELECT 1 FROM pg_ls_dir('.') f WHERE f = 'cs_go') LOOP
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-END $$;
-SELECT 'read:' || coalesce(string_agg(key || '=' || (value->>'v'), ',' ORDER BY "offset"), '') FROM eventlog_topics.cs;
-COMMIT;
-\q
-};
-$reader->pump until $out =~ /snapshot/;
+my $reader = start_held_reader(
+	$standby, 'cs_go',
+	q{SELECT 'snapshot ' || count(*) FROM pg_class;},
+	qr/snapshot/,
+	q{SELECT 'read:' || coalesce(string_agg(key || '=' || (value->>'v'), ',' ORDER BY "offset"), '') FROM eventlog_topics.cs;});
 
 # a later record of the key, committed after the standby's snapshot; the
 # segment holding the first one is compacted, then the relation it replaced
@@ -101,9 +89,7 @@ is( $primary->safe_psql(
 	'0', 'no segment names a replaced relation any more');
 $primary->wait_for_catchup($standby);
 
-open(my $fh, '>', $go) or die "could not create $go: $!";
-close($fh);
-$reader->finish;
+my ($out, $err) = release_held_reader($reader);
 note "reader stdout: $out\nreader stderr: $err";
 my ($read) = $out =~ /(read:\S*)/;
 ok( (defined($read) && $read eq 'read:a=1')

@@ -15,6 +15,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use EventlogTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -58,25 +61,13 @@ $primary->wait_for_catchup($standby);
 
 # the standby reader: a REPEATABLE READ snapshot in which the producer is
 # running reads the topic, waits for the go file, then reads it again
-my $go = $standby->data_dir . '/fz_go';
-my ($in, $out, $err) = ('', '', '');
-my $reader = IPC::Run::start(
-	[ 'psql', '-XAtq', '-d', $standby->connstr('postgres'), '-v', 'ON_ERROR_STOP=0' ],
-	'<', \$in, '>', \$out, '2>', \$err);
-$in .= q{BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT 'before:' || count(*) || ':' || coalesce(string_agg(key, ',' ORDER BY "offset"), '') FROM eventlog_topics.fz;
-SELECT 'fetched:' || count(*) FROM eventlog.fetch('fz', 0, 0, 100);
-DO $$ BEGIN
-  WHILE NOT EXISTS (SELECT 1 FROM pg_ls_dir('.') f WHERE f = 'fz_go') LOOP
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-END $$;
-SELECT 'after:' || count(*) || ':' || coalesce(string_agg(key, ',' ORDER BY "offset"), '') FROM eventlog_topics.fz;
-COMMIT;
-\q
-};
-$reader->pump until $out =~ /fetched/;
-like($out, qr/before:1:a/, 'the standby snapshot sees the committed record only');
+my $reader = start_held_reader(
+	$standby, 'fz_go',
+	q{SELECT 'before:' || count(*) || ':' || coalesce(string_agg(key, ',' ORDER BY "offset"), '') FROM eventlog_topics.fz;
+SELECT 'fetched:' || count(*) FROM eventlog.fetch('fz', 0, 0, 100);},
+	qr/fetched/,
+	q{SELECT 'after:' || count(*) || ':' || coalesce(string_agg(key, ',' ORDER BY "offset"), '') FROM eventlog_topics.fz;});
+like($reader->{out}, qr/before:1:a/, 'the standby snapshot sees the committed record only');
 
 # the producer commits; VACUUM FREEZE on the primary freezes its run (no
 # snapshot on the primary holds the freeze limit back)
@@ -88,9 +79,7 @@ is( $primary->safe_psql(
 	'2', 'both records are on the primary');
 $primary->wait_for_catchup($standby);
 
-open(my $fh, '>', $go) or die "could not create $go: $!";
-close($fh);
-$reader->finish;
+my ($out, $err) = release_held_reader($reader);
 note "reader stdout: $out\nreader stderr: $err";
 my ($after) = $out =~ /(after:\S*)/;
 ok( (defined($after) && $after eq 'after:1:a')
