@@ -201,54 +201,30 @@ check_reducer(Oid reducer, Oid rowtype, const char *topic)
 		aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(reducer));
 }
 
-typedef struct BatchQuery
+typedef struct PerRecordCheck
 {
 	const char *sql;
-	char	   *type;			/* out: the first column's type */
-} BatchQuery;
+} PerRecordCheck;
 
 static void
-run_batch_query(void *arg)
+prepare_check(void *arg)
 {
-	BatchQuery *q = (BatchQuery *) arg;
-	int			ret = SPI_execute(q->sql, true, 0);
-
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	q->type = format_type_be_qualified(SPI_gettypeid(SPI_tuptable->tupdesc, 1));
+	if (SPI_prepare(((PerRecordCheck *) arg)->sql, 0, NULL) == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 }
 
 /*
- * Run a query over the (empty) batch in a subtransaction: NULL and the
- * first column's type in *type (if asked), or the error it raised, which
- * the callers raise again in the terms of create_view's arguments (the
- * planner's own error would show the internal query).
- */
-static ErrorData *
-try_batch_query(const char *sql, char **type)
-{
-	BatchQuery	q;
-	MemoryContext cxt = CurrentMemoryContext;
-	ErrorData  *edata;
-
-	q.sql = sql;
-	q.type = NULL;
-	edata = el_subxact_run(run_batch_query, &q, false);
-	if (edata == NULL && type != NULL)
-		*type = MemoryContextStrdup(cxt, q.type);
-	return edata;
-}
-
-/*
- * Check an owner's expression where only a per-record expression is
+ * Plan an owner's expression where only a per-record expression is
  * accepted: in the WHERE clause of a query over the (empty) batch, which
- * refuses aggregates, window functions and set-returning functions.  Its
- * error ("not allowed in WHERE") is raised again in the caller's terms:
- * which argument, what is wrong with it.
+ * refuses aggregates, window functions and set-returning functions.  The
+ * planner's error speaks of that internal query ("not allowed in WHERE",
+ * with the query text and a position in it), so it is caught and raised
+ * again in the caller's terms: which argument, what is wrong with it.
  */
 static void
 check_per_record(StringInfo sql, const char *what, const char *expr)
 {
+	PerRecordCheck check;
 	ErrorData  *edata;
 
 	if (expr == NULL)
@@ -256,7 +232,8 @@ check_per_record(StringInfo sql, const char *what, const char *expr)
 	resetStringInfo(sql);
 	appendStringInfo(sql, "SELECT 1 FROM " EL_VIEW_BATCH_NAME " WHERE (%s) IS %s", expr,
 					 strcmp(what, "filter") == 0 ? "TRUE" : "NULL");
-	edata = try_batch_query(sql->data, NULL);
+	check.sql = sql->data;
+	edata = el_subxact_run(prepare_check, &check, false);
 	if (edata == NULL)
 		return;
 	if (edata->sqlerrcode == ERRCODE_GROUPING_ERROR ||
@@ -282,6 +259,23 @@ check_per_record(StringInfo sql, const char *what, const char *expr)
 					 "Expressions may use the topic's columns (partition, offset, ts, key, value, headers) and functions the view's owner may execute.")));
 }
 
+typedef struct ResultTypeQuery
+{
+	const char *sql;
+	char	   *type;
+} ResultTypeQuery;
+
+static void
+run_result_type(void *arg)
+{
+	ResultTypeQuery *q = (ResultTypeQuery *) arg;
+	int			ret = SPI_execute(q->sql, true, 0);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	q->type = format_type_be_qualified(SPI_gettypeid(SPI_tuptable->tupdesc, 1));
+}
+
 /*
  * The type of the first column of a query over the empty batch: the
  * aggregate of a kind over expr.  An expr the aggregate does not take
@@ -291,16 +285,20 @@ check_per_record(StringInfo sql, const char *what, const char *expr)
 static char *
 result_type(const char *sql, const char *kind, const char *expr)
 {
-	char	   *type;
-	ErrorData  *edata = try_batch_query(sql, &type);
+	ResultTypeQuery q;
+	ErrorData  *edata;
+	MemoryContext cxt = CurrentMemoryContext;
 
+	q.sql = sql;
+	q.type = NULL;
+	edata = el_subxact_run(run_result_type, &q, false);
 	if (edata != NULL)
 		ereport(ERROR,
 				(errcode(edata->sqlerrcode),
 				 errmsg("a materialized view of kind %s cannot aggregate expr \"%s\": %s",
 						kind, expr ? expr : "*", edata->message),
 				 errhint("Cast expr to a type the aggregate takes, for example (value->>'amount')::numeric.")));
-	return type;
+	return MemoryContextStrdup(cxt, q.type);
 }
 
 /*
