@@ -220,6 +220,9 @@ prepare_check(void *arg)
  * planner's error speaks of that internal query ("not allowed in WHERE",
  * with the query text and a position in it), so it is caught and raised
  * again in the caller's terms: which argument, what is wrong with it.
+ * Planned only, never run: run, a pseudo-constant expression becomes a
+ * one-time filter evaluated even over the empty batch (an owner's
+ * pg_sleep would hold create_view; TAP 033).
  */
 static void
 check_per_record(StringInfo sql, const char *what, const char *expr)
